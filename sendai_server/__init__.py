@@ -1,0 +1,30 @@
+"""sendai-server: a reference backend for Send AI's v2 task API."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from . import api, db, errors
+from .config import Config
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """Build the application. The only place a Flask app is made."""
+    config = config or Config.from_env()
+    config.check()
+    app = Flask(__name__)
+    app.config["SENDAI"] = config
+    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    logging.basicConfig(level=config.log_level)
+
+    db.init_app(app, db.make_engine(config.database_url))
+    api.init_app(app)
+    errors.init_app(app)  # after the Api, so our handlers replace flask-smorest's
+
+    from . import cli  # the CLI imports create_app; import it late to avoid a cycle
+
+    cli.register(app)
+    return app

@@ -1,0 +1,43 @@
+"""Probes for load balancers and orchestrators: no key, no rate limit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..db import engine
+from ..errors import SendAIError
+from ..migrate import current_revision, head_revision
+from .blueprint import Blueprint
+
+blp = Blueprint("health", __name__, description="Liveness and readiness probes.")
+
+
+class NotReady(SendAIError):
+    status = 503
+    code = "not_ready"
+
+
+@blp.route("/healthz", methods=["GET"])
+@blp.response(200)
+def healthz() -> dict[str, Any]:
+    """The process answers"""
+    return {"status": "ok"}
+
+
+@blp.route("/readyz", methods=["GET"])
+@blp.response(200)
+def readyz() -> dict[str, Any]:
+    """The database answers and its schema is at the migrations' head"""
+    try:
+        current = current_revision(engine())
+    except SQLAlchemyError as exc:
+        raise NotReady("The database does not answer.") from exc
+    head = head_revision()
+    if current != head:
+        raise NotReady(
+            "The database schema is not at the migrations' head; run 'sendai-server db upgrade'.",
+            details={"current": current, "head": head},
+        )
+    return {"status": "ok", "revision": current}

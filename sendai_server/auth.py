@@ -1,0 +1,64 @@
+"""The HTTP side of authentication: the Bearer header, and the `requires(scope)` decorator
+that runs API.md §2's checks in order: 401, rate limit, 404 for what the key may not see, 403."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import current_app, g, request
+
+from . import db
+from .errors import Unauthenticated
+from .services.keys import Principal, authenticate, touch_key
+
+_BEARER = re.compile(r"Bearer +(\S+) *", re.IGNORECASE)
+_KEY_SHAPE = re.compile(r"sk_[A-Za-z0-9_-]{32,128}")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Called with the principal between authentication and the visibility check; the rate
+# limiter hooks in here.
+after_authentication: list[Callable[[Principal], None]] = []
+
+
+def parse_bearer(header: str | None) -> str:
+    """The key from 'Bearer <key>'; anything else, before the database is asked: 401."""
+    if not header:
+        raise Unauthenticated()
+    match = _BEARER.fullmatch(header)
+    if match is None or not _KEY_SHAPE.fullmatch(match.group(1)):
+        raise Unauthenticated()
+    return match.group(1)
+
+
+def requires(scope: str) -> Callable[[F], F]:
+    """Authorize the request for `scope` on the path's team and project.
+
+    Place it below `@blp.response` and above `@blp.arguments`, so that a request is
+    authorized before its body is read.
+    """
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            plain_key = parse_bearer(request.headers.get("Authorization"))
+            session = db.request_session()
+            principal, last_used_at = authenticate(session, plain_key)
+            session.rollback()  # end the read; the service opens its own transaction
+            config = current_app.config["SENDAI"]
+            touch_key(
+                db.engine(), principal.key_id, last_used_at, config.key_touch_interval_seconds
+            )
+            g.principal = principal
+            for hook in after_authentication:
+                hook(principal)
+            principal.check_visibility(kwargs["team_id"], kwargs["project_id"])
+            principal.check_scope(scope)
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator

@@ -1,0 +1,94 @@
+"""Every environment variable the server reads is read here, and nowhere else."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+DEFAULT_SQLITE_PATH = Path("instance") / "sendai.db"
+DEFAULT_DATABASE_URL = f"sqlite:///{DEFAULT_SQLITE_PATH}"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class ConfigError(ValueError):
+    """The environment asks for something the server cannot run with."""
+
+
+def _flag(value: str | None, default: bool, name: str) -> bool:
+    if value is None:
+        return default
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be one of 1/0, true/false, yes/no, on/off; got {value!r}")
+
+
+@dataclass(frozen=True)
+class Config:
+    env: str = "development"  # development | production | test
+    database_url: str = DEFAULT_DATABASE_URL
+    test_helpers: bool = True
+    rate_limit: str | None = None  # e.g. "600/minute"; None disables limiting
+    rate_limit_storage: str = "memory://"
+    log_level: str = "INFO"
+    max_body_bytes: int = 1024 * 1024
+    # A key's last_used_at is written at most this often, so reads stay reads.
+    key_touch_interval_seconds: int = 60
+    bind: str = "127.0.0.1:8000"
+    workers: int = 2
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
+        env = os.environ if environ is None else environ
+        app_env = env.get("SENDAI_ENV", "development").strip().lower()
+        if app_env not in {"development", "production", "test"}:
+            raise ConfigError(
+                f"SENDAI_ENV must be development, production or test; got {app_env!r}"
+            )
+        production = app_env == "production"
+        try:
+            max_body = int(env.get("SENDAI_MAX_BODY_BYTES", str(cls.max_body_bytes)))
+            workers = int(env.get("SENDAI_WORKERS", str(cls.workers)))
+        except ValueError as exc:
+            raise ConfigError(
+                f"SENDAI_MAX_BODY_BYTES and SENDAI_WORKERS are integers: {exc}"
+            ) from exc
+        if max_body < 1 or workers < 1:
+            raise ConfigError("SENDAI_MAX_BODY_BYTES and SENDAI_WORKERS must be positive")
+        config = cls(
+            env=app_env,
+            database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+            test_helpers=_flag(
+                env.get("SENDAI_TEST_HELPERS"), not production, "SENDAI_TEST_HELPERS"
+            ),
+            rate_limit=env.get("SENDAI_RATE_LIMIT") or None,
+            rate_limit_storage=env.get("SENDAI_RATE_LIMIT_STORAGE") or "memory://",
+            log_level=(env.get("SENDAI_LOG_LEVEL") or "INFO").upper(),
+            max_body_bytes=max_body,
+            bind=env.get("SENDAI_BIND") or cls.bind,
+            workers=workers,
+        )
+        config.check()
+        return config
+
+    def with_overrides(self, **changes: Any) -> Config:
+        return replace(self, **changes)
+
+    def check(self) -> None:
+        """A production server on the throwaway default SQLite file is a mistake; refuse it."""
+        if self.is_production and self.database_url == DEFAULT_DATABASE_URL:
+            raise ConfigError(
+                "SENDAI_ENV=production needs DATABASE_URL set (refusing the default SQLite file)"
+            )

@@ -1,0 +1,157 @@
+"""The task lifecycle: the statuses, the one table of every transition, the one Machine.
+
+Every status change in the server goes through `fire`, which runs the shared `MACHINE` on a
+task. The machine has no model of its own (pytransitions' recommended shape for many rows):
+`MACHINE.events[trigger].trigger(task)` reads and writes `task.status`. There are no
+auto-transitions (`to_X()` would bypass every guard).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from transitions import Machine, MachineError
+
+
+class TaskStatus(enum.StrEnum):
+    PROCESSING = "PROCESSING"
+    REVIEWING = "REVIEWING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    DISCARDED = "DISCARDED"
+    FILTERED = "FILTERED"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+S = TaskStatus
+NOT_PROCESSING = [s for s in S if s is not S.PROCESSING]
+
+
+class LifecycleTask(Protocol):
+    """What the machine needs of a task: the ORM model satisfies it, and so does a plain object."""
+
+    status: TaskStatus
+    approved: bool
+    exported_at: datetime | None
+    export_failed_at: datetime | None
+
+
+# Guards and effects. With send_event=True each receives the firing's EventData; its
+# .model is the task.
+def _not_approved(event: Any) -> bool:
+    return not event.model.approved
+
+
+def _approved(event: Any) -> bool:
+    return bool(event.model.approved)
+
+
+def _not_exported(event: Any) -> bool:
+    return event.model.exported_at is None
+
+
+def _set_approved(event: Any) -> None:
+    event.model.approved = True
+
+
+def _clear_approved(event: Any) -> None:
+    event.model.approved = False
+
+
+def _set_exported_at(event: Any) -> None:
+    event.model.exported_at = datetime.now(UTC)
+
+
+def _set_export_failed_at(event: Any) -> None:
+    event.model.export_failed_at = datetime.now(UTC)
+
+
+# dest None: an internal transition, the status stays; only the guard and effect apply.
+TRANSITIONS: list[dict[str, Any]] = [
+    # What a person (an API key) does. API.md §4.
+    {"trigger": "discard", "source": S.REVIEWING, "dest": S.DISCARDED},
+    {"trigger": "complete", "source": S.REVIEWING, "dest": S.PROCESSING},
+    {"trigger": "unlock", "source": [S.COMPLETED, S.FILTERED], "dest": S.REVIEWING,
+     "conditions": _not_exported},
+    {"trigger": "approve", "source": NOT_PROCESSING, "dest": None,
+     "conditions": _not_approved, "after": _set_approved},
+    {"trigger": "disapprove", "source": NOT_PROCESSING, "dest": None,
+     "conditions": _approved, "after": _clear_approved},
+    {"trigger": "report", "source": NOT_PROCESSING, "dest": None},
+    # What the pipeline does (test helpers drive these). API.md §6.
+    {"trigger": "to_review", "source": S.PROCESSING, "dest": S.REVIEWING},
+    {"trigger": "auto_complete", "source": S.PROCESSING, "dest": S.COMPLETED},
+    {"trigger": "fail", "source": S.PROCESSING, "dest": S.FAILED},
+    {"trigger": "filter", "source": S.PROCESSING, "dest": S.FILTERED},
+    {"trigger": "retry", "source": S.FAILED, "dest": S.PROCESSING},
+    {"trigger": "export", "source": S.COMPLETED, "dest": None, "after": _set_exported_at},
+    {"trigger": "export_fail", "source": S.COMPLETED, "dest": None,
+     "after": _set_export_failed_at},
+]
+
+USER_ACTIONS = ("discard", "complete", "unlock", "approve", "disapprove", "report")
+PIPELINE_EVENTS = ("to_review", "auto_complete", "fail", "filter", "retry", "export", "export_fail")
+TRIGGERS = USER_ACTIONS + PIPELINE_EVENTS
+
+# What stands in the way when a guard refuses: the attribute it reads.
+_GUARD_FIELD = {_not_approved: "approved", _approved: "approved", _not_exported: "exported_at"}
+
+MACHINE = Machine(
+    model=None,
+    states=TaskStatus,
+    transitions=TRANSITIONS,
+    initial=None,
+    model_attribute="status",
+    auto_transitions=False,
+    send_event=True,
+)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a trigger may not fire: the status and the statuses that would allow it, or the
+    value of the field a guard read."""
+
+    trigger: str
+    status: TaskStatus
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def allowed_sources(trigger: str) -> list[TaskStatus]:
+    return [TaskStatus[name] for name in MACHINE.events[trigger].transitions]
+
+
+def fire(task: LifecycleTask, trigger: str) -> Refusal | None:
+    """Run `trigger` on `task`. Returns None when it fired, or the Refusal; never raises for a
+    refused transition, and leaves the task untouched when it refuses."""
+    if trigger not in MACHINE.events:
+        raise KeyError(f"unknown trigger {trigger!r}")
+    status = TaskStatus(task.status)
+    try:
+        fired = MACHINE.events[trigger].trigger(task)
+    except MachineError:
+        return _refusal(trigger, status)
+    if fired:
+        return None
+    return _refusal(trigger, status, guarded=True, task=task)
+
+
+def _refusal(
+    trigger: str, status: TaskStatus, *, guarded: bool = False, task: Any = None
+) -> Refusal:
+    allowed = allowed_sources(trigger)
+    details: dict[str, Any] = {"status": status.value, "allowed": [s.value for s in allowed]}
+    if not guarded:
+        return Refusal(trigger, status, details)
+    transition = MACHINE.events[trigger].transitions[status.name][0]
+    guard: Any = transition.conditions[0].func
+    name = _GUARD_FIELD[guard]
+    value = getattr(task, name)
+    shown = value.strftime("%Y-%m-%dT%H:%M:%SZ") if isinstance(value, datetime) else value
+    details[name] = shown
+    return Refusal(trigger, status, details)

@@ -1,0 +1,225 @@
+"""SQLAlchemy 2.0 models. Table and column names read like the API's (see API.md §7)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy import Enum as SAEnum
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from .lifecycle import TaskStatus
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stored as naive UTC on every database, always handed back as aware UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are ambiguous; pass an aware UTC datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+ID = String(64)
+
+
+class Team(Base):
+    __tablename__ = "team"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Project(Base):
+    __tablename__ = "project"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    team_id: Mapped[str] = mapped_column(ForeignKey("team.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ApiKeyProject(Base):
+    """A key reaches a project only once it has been added to it."""
+
+    __tablename__ = "api_key_project"
+    key_id: Mapped[str] = mapped_column(
+        ForeignKey("api_key.id", ondelete="CASCADE"), primary_key=True
+    )
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("project.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class ApiKey(Base):
+    __tablename__ = "api_key"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    team_id: Mapped[str] = mapped_column(ForeignKey("team.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    # SHA-256 of the plain key: keys are 256 random bits, so a slow KDF would add nothing.
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    projects: Mapped[list[ApiKeyProject]] = relationship(cascade="all, delete-orphan")
+
+
+class Task(Base):
+    __tablename__ = "task"
+    __table_args__ = (
+        Index("ix_task_project_id_created_at_id", "project_id", "created_at", "id"),
+    )
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[TaskStatus] = mapped_column(
+        SAEnum(
+            TaskStatus,
+            name="status",
+            native_enum=False,
+            create_constraint=True,
+            length=16,
+            validate_strings=True,
+        )
+    )
+    step_type: Mapped[str] = mapped_column(String(64), default="EXTRACT")
+    upload_id: Mapped[str | None] = mapped_column(ID)
+    approved: Mapped[bool] = mapped_column(Boolean, default=False)
+    exported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    export_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    meta: Mapped[list[TaskMeta]] = relationship(
+        order_by="TaskMeta.position", lazy="selectin", cascade="all, delete-orphan"
+    )
+    pages: Mapped[list[Page]] = relationship(
+        order_by="Page.position", lazy="selectin", cascade="all, delete-orphan"
+    )
+
+
+class TaskMeta(Base):
+    __tablename__ = "task_meta"
+    task_id: Mapped[str] = mapped_column(
+        ForeignKey("task.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Page(Base):
+    __tablename__ = "page"
+    __table_args__ = (Index("ix_page_task_id_position", "task_id", "position"),)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    task_id: Mapped[str] = mapped_column(ForeignKey("task.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+
+    annotations: Mapped[list[Annotation]] = relationship(
+        order_by="Annotation.position", lazy="selectin", cascade="all, delete-orphan"
+    )
+    checkboxes: Mapped[list[Checkbox]] = relationship(
+        order_by="Checkbox.position", lazy="selectin", cascade="all, delete-orphan"
+    )
+    segments: Mapped[list[Segment]] = relationship(
+        order_by="Segment.position", lazy="selectin", cascade="all, delete-orphan"
+    )
+    signatures: Mapped[list[Signature]] = relationship(
+        order_by="Signature.position", lazy="selectin", cascade="all, delete-orphan"
+    )
+
+
+class _PageItem:
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    confidence: Mapped[float] = mapped_column(Float)
+
+
+class Annotation(_PageItem, Base):
+    __tablename__ = "annotation"
+    __table_args__ = (Index("ix_annotation_page_id_position", "page_id", "position"),)
+    page_id: Mapped[str] = mapped_column(ForeignKey("page.id", ondelete="CASCADE"))
+    entity_id: Mapped[str] = mapped_column(String(200))
+    content: Mapped[str] = mapped_column(Text)
+    top: Mapped[float] = mapped_column(Float)
+    left_of_line: Mapped[float] = mapped_column(Float)
+
+
+class Checkbox(_PageItem, Base):
+    __tablename__ = "checkbox"
+    __table_args__ = (Index("ix_checkbox_page_id_position", "page_id", "position"),)
+    page_id: Mapped[str] = mapped_column(ForeignKey("page.id", ondelete="CASCADE"))
+    checked: Mapped[bool] = mapped_column(Boolean)
+    coordinates: Mapped[list[list[float]]] = mapped_column(JSON)
+
+
+class Segment(_PageItem, Base):
+    __tablename__ = "segment"
+    __table_args__ = (Index("ix_segment_page_id_position", "page_id", "position"),)
+    page_id: Mapped[str] = mapped_column(ForeignKey("page.id", ondelete="CASCADE"))
+    coordinates: Mapped[list[list[float]]] = mapped_column(JSON)
+
+
+class Signature(_PageItem, Base):
+    __tablename__ = "signature"
+    __table_args__ = (Index("ix_signature_page_id_position", "page_id", "position"),)
+    page_id: Mapped[str] = mapped_column(ForeignKey("page.id", ondelete="CASCADE"))
+    coordinates: Mapped[list[list[float]]] = mapped_column(JSON)
+
+
+class TaskEvent(Base):
+    """The audit trail: one row per change, written in the change's own transaction."""
+
+    __tablename__ = "task_event"
+    __table_args__ = (Index("ix_task_event_task_id_seq", "task_id", "seq"),)
+    # seq orders events exactly, even two created within one clock tick.
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(ID, unique=True)
+    task_id: Mapped[str] = mapped_column(ForeignKey("task.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    approved: Mapped[bool] = mapped_column(Boolean)
+    key_id: Mapped[str | None] = mapped_column(ID)
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -1,0 +1,1 @@
+"""Use cases, free of Flask: each takes a Session, runs one transaction, raises domain errors."""

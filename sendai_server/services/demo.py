@@ -1,0 +1,133 @@
+"""Demo data (API.md §7 `seed`): a team with tasks in every state, keys for each role, and a
+second team for isolation checks. Every run makes a fresh team, so runs never collide."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .. import db
+from ..ids import new_id
+from ..lifecycle import TaskStatus
+from ..models import Project, Task, Team
+from .keys import create_key, revoke_key
+from .task_creation import TaskSpec, create_tasks, synthetic_pages
+
+# Send AI's discard page's example task: name, meta and pages (its ids are made fresh).
+EXAMPLE_TASK: dict[str, Any] = {
+    "name": "Document Analysis Task",
+    "meta": [{"name": "category", "value": "invoice"}],
+    "pages": [
+        {
+            "width": 2480,
+            "height": 3508,
+            "annotations": [
+                {"entity_id": "total_amount", "confidence": 0.98, "content": "$1,234.56",
+                 "top": 120.5, "left_of_line": 340.0},
+            ],
+            "checkboxes": [
+                {"confidence": 0.92, "checked": True,
+                 "coordinates": [[100, 100], [120, 100], [120, 120], [100, 120]]},
+            ],
+            "segments": [
+                {"confidence": 0.87,
+                 "coordinates": [[50, 50], [400, 50], [400, 200], [50, 200]]},
+            ],
+            "signatures": [
+                {"confidence": 0.83,
+                 "coordinates": [[800, 600], [1100, 600], [1100, 750], [800, 750]]},
+            ],
+        }
+    ],
+}
+
+EDIT_SCOPES = ["task.read", "task.edit"]
+HELPER_SCOPES = ["test_helpers", "task.read", "task.edit"]
+
+
+def _team_with_project(session: Session, name: str) -> tuple[str, str]:
+    db.begin_write(session)
+    team = Team(id=new_id("team"), name=name)
+    project = Project(id=new_id("proj"), team_id=team.id, name=f"{name} project")
+    session.add(team)
+    session.flush()
+    session.add(project)
+    session.commit()
+    return team.id, project.id
+
+
+def seed_demo(session: Session) -> dict[str, Any]:
+    """Create the demo data and return API.md §7's `seed --json` document."""
+    rng = random.Random()
+    team_id, project_id = _team_with_project(session, "Demo team")
+    keys = {
+        "edit": create_key(session, team_id, EDIT_SCOPES, [project_id], "demo edit").key,
+        "read": create_key(session, team_id, ["task.read"], [project_id], "demo read").key,
+        "helpers": create_key(session, team_id, HELPER_SCOPES, [project_id], "demo helpers").key,
+    }
+    revoked = create_key(session, team_id, EDIT_SCOPES, [project_id], "demo revoked")
+    revoke_key(session, revoked.id)
+    keys["revoked"] = revoked.key
+
+    specs = [TaskSpec(status=TaskStatus.REVIEWING, upload_id=new_id("upl"), **EXAMPLE_TASK)]
+    specs += [
+        TaskSpec(name=f"Invoice {n}", status=TaskStatus.REVIEWING,
+                 meta=[{"name": "category", "value": "invoice"}],
+                 pages=synthetic_pages(1, 3, rng))
+        for n in (2, 3)
+    ]
+    specs += [
+        TaskSpec(name=f"{status.value.title()} document", status=status,
+                 pages=synthetic_pages(1, 2, rng))
+        for status in TaskStatus
+        if status is not TaskStatus.REVIEWING
+    ]
+    task_ids = create_tasks(session, project_id, specs)
+    tasks: dict[str, list[str]] = {status.value: [] for status in TaskStatus}
+    for spec, task_id in zip(specs, task_ids, strict=True):
+        tasks[TaskStatus(spec.status).value].append(task_id)
+
+    other_team, other_project = _team_with_project(session, "Other team")
+    other_key = create_key(session, other_team, EDIT_SCOPES, [other_project], "other edit").key
+    other_spec = TaskSpec(name="Other team's task", pages=synthetic_pages(1, 1, rng))
+    [other_task] = create_tasks(session, other_project, [other_spec])
+    return {
+        "team_id": team_id,
+        "project_id": project_id,
+        "keys": keys,
+        "tasks": tasks,
+        "other": {
+            "team_id": other_team, "project_id": other_project,
+            "task_id": other_task, "key": other_key,
+        },
+    }
+
+
+def is_empty(session: Session) -> bool:
+    return session.scalar(select(Team.id).limit(1)) is None
+
+
+def demo_curl(session: Session, base_url: str) -> dict[str, str]:
+    """A fresh edit key on the oldest demo project and a REVIEWING task to discard with it
+    (one is made if none is left), so the printed curl always works."""
+    project = session.scalars(select(Project).order_by(Project.created_at).limit(1)).one()
+    session.rollback()
+    key = create_key(session, project.team_id, EDIT_SCOPES, [project.id], "make run demo")
+    task_id = session.scalar(
+        select(Task.id)
+        .where(Task.project_id == project.id, Task.status == TaskStatus.REVIEWING)
+        .order_by(Task.created_at)
+        .limit(1)
+    )
+    session.rollback()
+    if task_id is None:
+        [task_id] = create_tasks(session, project.id, [TaskSpec(name="Demo task")])
+    url = f"{base_url}/v2/{project.team_id}/project/{project.id}/task/{task_id}/discard"
+    return {
+        "key": key.key,
+        "url": url,
+        "curl": f"curl -X POST '{url}' -H 'Authorization: Bearer {key.key}'",
+    }

@@ -1,0 +1,135 @@
+"""Fixtures: an app on a fresh, migrated database (SQLite always; PostgreSQL when
+TEST_DATABASE_URL points at one), a test client, demo data, and a live gunicorn server.
+
+SENDAI_REQUIRE_POSTGRES=1 (set by .ci/run) turns a missing or unreachable PostgreSQL into a
+failure instead of a quiet SQLite-only run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from sendai_server import create_app, migrate
+from sendai_server.config import Config
+from sendai_server.db import make_engine
+from sendai_server.models import Base
+from sendai_server.services.demo import seed_demo
+from tests.helpers import LiveServer
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
+REQUIRE_POSTGRES = os.environ.get("SENDAI_REQUIRE_POSTGRES") == "1"
+BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if REQUIRE_POSTGRES and not POSTGRES_URL:
+        pytest.exit("SENDAI_REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is not set", returncode=3)
+
+
+# --- databases ------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file; each test gets a copy (much faster than migrating each time)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    migrate.upgrade(f"sqlite:///{path}")
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> str:
+    """TEST_DATABASE_URL's database, emptied and migrated once per test session."""
+    engine = make_engine(POSTGRES_URL)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+            conn.exec_driver_sql("CREATE SCHEMA public")
+    except Exception as exc:  # noqa: BLE001 - any failure here means "no usable PostgreSQL"
+        pytest.fail(f"TEST_DATABASE_URL={POSTGRES_URL} is not usable: {exc}", pytrace=False)
+    finally:
+        engine.dispose()
+    migrate.upgrade(POSTGRES_URL)
+    return POSTGRES_URL
+
+
+def _truncate_postgres(url: str) -> None:
+    engine = make_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        path = tmp_path / "sendai.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("postgres_database")
+    _truncate_postgres(url)
+    return url
+
+
+@pytest.fixture
+def backend(database_url: str) -> str:
+    return "sqlite" if database_url.startswith("sqlite") else "postgresql"
+
+
+# --- the app --------------------------------------------------------------------------------
+
+@pytest.fixture
+def config(database_url: str) -> Config:
+    return Config(env="test", database_url=database_url, test_helpers=True)
+
+
+@pytest.fixture
+def app(config: Config) -> Iterator[Flask]:
+    app = create_app(config)
+    yield app
+    app.extensions["sendai_engine"].dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def engine(app: Flask) -> Engine:
+    return app.extensions["sendai_engine"]  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def session(app: Flask) -> Iterator[Session]:
+    with app.extensions["sendai_sessions"]() as session:
+        yield session
+
+
+@pytest.fixture
+def seed(session: Session) -> dict[str, Any]:
+    """API.md §7's demo data: keys per role, tasks in every state, and another team."""
+    return seed_demo(session)
+
+
+@pytest.fixture
+def live_server(database_url: str) -> Iterator[LiveServer]:
+    """gunicorn with 4 workers on the test's database, over real HTTP."""
+    server = LiveServer(database_url, workers=4)
+    yield server
+    server.stop()
