@@ -9,7 +9,7 @@ from flask_smorest import Api
 
 from ..errors import PayloadTooLarge
 from ..ids import new_id
-from . import health, tasks
+from . import health, tasks, test_helpers
 
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
@@ -25,6 +25,8 @@ def init_app(app: Flask) -> Api:
     api = Api(app)
     api.register_blueprint(health.blp)
     api.register_blueprint(tasks.blp)
+    if app.config["SENDAI"].test_helpers:  # off: the paths do not exist at all (404)
+        api.register_blueprint(test_helpers.blp)
 
     @app.before_request
     def _begin_request() -> None:
