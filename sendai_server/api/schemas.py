@@ -83,7 +83,7 @@ class AnnotationSchema(Schema):
 class CheckboxSchema(Schema):
     id = fields.String(dump_only=True)
     confidence = Confidence
-    checked = fields.Boolean(required=True)
+    checked = fields.Boolean(required=True, truthy={True}, falsy={False})  # JSON true/false
     coordinates = Coordinates
 
 
