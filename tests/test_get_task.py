@@ -9,7 +9,6 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from sendai_server.services.keys import create_key
-
 from tests.helpers import auth, task_path
 
 # The example response of Send AI's discard page (seed/discard-task.txt), field for field.

@@ -6,8 +6,8 @@ import os
 import subprocess
 import sys
 
-from alembic.autogenerate import compare_metadata
 import pytest
+from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import IntegrityError
