@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from sendai_server import create_app
 from sendai_server.config import Config
 from sendai_server.db import make_engine, make_session_factory
-from sendai_server.lifecycle import TaskStatus
 from sendai_server.models import Task
 from sendai_server.services.demo import EXAMPLE_TASK
 from sendai_server.services.task_creation import TaskSpec, create_tasks, synthetic_pages
@@ -418,16 +417,3 @@ def test_walk_of_1000_tasks_in_pages_of_7_has_no_duplicate_or_gap_while_tasks_ar
     assert set(ids) <= original | set(added)
     assert added, "the writer added nothing while the list was walked"
     assert_ordered(engine, tasks, descending=sort.endswith("desc"))
-
-
-def test_created_at_keeps_microseconds_for_the_cursor(
-    session: Session, seed: dict[str, Any], engine: Engine
-) -> None:
-    # Tokens carry created_at to the microsecond; the database must keep it that way.
-    task_id = make_task(session, seed["project_id"], pages=0)
-    with engine.connect() as conn:
-        stored = conn.execute(text("SELECT created_at FROM task WHERE id = :t"),
-                              {"t": task_id}).scalar_one()
-    value = stored if isinstance(stored, datetime) else datetime.fromisoformat(stored)
-    assert value.replace(tzinfo=UTC).microsecond == value.microsecond
-    assert TaskStatus.REVIEWING  # keeps the import honest for readers of this module
