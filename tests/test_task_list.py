@@ -417,3 +417,30 @@ def test_walk_of_1000_tasks_in_pages_of_7_has_no_duplicate_or_gap_while_tasks_ar
     assert set(ids) <= original | set(added)
     assert added, "the writer added nothing while the list was walked"
     assert_ordered(engine, tasks, descending=sort.endswith("desc"))
+
+
+@pytest.mark.parametrize("document", [
+    {"b": "BINDING"},
+    {"b": "BINDING", "a": "2024-01-01T00:00:00+00:00"},
+    {"b": "BINDING", "a": ["2024-01-01T00:00:00", "task_x"]},  # no time zone
+    {"b": "BINDING", "a": ["yesterday", "task_x"]},
+    {"b": "BINDING", "a": [5, "task_x"]},
+    {"b": "BINDING", "a": ["2024-01-01T00:00:00+00:00", "task_x", "extra"]},
+    ["not", "an", "object"],
+    "a string",
+], ids=["no-cursor", "cursor-not-a-pair", "naive-date", "not-a-date", "number-date",
+        "triple", "list", "string"])
+def test_validly_signed_but_malformed_tokens_are_400_never_500(
+    client: FlaskClient, project_with_tasks: dict[str, Any], engine: Engine, document: Any
+) -> None:
+    token = first_token(client, project_with_tasks)  # makes the database's secret
+    with engine.connect() as conn:
+        secret = conn.execute(text("SELECT value FROM server_secret")).scalar_one()
+    serializer = URLSafeSerializer(secret, salt="sendai.task-list.v1")
+    binding = serializer.loads(token)["b"]
+    if isinstance(document, dict):
+        document = {**document, "b": binding}
+    forged = serializer.dumps(document)
+    response = get_list(client, project_with_tasks, f"limit=2&token={forged}")
+    assert response.status_code == 400
+    assert "token" in response.get_json()["error"]["details"]["fields"]

@@ -115,6 +115,9 @@ def _read_token(
         )
     try:
         created_at, task_id = document["a"]
-        return datetime.fromisoformat(created_at), str(task_id)
+        after = datetime.fromisoformat(created_at), str(task_id)
     except (KeyError, TypeError, ValueError) as exc:
         raise _invalid_token("The pagination token is not valid.") from exc
+    if after[0].tzinfo is None:
+        raise _invalid_token("The pagination token is not valid.")
+    return after
