@@ -26,6 +26,7 @@ class Live:
     engine: Engine
     backend: str
     http: requests.Session
+    database_url: str
 
     @property
     def base(self) -> str:
@@ -75,7 +76,7 @@ def live(
     server = LiveServer(url, workers=4)
     http = requests.Session()
     try:
-        yield Live(server, seed, engine, request.param, http)
+        yield Live(server, seed, engine, request.param, http, url)
     finally:
         http.close()
         server.stop()

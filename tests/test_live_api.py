@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import requests
 
+from tests.helpers import LiveServer
 from tests.live import Live, live  # noqa: F401 - the module-scoped fixture
 
 STATUSES = ["PROCESSING", "REVIEWING", "COMPLETED", "FAILED", "DISCARDED", "FILTERED"]
@@ -163,3 +165,20 @@ def test_helper_unknown_event_and_scope_rows_over_http(live: Live) -> None:  # n
                               headers=live.headers("edit"))
     assert no_scope.status_code == 403
     assert no_scope.json()["error"]["details"] == {"required": "test_helpers"}
+
+
+def test_helpers_are_404_on_a_server_with_them_turned_off(live: Live) -> None:  # noqa: F811
+    server = LiveServer(live.database_url, workers=1, env={"SENDAI_TEST_HELPERS": "0"})
+    try:
+        base = live.base.replace(live.server.url, server.url)
+        created = requests.post(f"{base}/test_helpers/task", json={}, headers=live.headers(),
+                                timeout=30)
+        task_id = live.seed["tasks"]["PROCESSING"][0]
+        advanced = requests.post(f"{base}/test_helpers/task/{task_id}/advance",
+                                 json={"event": "fail"}, headers=live.headers(), timeout=30)
+        for response in (created, advanced):
+            assert response.status_code == 404
+            assert response.json()["error"]["code"] == "not_found"
+        assert live.get(f"/task/{task_id}").json()["payload"]["status"] == "PROCESSING"
+    finally:
+        server.stop()
