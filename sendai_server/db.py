@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _WRITE_OPTION = "sendai_write"
+_HELD_READ = "sendai_held_read"
 
 
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
@@ -144,17 +145,31 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
 
 
+def hold_read(session: Session) -> None:
+    """Mark the session's open transaction as a read that may go on or be dropped.
+
+    The request's authentication reads the key and leaves its transaction open, so that a
+    read-only service continues in it (one BEGIN per GET instead of two); a writing service's
+    `begin_write` ends it and starts its own write transaction.
+    """
+    session.info[_HELD_READ] = session.get_transaction()
+
+
 def begin_write(session: Session) -> None:
     """Open the session's transaction as a write transaction.
 
     Call first thing in a service that changes data. On SQLite this takes the database's
-    write lock up front (BEGIN IMMEDIATE); elsewhere it is an ordinary BEGIN. A read
-    transaction still open on the session (the request's authentication) is ended first:
-    the write must start fresh, so that it sees the newest data and holds the lock.
+    write lock up front (BEGIN IMMEDIATE); elsewhere it is an ordinary BEGIN. A transaction
+    already open would be upgraded from read to write mid-way, which SQLite may refuse under
+    load: end it (commit or rollback) before calling this. The one exception is a read
+    marked with `hold_read` (the request's authentication), which is ended here.
     """
     if session.in_transaction():
+        held = session.info.pop(_HELD_READ, None)
+        if held is None or held is not session.get_transaction():
+            raise RuntimeError("begin_write() needs a session with no transaction open")
         if session.new or session.dirty or session.deleted:
-            raise RuntimeError("begin_write with unsaved changes on the session")
+            raise RuntimeError("begin_write() with unsaved changes on the session")
         session.rollback()
     session.connection(execution_options={_WRITE_OPTION: True})
 
