@@ -448,8 +448,10 @@ def table(name: str, r: dict[str, Any]) -> str:
                 f"{r['large_json_dumps_ms']:.2f} ms; {ratio:.1f}x  target <= "
                 f"{t['large_vs_json_dumps']:.0f}x  {verdict(ratio <= t['large_vs_json_dumps'])}")
     seconds = r["create_40k_seconds"]
-    rows.append(f"40,000 tasks created in {seconds:.1f} s  target < "
-                f"{t['create_40k_seconds']:.0f} s  {verdict(seconds < t['create_40k_seconds'])}")
+    goal = (f"target < {t['create_40k_seconds']:.0f} s  "
+            f"{verdict(seconds < t['create_40k_seconds'])}" if name == "sqlite"
+            else "(the target is SQLite's)")
+    rows.append(f"40,000 tasks created in {seconds:.1f} s  {goal}")
     if "flatness" in r:
         f = r["flatness"]
         rows.append(
