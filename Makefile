@@ -29,5 +29,15 @@ lint: install
 test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# Load test: sendai-server against a bare Flask app, side by side (bench/run.py; about 3
+# minutes on SQLite, twice that with BENCH_DATABASE_URL). Needs wrk: installed with apt-get
+# when run as root. BENCH_ARGS=--no-flatness skips the 1,000,000-task check.
+bench: install
+	@command -v wrk >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }; \
+	  else echo "make bench needs wrk: run 'sudo apt-get install wrk' first" >&2; exit 1; fi; }
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -47,7 +47,9 @@ def requires(scope: str) -> Callable[[F], F]:
             plain_key = parse_bearer(request.headers.get("Authorization"))
             session = db.request_session()
             principal, last_used_at = authenticate(session, plain_key)
-            session.rollback()  # end the read; the service opens its own transaction
+            # The read stays open: a read-only service goes on in the same transaction, and
+            # a writing one ends it first (db.begin_write).
+            db.hold_read(session)
             config = current_app.config["SENDAI"]
             touch_key(
                 db.engine(), principal.key_id, last_used_at, config.key_touch_interval_seconds

@@ -9,6 +9,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, post_dump, validate
 
 from ..lifecycle import PIPELINE_EVENTS, TaskStatus
+from .fast_dump import CompiledDumpSchema
 
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -43,6 +44,8 @@ class JSONNumber(fields.Number):
     """A number returned as it was stored: 100 stays 100 and 0.5 stays 0.5."""
 
     num_type = float
+    # Values of exactly these types dump as themselves (api/fast_dump.py relies on it).
+    dump_as_is = (int, float)
 
     def __init__(self, **kwargs: Any) -> None:
         validators = kwargs.pop("validate", None) or []
@@ -129,7 +132,7 @@ class TaskSchema(Schema):
     pages = fields.List(fields.Nested(PageSchema))
 
 
-class TaskEnvelopeSchema(Schema):
+class TaskEnvelopeSchema(CompiledDumpSchema):
     payload = fields.Nested(TaskSchema, required=True)
 
 
@@ -151,7 +154,7 @@ class CompleteEnvelopeSchema(TaskEnvelopeSchema):
     message = fields.String(required=True)
 
 
-class TaskListSchema(Schema):
+class TaskListSchema(CompiledDumpSchema):
     payload = fields.List(fields.Nested(TaskSchema), required=True)
     count = fields.Integer(required=True, metadata={"description": "Tasks matching the filters."})
     more = fields.Boolean(required=True)

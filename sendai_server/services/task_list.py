@@ -22,7 +22,7 @@ from ..errors import ValidationError
 from ..lifecycle import TaskStatus
 from ..models import Task
 from .keys import Principal
-from .task_tree import WITHOUT_TREE, load_trees
+from .task_reads import TASK_COLUMNS, PublicTask, add_meta_and_pages
 
 _SALT = "sendai.task-list.v1"
 
@@ -43,7 +43,7 @@ class TaskListQuery:
 
 @dataclass(frozen=True)
 class TaskPage:
-    tasks: list[Task]
+    tasks: list[PublicTask]
     count: int
     more: bool
     token: str | None
@@ -79,20 +79,19 @@ def list_tasks(
         (Task.created_at.desc(), Task.id.desc()) if query.descending
         else (Task.created_at.asc(), Task.id.asc())
     )
-    rows = list(session.scalars(
-        select(Task).where(*page_conditions).order_by(*order).limit(query.limit + 1)
-        .options(*WITHOUT_TREE)
-    ))
+    conn = session.connection()
+    rows = conn.execute(
+        select(*TASK_COLUMNS).where(*page_conditions).order_by(*order).limit(query.limit + 1)
+    ).all()
     more = len(rows) > query.limit
-    tasks = rows[: query.limit]
-    load_trees(session, tasks)
-    session.commit()  # end the read without expiring what was loaded
+    tasks = add_meta_and_pages(conn, [row._asdict() for row in rows[: query.limit]])
+    session.rollback()  # end the read; only Core rows were read
     token = _make_token(serializer, binding, tasks[-1]) if more else None
     return TaskPage(tasks=tasks, count=count, more=more, token=token)
 
 
-def _make_token(serializer: URLSafeSerializer, binding: list[Any], last: Task) -> str:
-    return str(serializer.dumps({"b": binding, "a": [last.created_at.isoformat(), last.id]}))
+def _make_token(serializer: URLSafeSerializer, binding: list[Any], last: PublicTask) -> str:
+    return str(serializer.dumps({"b": binding, "a": [last["created_at"].isoformat(), last["id"]]}))
 
 
 def _invalid_token(message: str) -> ValidationError:

@@ -7,8 +7,10 @@ SQLite `db.begin_write` takes the database's write lock up front (BEGIN IMMEDIAT
 serializes writers the same way. Either way the machine decides on the current value, and the
 loser of a race gets exactly the answer it would have had if it had come second.
 
-The lock covers only the task row: its pages are read after the commit (services/task_tree.py),
-so a large task does not hold the write lock while its annotations are read.
+The machine decides on the locked row's values (not on an ORM object, so no autoflush can
+write the new status before the guard reads it); one UPDATE writes what changed and one INSERT
+its event. The lock covers only the task row: pages are read after the commit
+(services/task_reads.py), so a large task does not hold the write lock while they are read.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from .. import db
@@ -26,7 +28,7 @@ from ..ids import is_lookup_id, new_id
 from ..lifecycle import Refusal, TaskStatus, fire
 from ..models import Task, TaskEvent
 from .keys import Principal
-from .task_tree import WITHOUT_TREE, load_trees
+from .task_reads import PublicTask, add_meta_and_pages, load_public_task, select_task_row
 
 # Actions a person takes on a task set last_opened_at (API.md §4); approve/disapprove don't.
 _OPENS_TASK = {"discard", "complete", "unlock", "report"}
@@ -48,17 +50,25 @@ class Caller:
     request_id: str | None
 
 
-def _task_query(project_id: str, task_id: str) -> Any:
-    return (
-        select(Task).where(Task.id == task_id, Task.project_id == project_id)
-        .options(*WITHOUT_TREE)
-    )
+@dataclass
+class _LifecycleState:
+    """The fields the machine reads and writes, taken from the locked row (lifecycle.LifecycleTask).
+
+    The machine decides on these values; the service then writes what changed with one UPDATE.
+    """
+
+    status: TaskStatus
+    approved: bool
+    exported_at: datetime | None
+    export_failed_at: datetime | None
 
 
-def end_read(session: Session) -> None:
-    """End a read-only transaction. Commit, not rollback: a rollback expires every loaded
-    object, and serializing the task would then read it all again."""
-    session.commit()
+_LIFECYCLE_FIELDS = ("status", "approved", "exported_at", "export_failed_at")
+
+# Built once; the UPDATE sets whichever columns its parameters name.
+_TASK_TABLE: Table = Task.__table__  # type: ignore[assignment]
+_UPDATE_TASK = update(_TASK_TABLE).where(_TASK_TABLE.c.id == bindparam("changed_task_id"))
+_INSERT_EVENT = insert(TaskEvent.__table__)  # type: ignore[arg-type]
 
 
 def _visible(principal: Principal, team_id: str, project_id: str, task_id: str) -> None:
@@ -73,14 +83,15 @@ def _not_found(task_id: str) -> NotFound:
 
 def get_task(
     session: Session, principal: Principal, team_id: str, project_id: str, task_id: str
-) -> Task:
+) -> PublicTask:
+    """The public task (API.md §5), read in one transaction."""
     _visible(principal, team_id, project_id, task_id)
-    task = session.scalars(_task_query(project_id, task_id)).one_or_none()
+    try:
+        task = load_public_task(session.connection(), project_id, task_id)
+    finally:
+        session.rollback()  # only Core rows were read: nothing to expire
     if task is None:
-        session.rollback()
         raise _not_found(task_id)
-    load_trees(session, [task])
-    end_read(session)
     return task
 
 
@@ -118,70 +129,82 @@ def change_task(
     task_id: str,
     trigger: str,
     details: dict[str, Any] | None = None,
-) -> Task:
+) -> PublicTask:
     """Fire `trigger` on the task and record it, in one transaction; or change nothing and
-    raise InvalidTaskState with what stood in the way."""
+    raise InvalidTaskState with what stood in the way. Returns the public task after the
+    change; its pages are read after the commit (they never change)."""
     _visible(caller.principal, team_id, project_id, task_id)
     db.begin_write(session)
     try:
-        task = session.scalars(_task_query(project_id, task_id).with_for_update()).one_or_none()
+        conn = session.connection()
+        task = select_task_row(conn, project_id, task_id, for_update=True)
         if task is None:
             raise _not_found(task_id)
-        from_status = task.status
-        refusal = fire(task, trigger)
+        state = _LifecycleState(*(task[name] for name in _LIFECYCLE_FIELDS))
+        from_status = state.status
+        refusal = fire(state, trigger)
         if refusal is not None:
             raise InvalidTaskState(refusal_message(task_id, refusal), refusal.details)
         now = datetime.now(UTC)
+        changes = {
+            name: getattr(state, name)
+            for name in _LIFECYCLE_FIELDS
+            if getattr(state, name) != task[name]
+        }
         if trigger in _OPENS_TASK:
-            task.last_opened_at = now
-        session.add(
-            TaskEvent(
-                id=new_id("evt"), task_id=task.id, action=trigger,
-                from_status=from_status.value, to_status=TaskStatus(task.status).value,
-                approved=task.approved, key_id=caller.principal.key_id,
-                request_id=caller.request_id, created_at=now, details=details,
-            )
-        )
+            changes["last_opened_at"] = now
+        if changes:
+            conn.execute(_UPDATE_TASK, {**changes, "changed_task_id": task_id})
+            task.update(changes)
+        conn.execute(_INSERT_EVENT, {
+            "id": new_id("evt"), "task_id": task_id, "action": trigger,
+            "from_status": TaskStatus(from_status).value,
+            "to_status": TaskStatus(state.status).value, "approved": state.approved,
+            "key_id": caller.principal.key_id, "request_id": caller.request_id,
+            "created_at": now, "details": details,
+        })
         session.commit()
     except BaseException:
         session.rollback()
         raise
-    load_trees(session, [task])
-    end_read(session)
+    try:
+        add_meta_and_pages(session.connection(), [task])
+    finally:
+        session.rollback()
     return task
 
 
 def discard_task(
     session: Session, caller: Caller, team_id: str, project_id: str, task_id: str
-) -> Task:
+) -> PublicTask:
     """REVIEWING → DISCARDED, for good. Anything else: 400 invalid_task_state."""
     return change_task(session, caller, team_id, project_id, task_id, "discard")
 
 
 def complete_task(
     session: Session, caller: Caller, team_id: str, project_id: str, task_id: str
-) -> Task:
+) -> PublicTask:
     """REVIEWING → PROCESSING: the pipeline takes the reviewed task on."""
     return change_task(session, caller, team_id, project_id, task_id, "complete")
 
 
 def unlock_task(
     session: Session, caller: Caller, team_id: str, project_id: str, task_id: str
-) -> Task:
+) -> PublicTask:
     """COMPLETED or FILTERED → REVIEWING, unless the task has been exported."""
     return change_task(session, caller, team_id, project_id, task_id, "unlock")
 
 
 def approve_task(
     session: Session, caller: Caller, team_id: str, project_id: str, task_id: str
-) -> Task:
+) -> PublicTask:
     """approved → true on a task that is not PROCESSING and not yet approved; status stays."""
     return change_task(session, caller, team_id, project_id, task_id, "approve")
 
 
 def disapprove_task(
     session: Session, caller: Caller, team_id: str, project_id: str, task_id: str
-) -> Task:
+) -> PublicTask:
     """approved → false on an approved task that is not PROCESSING; status stays."""
     return change_task(session, caller, team_id, project_id, task_id, "disapprove")
 
@@ -194,7 +217,7 @@ def report_task(
     task_id: str,
     issues: list[dict[str, str]],
     message: str | None = None,
-) -> Task:
+) -> PublicTask:
     """Record a report on a task that is not PROCESSING; the issues and message are kept in
     the report's event. Status stays."""
     details = {"issues": [{"label": i["label"], "value": i["value"]} for i in issues],
@@ -211,5 +234,5 @@ def task_events(
         session.scalars(select(TaskEvent).where(TaskEvent.task_id == task_id)
                         .order_by(TaskEvent.seq))
     )
-    end_read(session)
+    session.commit()  # end the read; a rollback would expire the events before they are dumped
     return events

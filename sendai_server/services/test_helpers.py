@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..lifecycle import PIPELINE_EVENTS, TaskStatus
-from ..models import Task
 from .task_creation import TaskSpec, create_tasks
-from .task_tree import WITHOUT_TREE, load_trees
-from .tasks import Caller, change_task, end_read
+from .task_reads import PublicTask, load_public_task
+from .tasks import Caller, change_task
 
 DEFAULT_NAME = "Test task"
 
@@ -27,7 +25,7 @@ def create_test_task(
     status: TaskStatus = TaskStatus.REVIEWING,
     pages: list[dict[str, Any]] | None = None,
     meta: list[dict[str, str]] | None = None,
-) -> Task:
+) -> PublicTask:
     """A new task in `status` (REVIEWING unless asked, like `tasks create`), with its `create`
     event carrying the caller's key and request id."""
     caller.principal.check_visibility(team_id, project_id)
@@ -36,15 +34,17 @@ def create_test_task(
         session, project_id, [spec],
         key_id=caller.principal.key_id, request_id=caller.request_id,
     )
-    task = session.scalars(select(Task).where(Task.id == task_id).options(*WITHOUT_TREE)).one()
-    load_trees(session, [task])
-    end_read(session)
+    try:
+        task = load_public_task(session.connection(), project_id, task_id)
+    finally:
+        session.rollback()
+    assert task is not None  # just created, in this project
     return task
 
 
 def advance_task(
     session: Session, caller: Caller, team_id: str, project_id: str, task_id: str, event: str
-) -> Task:
+) -> PublicTask:
     """Fire a pipeline event (to_review, auto_complete, fail, filter, retry, export,
     export_fail) on the task; a state that forbids it is 400 invalid_task_state."""
     if event not in PIPELINE_EVENTS:  # the schema has already refused it; never fire a user action

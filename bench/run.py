@@ -1,0 +1,512 @@
+"""`make bench`: how close sendai-server comes to what Flask itself can do on this machine.
+
+For SQLite (always) and PostgreSQL (when BENCH_DATABASE_URL is set) it:
+
+1. builds a database with the project's own bulk creation (services.task_creation): 40,000
+   REVIEWING tasks of 1 page x 5 annotations (timed) and a few of 50 pages x 40 annotations;
+2. counts SQL statements per GET and per discard, small and large task, in-process (a
+   before_cursor_execute listener on the app's engine);
+3. serves the database with `sendai-server serve --workers 2` and, beside it under the same
+   gunicorn settings, bench/bare_app.py (a bare Flask app answering the same routes with a
+   constant task of the same size), and loads both from `wrk` on loopback, each for a fixed
+   time, in alternation: GET small, discard (every request a distinct REVIEWING task), GET
+   large;
+4. times serving a large task over HTTP against json.dumps of its payload;
+5. flatness: discard p50 with 1,000,000 tasks in the table against 1,000 (`--no-flatness`
+   skips it).
+
+It prints a table and writes bench/results.json. Ratios are measured side by side in the same
+run; absolute numbers depend on the machine and on whatever else runs on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_ROOT = BENCH_DIR.parent
+WORK_DIR = BENCH_DIR / "work"
+sys.path.insert(0, str(REPO_ROOT))
+
+from sendai_server import create_app, migrate  # noqa: E402
+from sendai_server.config import Config  # noqa: E402
+from sendai_server.db import make_engine  # noqa: E402
+from sendai_server.lifecycle import TaskStatus  # noqa: E402
+from sendai_server.services.demo import seed_demo  # noqa: E402
+from sendai_server.services.task_creation import (  # noqa: E402
+    TaskSpec,
+    create_tasks,
+    synthetic_pages,
+)
+
+SMALL_COUNT = 40_000
+LARGE_COUNT = 5
+WORKERS = 2
+TARGETS = {
+    "get_rps_ratio": 0.60, "discard_rps_ratio": 0.45, "get_statements": 8,
+    "discard_statements": 12, "large_vs_json_dumps": 15.0, "create_40k_seconds": 20.0,
+    "flatness_ratio": 1.3,
+}
+
+
+# --- databases ------------------------------------------------------------------------------
+
+def fresh_database(url: str) -> None:
+    """An empty database at the migrations' head."""
+    if url.startswith("sqlite"):
+        path = Path(url.removeprefix("sqlite:///"))
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    else:
+        engine = make_engine(url)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+            conn.exec_driver_sql("CREATE SCHEMA public")
+        engine.dispose()
+    migrate.upgrade(url)
+
+
+def bench_app(url: str) -> Any:
+    return create_app(Config(env="test", database_url=url, log_level="WARNING"))
+
+
+def create_batch(app: Any, project_id: str, count: int, pages: int, annotations: int) -> list[str]:
+    """`sendai-server tasks create`'s way: one page template per batch, one bulk insert."""
+    template = synthetic_pages(pages, annotations, random.Random(count))
+    specs = (
+        TaskSpec(name=f"Task {n + 1}", status=TaskStatus.REVIEWING, pages=template)
+        for n in range(count)
+    )
+    with app.extensions["sendai_sessions"]() as session:
+        return create_tasks(session, project_id, specs)
+
+
+def build_main_database(url: str) -> dict[str, Any]:
+    fresh_database(url)
+    app = bench_app(url)
+    with app.extensions["sendai_sessions"]() as session:
+        seed = seed_demo(session)
+    started = time.perf_counter()
+    small = create_batch(app, seed["project_id"], SMALL_COUNT, 1, 5)
+    create_seconds = time.perf_counter() - started
+    large = create_batch(app, seed["project_id"], LARGE_COUNT, 50, 40)
+    app.extensions["sendai_engine"].dispose()
+    return {"seed": seed, "small": small, "large": large, "create_seconds": create_seconds}
+
+
+def add_filler_tasks(url: str, project_id: str, count: int) -> None:
+    """`count` COMPLETED tasks with no pages, each with its create event, straight in SQL: a
+    big table, fast. Their ids count up (`task_000...1`), so the inserts append to the
+    indexes instead of splitting pages all over them; the B-tree depth is what it would be."""
+    engine = make_engine(url)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    params = {"count": count, "project": project_id, "now": now}
+    if engine.dialect.name == "sqlite":
+        numbers = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :count)"
+        padded = "printf('%020d', i)"
+        source = "FROM n"
+    else:
+        numbers = ""
+        padded = "lpad(i::text, 20, '0')"
+        source = "FROM generate_series(1, :count) AS n(i)"
+    with engine.begin() as conn:
+        conn.execute(text(
+            f"{numbers} INSERT INTO task (id, project_id, name, created_at, status, step_type,"
+            " upload_id, approved, exported_at, export_failed_at, last_opened_at)"
+            f" SELECT 'task_' || {padded}, :project, 'Filler', :now, 'COMPLETED',"
+            f" 'EXTRACT', NULL, false, NULL, NULL, NULL {source}"
+        ), params)
+        conn.execute(text(
+            f"{numbers} INSERT INTO task_event (id, task_id, action, from_status, to_status,"
+            " approved, key_id, request_id, created_at, details)"
+            f" SELECT 'evt_' || {padded}, 'task_' || {padded}, 'create', NULL, 'COMPLETED',"
+            f" false, NULL, NULL, :now, NULL {source}"
+        ), params)
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("ANALYZE")
+    engine.dispose()
+
+
+# --- in-process measurements ----------------------------------------------------------------
+
+def statement_counts(url: str, db: dict[str, Any]) -> dict[str, int]:
+    """SQL statements per request, as the app sends them (BEGIN included, where the app sends
+    one itself)."""
+    app = bench_app(url)
+    statements: list[str] = []
+    event.listen(
+        app.extensions["sendai_engine"], "before_cursor_execute",
+        lambda _c, _cur, statement, *_a: statements.append(statement),
+    )
+    client = app.test_client()
+    seed = db["seed"]
+    headers = {"Authorization": f"Bearer {seed['keys']['edit']}"}
+    base = f"/v2/{seed['team_id']}/project/{seed['project_id']}/task/"
+    client.get(base + db["small"][0], headers=headers)  # records the key's use; not counted
+    counts = {}
+    for name, method, task_id, suffix in (
+        ("get_small", "get", db["small"][0], ""), ("get_large", "get", db["large"][0], ""),
+        ("discard_small", "post", db["small"][-1], "/discard"),
+        ("discard_large", "post", db["large"][-1], "/discard"),
+    ):
+        statements.clear()
+        response = getattr(client, method)(base + task_id + suffix, headers=headers)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        counts[name] = len(statements)
+    app.extensions["sendai_engine"].dispose()
+    return counts
+
+
+def fetch_task(url: str, seed: dict[str, Any], task_id: str) -> dict[str, Any]:
+    """The GET response body for a task, in-process."""
+    app = bench_app(url)
+    response = app.test_client().get(
+        f"/v2/{seed['team_id']}/project/{seed['project_id']}/task/{task_id}",
+        headers={"Authorization": f"Bearer {seed['keys']['edit']}"},
+    )
+    app.extensions["sendai_engine"].dispose()
+    return response.get_json()  # type: ignore[no-any-return]
+
+
+def json_dumps_seconds(document: dict[str, Any], rounds: int = 30) -> float:
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        json.dumps(document, separators=(",", ":"))
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+# --- servers and load -----------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def server(argv: list[str], env: dict[str, str], port: int, ready_path: str) -> Iterator[str]:
+    log = open(WORK_DIR / f"server-{port}.log", "w")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        argv, cwd=REPO_ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited; see {log.name}")
+            try:
+                if http_get(port, ready_path)[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server not ready; see {log.name}")
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        log.close()
+
+
+def app_server(url: str) -> Any:
+    port = free_port()
+    argv = [str(Path(sys.executable).with_name("sendai-server")), "serve",
+            "--workers", str(WORKERS), "--bind", f"127.0.0.1:{port}"]
+    env = {"DATABASE_URL": url, "SENDAI_LOG_LEVEL": "WARNING"}
+    return server(argv, env, port, "/readyz")
+
+
+def bare_server(tasks_file: Path) -> Any:
+    port = free_port()
+    argv = [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py",
+            "--bind", f"127.0.0.1:{port}", "--workers", str(WORKERS), "bench.bare_app:app"]
+    env = {"BENCH_BARE_TASK": str(tasks_file), "SENDAI_LOG_LEVEL": "WARNING"}
+    return server(argv, env, port, "/readyz")
+
+
+def http_get(port: int, path: str, headers: dict[str, str] | None = None,
+             method: str = "GET") -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request(method, path, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def wrk(base_url: str, prefix: str, ids_file: Path, key: str, *, method: str = "GET",
+        suffix: str = "", duration: float, connections: int, offset: int = 0) -> dict[str, Any]:
+    out = WORK_DIR / "wrk.json"
+    out.unlink(missing_ok=True)
+    env = {**os.environ, "BENCH_IDS": str(ids_file), "BENCH_PATH": prefix, "BENCH_KEY": key,
+           "BENCH_METHOD": method, "BENCH_SUFFIX": suffix, "BENCH_OUT": str(out),
+           "BENCH_THREADS": "1", "BENCH_OFFSET": str(offset)}
+    subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{int(duration)}s", "--timeout", "10s",
+         "-s", str(BENCH_DIR / "ids.lua"), base_url],
+        env=env, check=True, stdout=subprocess.DEVNULL,
+    )
+    result = json.loads(out.read_text())
+    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    result["errors"] = sum(v for k, v in result.items() if k.startswith("errors_"))
+    return result
+
+
+def combine(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Rounds of one side: total requests over total time; the median round's percentiles."""
+    requests = sum(r["requests"] for r in results)
+    seconds = sum(r["duration_us"] for r in results) / 1e6
+    out: dict[str, Any] = {"requests": requests, "seconds": seconds, "rps": requests / seconds,
+                           "errors": sum(r["errors"] for r in results), "rounds": results}
+    for percentile in ("p50_us", "p90_us", "p99_us"):
+        out[percentile] = statistics.median(r[percentile] for r in results)
+    return out
+
+
+def write_ids(name: str, ids: list[str]) -> Path:
+    path = WORK_DIR / name
+    path.write_text("\n".join(ids) + "\n")
+    return path
+
+
+def sequential_latencies(port: int, paths: list[str], headers: dict[str, str],
+                         method: str) -> list[float]:
+    times = []
+    for path in paths:
+        started = time.perf_counter()
+        status, _ = http_get(port, path, headers, method)
+        times.append(time.perf_counter() - started)
+        if status != 200:
+            raise RuntimeError(f"{method} {path} answered {status}")
+    return times
+
+
+# --- one database backend -------------------------------------------------------------------
+
+def bench_backend(name: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
+    print(f"[{name}] building the database ({SMALL_COUNT} + {LARGE_COUNT} large tasks)...",
+          file=sys.stderr)
+    db = build_main_database(url)
+    seed = db["seed"]
+    key = seed["keys"]["edit"]
+    headers = {"Authorization": f"Bearer {key}"}
+    prefix = f"/v2/{seed['team_id']}/project/{seed['project_id']}/task/"
+    result: dict[str, Any] = {"create_40k_seconds": db["create_seconds"]}
+    result["statements"] = statement_counts(url, db)
+
+    payload = fetch_task(url, seed, db["large"][0])
+    bare_tasks = WORK_DIR / "bare_tasks.json"
+    bare_tasks.write_text(json.dumps({
+        "small": fetch_task(url, seed, db["small"][0])["payload"], "large": payload["payload"],
+    }))
+    result["large_json_dumps_ms"] = json_dumps_seconds(payload) * 1000
+
+    # Ids: GETs cycle over 1,000 small tasks; discards take distinct ones, never reused.
+    get_ids = write_ids("get_ids.txt", db["small"][:1000])
+    large_ids = write_ids("large_ids.txt", db["large"][:-1])
+    discard_pool = db["small"][1000:-1]
+    random.Random(5).shuffle(discard_pool)
+    discard_ids = write_ids("discard_ids.txt", discard_pool)
+
+    load: dict[str, dict[str, Any]] = {}
+    print(f"[{name}] load: {args.duration:g}s per run, {args.connections} connections",
+          file=sys.stderr)
+    with app_server(url) as app_url, bare_server(bare_tasks) as bare_url:
+        app_port = int(app_url.rsplit(":", 1)[1])
+        # Warm both servers (imports, connection pools, statement caches) before measuring.
+        for base in (app_url, bare_url):
+            wrk(base, prefix, get_ids, key, duration=1, connections=args.connections)
+        runs = (
+            ("get", get_ids, "GET", ""),
+            ("discard", discard_ids, "POST", "/discard"),
+            ("get_large", large_ids, "GET", ""),
+        )
+        # Short rounds, alternating sides, so that whatever else the machine does at the
+        # time weighs on both alike.
+        rounds = max(1, args.duration // 2)
+        for run, ids, method, suffix in runs:
+            load[run] = {"bare": [], "app": []}
+            for _ in range(rounds):
+                for side, base in (("bare", bare_url), ("app", app_url)):
+                    used = sum(r["requests"] for r in load[run][side])
+                    load[run][side].append(wrk(
+                        base, prefix, ids, key, method=method, suffix=suffix,
+                        duration=args.duration // rounds, connections=args.connections,
+                        offset=used + 64 * len(load[run][side]),
+                    ))
+            for side in ("bare", "app"):
+                load[run][side] = combine(load[run][side])
+        latencies = sequential_latencies(
+            app_port, [prefix + db["large"][0]] * 20, headers, "GET"
+        )
+        result["large_served_ms"] = statistics.median(latencies) * 1000
+    result["load"] = load
+    for sides in load.values():
+        sides["ratio"] = {
+            "rps": sides["app"]["rps"] / sides["bare"]["rps"],
+            "p50": sides["app"]["p50_us"] / max(sides["bare"]["p50_us"], 1),
+            "p99": sides["app"]["p99_us"] / max(sides["bare"]["p99_us"], 1),
+        }
+    result["large_vs_json_dumps"] = result["large_served_ms"] / result["large_json_dumps_ms"]
+    if not args.no_flatness:
+        flat_url = url.replace("bench.db", "bench-flat.db") if name == "sqlite" else url
+        result["flatness"] = flatness(name, flat_url, args)
+    return result
+
+
+def flatness(name: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Discard p50 (sequential requests, one at a time) with 1,000 tasks in the table and with
+    1,000,000: the same 1,000 REVIEWING targets, plus 999,000 page-less COMPLETED tasks."""
+    out: dict[str, Any] = {}
+    for total in (1_000, 1_000_000):
+        print(f"[{name}] flatness: {total:,} tasks...", file=sys.stderr)
+        fresh_database(url)
+        app = bench_app(url)
+        with app.extensions["sendai_sessions"]() as session:
+            seed = seed_demo(session)
+        targets = create_batch(app, seed["project_id"], 1_000, 1, 5)
+        app.extensions["sendai_engine"].dispose()
+        started = time.perf_counter()
+        if total > 1_000:
+            add_filler_tasks(url, seed["project_id"], total - 1_000)
+        build_seconds = time.perf_counter() - started
+        headers = {"Authorization": f"Bearer {seed['keys']['edit']}"}
+        prefix = f"/v2/{seed['team_id']}/project/{seed['project_id']}/task/"
+        with app_server(url) as app_url:
+            port = int(app_url.rsplit(":", 1)[1])
+            paths = [f"{prefix}{task_id}/discard" for task_id in targets[: args.flat_requests]]
+            sequential_latencies(port, paths[:50], headers, "POST")  # warm-up
+            times = sequential_latencies(port, paths[50:], headers, "POST")
+        out[str(total)] = {"p50_ms": statistics.median(times) * 1000,
+                           "p99_ms": sorted(times)[int(len(times) * 0.99)] * 1000,
+                           "requests": len(times), "build_seconds": build_seconds}
+    out["ratio"] = out["1000000"]["p50_ms"] / out["1000"]["p50_ms"]
+    return out
+
+
+# --- report ---------------------------------------------------------------------------------
+
+def verdict(ok: bool) -> str:
+    return "ok" if ok else "MISSED"
+
+
+def table(name: str, r: dict[str, Any]) -> str:
+    t = TARGETS
+    load, st = r["load"], r["statements"]
+    rows = [f"== {name} ({WORKERS} gunicorn workers; ratios are app / bare Flask, same run) =="]
+    rows.append(f"{'':22}{'app req/s':>10}{'bare req/s':>11}{'ratio':>7}{'p50 ms':>9}"
+                 f"{'(bare)':>8}{'p99 ms':>9}{'(bare)':>8}  target")
+    for run, target in (("get", t["get_rps_ratio"]), ("discard", t["discard_rps_ratio"]),
+                        ("get_large", None)):
+        a, b, ratio = load[run]["app"], load[run]["bare"], load[run]["ratio"]["rps"]
+        goal = f">= {target:.2f} {verdict(ratio >= target)}" if target else "(50x40 task)"
+        errors = f"  [{a['errors']} app errors]" if a["errors"] else ""
+        rows.append(
+            f"{run.replace('_', ' '):22}{a['rps']:10.0f}{b['rps']:11.0f}{ratio:7.2f}"
+            f"{a['p50_us'] / 1000:9.2f}{b['p50_us'] / 1000:8.2f}{a['p99_us'] / 1000:9.2f}"
+            f"{b['p99_us'] / 1000:8.2f}  {goal}{errors}"
+        )
+    get_ok = st["get_small"] == st["get_large"] <= t["get_statements"]
+    discard_ok = st["discard_small"] == st["discard_large"] <= t["discard_statements"]
+    rows.append(f"SQL statements, GET     1x5: {st['get_small']:3}   50x40: {st['get_large']:3}"
+                f"   target same, <= {t['get_statements']}  {verdict(get_ok)}")
+    rows.append(f"SQL statements, discard 1x5: {st['discard_small']:3}   50x40: "
+                f"{st['discard_large']:3}   target same, <= {t['discard_statements']}  "
+                f"{verdict(discard_ok)}")
+    ratio = r["large_vs_json_dumps"]
+    rows.append(f"50x40 task served over HTTP {r['large_served_ms']:.1f} ms; json.dumps "
+                f"{r['large_json_dumps_ms']:.2f} ms; {ratio:.1f}x  target <= "
+                f"{t['large_vs_json_dumps']:.0f}x  {verdict(ratio <= t['large_vs_json_dumps'])}")
+    seconds = r["create_40k_seconds"]
+    goal = (f"target < {t['create_40k_seconds']:.0f} s  "
+            f"{verdict(seconds < t['create_40k_seconds'])}" if name == "sqlite"
+            else "(the target is SQLite's)")
+    rows.append(f"40,000 tasks created in {seconds:.1f} s  {goal}")
+    if "flatness" in r:
+        f = r["flatness"]
+        rows.append(
+            f"discard p50 at 1M tasks {f['1000000']['p50_ms']:.2f} ms vs 1k "
+            f"{f['1000']['p50_ms']:.2f} ms: {f['ratio']:.2f}x  target <= "
+            f"{t['flatness_ratio']}x  {verdict(f['ratio'] <= t['flatness_ratio'])}"
+            f"  (1M table built in {f['1000000']['build_seconds']:.0f} s)"
+        )
+    return "\n".join(rows)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=8,
+                        help="seconds of load per measurement and side (in 2 s rounds)")
+    parser.add_argument("--connections", type=int, default=4, help="wrk connections")
+    parser.add_argument("--no-flatness", action="store_true",
+                        help="skip the 1,000 vs 1,000,000 tasks discard check")
+    parser.add_argument("--flat-requests", type=int, default=550,
+                        help="sequential discards per flatness database (first 50 warm up)")
+    parser.add_argument("--sqlite-only", action="store_true",
+                        help="ignore BENCH_DATABASE_URL")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: run `apt-get install -y wrk` (or `make bench` as root).",
+              file=sys.stderr)
+        return 2
+    WORK_DIR.mkdir(exist_ok=True)
+    backends = {"sqlite": f"sqlite:///{WORK_DIR / 'bench.db'}"}
+    if os.environ.get("BENCH_DATABASE_URL") and not args.sqlite_only:
+        backends["postgresql"] = os.environ["BENCH_DATABASE_URL"]
+    started = time.monotonic()
+    results: dict[str, Any] = {
+        "when": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "load_average_at_start": os.getloadavg()},
+        "settings": {"workers": WORKERS, "wrk_connections": args.connections,
+                     "wrk_seconds": args.duration},
+        "targets": TARGETS,
+    }
+    for name, url in backends.items():
+        results[name] = bench_backend(name, url, args)
+    results["machine"]["load_average_at_end"] = os.getloadavg()
+    results["total_seconds"] = time.monotonic() - started
+    (BENCH_DIR / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print()
+    for name in backends:
+        print(table(name, results[name]))
+        print()
+    load = results["machine"]
+    print(f"{load['cpus']} CPUs; load average {load['load_average_at_start'][0]:.1f} at start, "
+          f"{load['load_average_at_end'][0]:.1f} at end (other processes share the machine). "
+          f"Total {results['total_seconds']:.0f} s. Written to bench/results.json.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
