@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 
 from flask import Flask, Response, g, request
-from flask_smorest import Api
 
 from ..errors import PayloadTooLarge
 from ..ids import new_id
-from . import health, tasks
+from . import docs, health, tasks
+from .blueprint import API_DESCRIPTION, Api
 
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
@@ -21,8 +21,16 @@ def init_app(app: Flask) -> Api:
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
+        API_SPEC_OPTIONS={"info": {"description": API_DESCRIPTION}},
+        # Swagger UI from the installed swagger-ui-bundle, served by this app (docs.py): the
+        # docs page works with no internet, and loads nothing from another host.
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL=docs.ASSETS_URL,
+        OPENAPI_SWAGGER_UI_CONFIG={"validatorUrl": None, "deepLinking": True,
+                                   "persistAuthorization": True},
     )
     api = Api(app)
+    app.register_blueprint(docs.blp)
     api.register_blueprint(health.blp)
     api.register_blueprint(tasks.blp)
 
@@ -36,6 +44,11 @@ def init_app(app: Flask) -> Api:
         limit = app.config["MAX_CONTENT_LENGTH"]
         if request.content_length is not None and request.content_length > limit:
             raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+        if request.content_length is None and _is_chunked():
+            # A chunked body has no length to check up front: read it now, at most `limit`
+            # bytes (werkzeug raises 413 past that), so even a view that ignores its body
+            # answers 413, and the body parser later reads the cached bytes.
+            request.get_data(cache=True)
 
     @app.after_request
     def _tag_response(response: Response) -> Response:
@@ -43,3 +56,7 @@ def init_app(app: Flask) -> Api:
         return response
 
     return api
+
+
+def _is_chunked() -> bool:
+    return "chunked" in request.headers.get("Transfer-Encoding", "").lower()
