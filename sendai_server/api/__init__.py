@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import re
 
 from flask import Flask, Response, g, request
 
-from ..errors import PayloadTooLarge
+from ..errors import PayloadTooLarge, ValidationError
 from ..ids import new_id
 from . import docs, health, tasks
 from .blueprint import API_DESCRIPTION, Api
@@ -45,10 +46,7 @@ def init_app(app: Flask) -> Api:
         if request.content_length is not None and request.content_length > limit:
             raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
         if request.content_length is None and _is_chunked():
-            # A chunked body has no length to check up front: read it now, at most `limit`
-            # bytes (werkzeug raises 413 past that), so even a view that ignores its body
-            # answers 413, and the body parser later reads the cached bytes.
-            request.get_data(cache=True)
+            _buffer_chunked_body(limit)
 
     @app.after_request
     def _tag_response(response: Response) -> Response:
@@ -60,3 +58,19 @@ def init_app(app: Flask) -> Api:
 
 def _is_chunked() -> bool:
     return "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+
+
+def _buffer_chunked_body(limit: int) -> None:
+    """A chunked body has no length to check up front, and werkzeug does not limit a stream the
+    server has already de-chunked. Read at most `limit` + 1 bytes now: past the limit, 413 (so
+    even a view that ignores its body answers 413 and changes nothing); otherwise hand the body
+    on as an ordinary one with a Content-Length."""
+    environ = request.environ
+    try:
+        body = environ["wsgi.input"].read(limit + 1)
+    except Exception as exc:  # noqa: BLE001 - the server's de-chunking failed: a malformed body
+        raise ValidationError("The chunked request body is malformed.") from exc
+    if len(body) > limit:
+        raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))

@@ -89,33 +89,40 @@ class _Parser(FlaskParser):
     DEFAULT_VALIDATION_STATUS = 400
 
     def load_json(self, req: Any, schema: Any) -> Any:
-        """JSON as webargs reads it, stricter in two ways: a body that is not JSON (a form, say)
-        is a 400, not an empty object; and a lone surrogate (`"\\ud800"`), valid JSON syntax but
-        not text that any database can store, is a 400 here rather than a 500 later."""
+        """JSON as webargs reads it, stricter: a body that is not JSON (a form, say) is a 400,
+        not an empty object; so is JSON nested too deeply to decode; and so is a NUL or
+        a lone surrogate (`"\\u0000"`, `"\\ud800"`): valid JSON, but text no database stores."""
         if req.get_data(cache=True) and not is_json_request(req):
             raise ValidationError(
                 "The body must be JSON, sent with 'Content-Type: application/json'.",
                 details={"fields": {"json": ["Not a JSON body."]}},
             )
-        data = super().load_json(req, schema)
-        if _has_lone_surrogate(data):
+        try:
+            data = super().load_json(req, schema)
+        except RecursionError as exc:  # json's decoder on [[[[...]]]] nested thousands deep
             raise ValidationError(
-                "The JSON body contains a lone UTF-16 surrogate, which is not text.",
-                details={"fields": {"json": ["Lone surrogates are not allowed."]}},
+                "The JSON body is nested too deeply.",
+                details={"fields": {"json": ["Nested too deeply."]}},
+            ) from exc
+        if _has_unstorable_text(data):
+            raise ValidationError(
+                "The JSON body contains a NUL character or a lone UTF-16 surrogate.",
+                details={"fields": {"json": ["NUL and lone surrogates are not allowed."]}},
             )
         return data
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+# Text PostgreSQL cannot store (NUL) or that is not text at all (a lone surrogate).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
-def _has_lone_surrogate(data: Any) -> bool:
+def _has_unstorable_text(data: Any) -> bool:
     if isinstance(data, str):
-        return _SURROGATE.search(data) is not None
+        return _UNSTORABLE.search(data) is not None
     if isinstance(data, dict):
-        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in data.items())
+        return any(_has_unstorable_text(k) or _has_unstorable_text(v) for k, v in data.items())
     if isinstance(data, list):
-        return any(_has_lone_surrogate(v) for v in data)
+        return any(_has_unstorable_text(v) for v in data)
     return False
 
 
