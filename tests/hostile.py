@@ -3,6 +3,7 @@ task and event, and a raw HTTP client that sends exactly the bytes it is given."
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 from dataclasses import dataclass
@@ -50,10 +51,9 @@ class RawResponse:
 def raw_request(port: int, data: bytes, timeout: float = 10.0) -> RawResponse:
     """Send `data` as is (the caller ends the head with Connection: close) and read the reply."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        try:
+        # The server may answer (and close) before it has read everything.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             sock.sendall(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the server may answer (and close) before it has read everything
         chunks = []
         while True:
             try:
