@@ -198,6 +198,10 @@ class Api(flask_smorest.Api):
         super().__init__(app, spec_kwargs={"extra_plugins": [_PathParameterDocs()]})
         self.ma_plugin.converter.add_attribute_function(_timestamp_properties)
 
+    def _register_pagination_header(self) -> None:
+        """No page-number pagination here (lists use keyset tokens, API.md §4): leave
+        flask-smorest's PaginationMetadata out of the spec."""
+
     def _register_responses(self) -> None:
         super()._register_responses()
         request_id = {"X-Request-Id": {"description": "The request's id, as in the body.",
