@@ -71,8 +71,12 @@ def begin_write(session: Session) -> None:
     """Open the session's transaction as a write transaction.
 
     Call first thing in a service that changes data. On SQLite this takes the database's
-    write lock up front (BEGIN IMMEDIATE); elsewhere it is an ordinary BEGIN.
+    write lock up front (BEGIN IMMEDIATE); elsewhere it is an ordinary BEGIN. A transaction
+    already open would be upgraded from read to write mid-way, which SQLite may refuse under
+    load: end it (commit or rollback) before calling this.
     """
+    if session.in_transaction():
+        raise RuntimeError("begin_write() needs a session with no transaction open")
     session.connection(execution_options={_WRITE_OPTION: True})
 
 

@@ -213,3 +213,15 @@ def test_unknown_path_is_json_404(client: FlaskClient) -> None:
 def test_auth_is_checked_before_visibility(client: FlaskClient, seed: dict[str, Any]) -> None:
     response = client.post("/v2/team_x/project/proj_x/task/task_x/discard")
     assert response.status_code == 401
+
+
+def test_body_over_the_limit_is_413_before_anything_else(
+    client: FlaskClient, seed: dict[str, Any], engine: Engine
+) -> None:
+    task_id = seed["tasks"]["REVIEWING"][0]
+    limit = client.application.config["MAX_CONTENT_LENGTH"]
+    response = client.post(task_path(seed, task_id, "discard"), data=b"x" * (limit + 1),
+                           headers={"Content-Type": "application/json"})  # no key either
+    assert response.status_code == 413
+    assert response.get_json()["error"]["code"] == "payload_too_large"
+    assert status_of(engine, task_id) == "REVIEWING"

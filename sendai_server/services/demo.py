@@ -107,25 +107,29 @@ def seed_demo(session: Session) -> dict[str, Any]:
 
 
 def is_empty(session: Session) -> bool:
-    return session.scalar(select(Team.id).limit(1)) is None
+    empty = session.scalar(select(Team.id).limit(1)) is None
+    session.rollback()
+    return empty
 
 
 def demo_curl(session: Session, base_url: str) -> dict[str, str]:
     """A fresh edit key on the oldest demo project and a REVIEWING task to discard with it
     (one is made if none is left), so the printed curl always works."""
-    project = session.scalars(select(Project).order_by(Project.created_at).limit(1)).one()
+    team_id, project_id = session.execute(
+        select(Project.team_id, Project.id).order_by(Project.created_at).limit(1)
+    ).one()
     session.rollback()
-    key = create_key(session, project.team_id, EDIT_SCOPES, [project.id], "make run demo")
+    key = create_key(session, team_id, EDIT_SCOPES, [project_id], "make run demo")
     task_id = session.scalar(
         select(Task.id)
-        .where(Task.project_id == project.id, Task.status == TaskStatus.REVIEWING)
+        .where(Task.project_id == project_id, Task.status == TaskStatus.REVIEWING)
         .order_by(Task.created_at)
         .limit(1)
     )
     session.rollback()
     if task_id is None:
-        [task_id] = create_tasks(session, project.id, [TaskSpec(name="Demo task")])
-    url = f"{base_url}/v2/{project.team_id}/project/{project.id}/task/{task_id}/discard"
+        [task_id] = create_tasks(session, project_id, [TaskSpec(name="Demo task")])
+    url = f"{base_url}/v2/{team_id}/project/{project_id}/task/{task_id}/discard"
     return {
         "key": key.key,
         "url": url,
