@@ -19,6 +19,7 @@ from typing import Any
 
 import flask_smorest
 from apispec import BasePlugin
+from marshmallow import missing
 from webargs.flaskparser import FlaskParser, is_json_request
 
 from ..errors import ValidationError
@@ -90,12 +91,14 @@ class _Parser(FlaskParser):
 
     def load_json(self, req: Any, schema: Any) -> Any:
         """JSON as webargs reads it, stricter: a body that is not JSON (a form, say) is a 400,
-        not an empty object; so is JSON nested too deeply to decode; and so is a NUL or
-        a lone surrogate (`"\\u0000"`, `"\\ud800"`): valid JSON, but text no database stores."""
+        not an empty object; so is a body that is not a JSON object (`null`, a list), JSON
+        nested too deeply to decode, and a NUL or a lone surrogate (`"\\u0000"`, `"\\ud800"`):
+        valid JSON, but text no database stores."""
         if req.get_data(cache=True) and not is_json_request(req):
             raise ValidationError(
                 "The body must be JSON, sent with 'Content-Type: application/json'.",
-                details={"fields": {"json": ["Not a JSON body."]}},
+                details={"fields": {"json": [
+                    "The body must be JSON, sent with Content-Type: application/json."]}},
             )
         try:
             data = super().load_json(req, schema)
@@ -104,10 +107,16 @@ class _Parser(FlaskParser):
                 "The JSON body is nested too deeply.",
                 details={"fields": {"json": ["Nested too deeply."]}},
             ) from exc
-        if _has_unstorable_text(data):
+        if data is not missing and not isinstance(data, dict):
+            raise ValidationError(
+                "The body must be a JSON object.",
+                details={"fields": {"json": ["The body must be a JSON object."]}},
+            )
+        bad_text = _unstorable_text(data)
+        if bad_text:
             raise ValidationError(
                 "The JSON body contains a NUL character or a lone UTF-16 surrogate.",
-                details={"fields": {"json": ["NUL and lone surrogates are not allowed."]}},
+                details={"fields": bad_text},
             )
         return data
 
@@ -116,14 +125,26 @@ class _Parser(FlaskParser):
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
-def _has_unstorable_text(data: Any) -> bool:
+_UNSTORABLE_MESSAGE = "NUL characters and lone surrogates are not allowed."
+
+
+def _unstorable_text(data: Any) -> Any:
+    """Where the text no database stores is, nested like marshmallow's errors (so that
+    `details.fields` names the field); None when there is none."""
     if isinstance(data, str):
-        return _UNSTORABLE.search(data) is not None
+        return [_UNSTORABLE_MESSAGE] if _UNSTORABLE.search(data) else None
     if isinstance(data, dict):
-        return any(_has_unstorable_text(k) or _has_unstorable_text(v) for k, v in data.items())
+        errors = {}
+        for key, value in data.items():
+            if _UNSTORABLE.search(key):
+                errors[key.encode("utf-8", "backslashreplace").decode()] = [_UNSTORABLE_MESSAGE]
+            elif (error := _unstorable_text(value)) is not None:
+                errors[key] = error
+        return errors or None
     if isinstance(data, list):
-        return any(_has_unstorable_text(v) for v in data)
-    return False
+        found = {i: e for i, v in enumerate(data) if (e := _unstorable_text(v)) is not None}
+        return found or None
+    return None
 
 
 def error_ref(status: int) -> str:
