@@ -19,7 +19,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from sendai_server import create_app
-from sendai_server.config import Config
+from sendai_server.config import Config, ConfigError
 from tests.helpers import LiveServer, auth, task_path
 from tests.hostile import assert_json_error
 
@@ -163,3 +163,9 @@ def test_redis_shares_one_count_across_four_gunicorn_workers(
     served_by = {line["pid"] for line in lines if line["path"].startswith("/v2/")}
     assert len(served_by) > 1, "every request landed on one worker; nothing was shared"
     assert len([line for line in lines if line["path"].startswith("/v2/")]) == REQUESTS
+
+
+@pytest.mark.parametrize("value", ["lots", "600", "600/fortnight", "-1/minute"])
+def test_a_rate_limit_that_does_not_parse_is_refused_at_start(value: str) -> None:
+    with pytest.raises(ConfigError, match="SENDAI_RATE_LIMIT"):
+        Config.from_env({"SENDAI_RATE_LIMIT": value})
