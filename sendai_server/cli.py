@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from . import create_app, migrate
 from .config import Config, ConfigError
 from .errors import SendAIError
-from .lifecycle import TaskStatus
+from .lifecycle import TaskStatus, mermaid_diagram
 from .services import demo, keys
 from .services.task_creation import TaskSpec, create_tasks, synthetic_pages
 
@@ -203,6 +203,13 @@ def tasks_create(
         else:
             task_ids = create_tasks(session, project, specs)
     _emit(as_json, {"task_ids": task_ids}, f"created {len(task_ids)} tasks")
+
+
+# --- lifecycle ------------------------------------------------------------------------------
+
+@main.command(help="Print the task lifecycle as a Mermaid stateDiagram-v2, from the one table.")
+def lifecycle() -> None:
+    click.echo(mermaid_diagram(), nl=False)
 
 
 # --- serve ----------------------------------------------------------------------------------

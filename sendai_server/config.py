@@ -45,6 +45,9 @@ class Config:
     key_touch_interval_seconds: int = 60
     bind: str = "127.0.0.1:8000"
     workers: int = 2
+    # Signs list pagination tokens. Unset: a random secret made once and kept in the database,
+    # so every worker and host on that database shares it (services/signing.py).
+    secret_key: str | None = field(default=None, repr=False)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -82,6 +85,7 @@ class Config:
             max_body_bytes=max_body,
             bind=env.get("SENDAI_BIND") or cls.bind,
             workers=workers,
+            secret_key=env.get("SENDAI_SECRET_KEY") or None,
         )
         config.check()
         return config

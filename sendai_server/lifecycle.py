@@ -42,16 +42,16 @@ class LifecycleTask(Protocol):
 
 
 # Guards and effects. With send_event=True each receives the firing's EventData; its
-# .model is the task.
-def _not_approved(event: Any) -> bool:
+# .model is the task. The guards' names are the labels of the lifecycle diagram.
+def not_approved(event: Any) -> bool:
     return not event.model.approved
 
 
-def _approved(event: Any) -> bool:
+def approved(event: Any) -> bool:
     return bool(event.model.approved)
 
 
-def _not_exported(event: Any) -> bool:
+def not_exported(event: Any) -> bool:
     return event.model.exported_at is None
 
 
@@ -77,11 +77,11 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "discard", "source": S.REVIEWING, "dest": S.DISCARDED},
     {"trigger": "complete", "source": S.REVIEWING, "dest": S.PROCESSING},
     {"trigger": "unlock", "source": [S.COMPLETED, S.FILTERED], "dest": S.REVIEWING,
-     "conditions": _not_exported},
+     "conditions": not_exported},
     {"trigger": "approve", "source": NOT_PROCESSING, "dest": None,
-     "conditions": _not_approved, "after": _set_approved},
+     "conditions": not_approved, "after": _set_approved},
     {"trigger": "disapprove", "source": NOT_PROCESSING, "dest": None,
-     "conditions": _approved, "after": _clear_approved},
+     "conditions": approved, "after": _clear_approved},
     {"trigger": "report", "source": NOT_PROCESSING, "dest": None},
     # What the pipeline does (test helpers drive these). API.md §6.
     {"trigger": "to_review", "source": S.PROCESSING, "dest": S.REVIEWING},
@@ -99,7 +99,7 @@ PIPELINE_EVENTS = ("to_review", "auto_complete", "fail", "filter", "retry", "exp
 TRIGGERS = USER_ACTIONS + PIPELINE_EVENTS
 
 # What stands in the way when a guard refuses: the attribute it reads.
-_GUARD_FIELD = {_not_approved: "approved", _approved: "approved", _not_exported: "exported_at"}
+_GUARD_FIELD = {not_approved: "approved", approved: "approved", not_exported: "exported_at"}
 
 MACHINE = Machine(
     model=None,
@@ -155,3 +155,34 @@ def _refusal(
     shown = value.strftime("%Y-%m-%dT%H:%M:%SZ") if isinstance(value, datetime) else value
     details[name] = shown
     return Refusal(trigger, status, details)
+
+
+def mermaid_diagram() -> str:
+    """The lifecycle as a Mermaid stateDiagram-v2, drawn from TRANSITIONS.
+
+    A separate GraphMachine over the same table, never the live MACHINE: graph support adds
+    per-model bookkeeping that the shared machine must not carry. The mermaid engine is plain
+    text, so no graphviz is needed. New tasks enter the lifecycle in PROCESSING. Styling lines
+    (which highlight a model's current state) are dropped: the diagram describes the table,
+    not one task. Self-loops are the internal transitions (approve, export...): status stays.
+    """
+    from transitions.extensions import GraphMachine
+
+    class _Drawing:
+        status = TaskStatus.PROCESSING
+
+    drawing = _Drawing()
+    GraphMachine(
+        model=drawing, states=TaskStatus, transitions=TRANSITIONS, initial=S.PROCESSING,
+        model_attribute="status", auto_transitions=False, send_event=True,
+        graph_engine="mermaid", show_conditions=True, title="Task lifecycle",
+    )
+    source: str = drawing.get_graph().source  # type: ignore[attr-defined]
+    lines = [
+        line.rstrip() for line in source.splitlines()
+        if not line.strip().startswith(("classDef ", "Class "))
+    ]
+    text = "\n".join(lines)
+    while "\n\n\n" in text:
+        text = text.replace("\n\n\n", "\n\n")
+    return text.strip() + "\n"

@@ -223,3 +223,13 @@ class TaskEvent(Base):
     request_id: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class ServerSecret(Base):
+    """Secrets the server makes for itself, shared by every worker and host on this database
+    (the key that signs list pagination tokens, unless SENDAI_SECRET_KEY is set)."""
+
+    __tablename__ = "server_secret"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -60,7 +60,7 @@ class LiveServer:
             try:
                 if requests.get(f"{self.url}/readyz", timeout=1).status_code == 200:
                     return
-            except requests.RequestException:  # refused, or a worker still booting (timeout)
+            except requests.RequestException:  # not up yet, or too busy to answer within 1 s
                 pass
             time.sleep(0.1)
         self.stop()

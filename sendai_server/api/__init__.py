@@ -9,7 +9,7 @@ from flask import Flask, Response, g, request
 
 from ..errors import PayloadTooLarge, ValidationError
 from ..ids import new_id
-from . import docs, health, tasks
+from . import docs, health, tasks, test_helpers
 from .blueprint import API_DESCRIPTION, Api
 
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -34,6 +34,8 @@ def init_app(app: Flask) -> Api:
     app.register_blueprint(docs.blp)
     api.register_blueprint(health.blp)
     api.register_blueprint(tasks.blp)
+    if app.config["SENDAI"].test_helpers:  # off: the paths do not exist at all (404)
+        api.register_blueprint(test_helpers.blp)
 
     @app.before_request
     def _begin_request() -> None:

@@ -3,9 +3,12 @@ validates and serializes with them and builds /openapi.json from them."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, post_dump, validate
+
+from ..lifecycle import PIPELINE_EVENTS, TaskStatus
 
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -17,10 +20,34 @@ class Timestamp(fields.DateTime):
         super().__init__(format=TIMESTAMP_FORMAT, allow_none=True, **kwargs)
 
 
+def _finite(value: Any) -> None:
+    # Python's JSON reader takes NaN and Infinity; no database column or JSON reply can.
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValidationError("Must be a finite number.")
+
+
+def _no_nul(value: str) -> None:
+    # PostgreSQL text cannot hold NUL; refuse it on every database alike.
+    if "\x00" in value:
+        raise ValidationError("Must not contain NUL characters.")
+
+
+def Text(max_length: int, *, min_length: int = 0, **kwargs: Any) -> fields.String:
+    """A string that fits its column: at most `max_length` characters, no NUL."""
+    return fields.String(
+        validate=[validate.Length(min=min_length, max=max_length), _no_nul], **kwargs
+    )
+
+
 class JSONNumber(fields.Number):
     """A number returned as it was stored: 100 stays 100 and 0.5 stays 0.5."""
 
     num_type = float
+
+    def __init__(self, **kwargs: Any) -> None:
+        validators = kwargs.pop("validate", None) or []
+        validators = validators if isinstance(validators, list) else [validators]
+        super().__init__(validate=[_finite, *validators], **kwargs)
 
     def _format_num(self, value: Any) -> Any:
         if isinstance(value, int | float) and not isinstance(value, bool):
@@ -38,16 +65,19 @@ Coordinates = fields.List(
 Confidence = JSONNumber(validate=validate.Range(0, 1), required=True)
 
 
+PIXELS = validate.Range(0, 2_147_483_647)  # fits every database's INTEGER
+
+
 class MetaSchema(Schema):
-    name = fields.String(required=True)
-    value = fields.String(required=True)
+    name = Text(200, required=True)
+    value = Text(100_000, required=True)
 
 
 class AnnotationSchema(Schema):
     id = fields.String(dump_only=True)
-    entity_id = fields.String(required=True)
+    entity_id = Text(200, required=True)
     confidence = Confidence
-    content = fields.String(required=True)
+    content = Text(100_000, required=True)
     top = JSONNumber(required=True)
     left_of_line = JSONNumber(required=True)
 
@@ -55,7 +85,7 @@ class AnnotationSchema(Schema):
 class CheckboxSchema(Schema):
     id = fields.String(dump_only=True)
     confidence = Confidence
-    checked = fields.Boolean(required=True)
+    checked = fields.Boolean(required=True, truthy={True}, falsy={False})  # JSON true/false
     coordinates = Coordinates
 
 
@@ -71,8 +101,8 @@ class SignatureSchema(SegmentSchema):
 
 class PageSchema(Schema):
     id = fields.String(dump_only=True)
-    width = fields.Integer(required=True)
-    height = fields.Integer(required=True)
+    width = fields.Integer(required=True, strict=True, validate=PIXELS)
+    height = fields.Integer(required=True, strict=True, validate=PIXELS)
     annotations = fields.List(fields.Nested(AnnotationSchema), load_default=list)
     checkboxes = fields.List(fields.Nested(CheckboxSchema), load_default=list)
     segments = fields.List(fields.Nested(SegmentSchema), load_default=list)
@@ -115,3 +145,90 @@ class ErrorBodySchema(Schema):
 class ErrorSchema(Schema):
     error = fields.Nested(ErrorBodySchema, required=True)
     request_id = fields.String(allow_none=True)
+
+
+class CompleteEnvelopeSchema(TaskEnvelopeSchema):
+    """complete's answer: the task, and Send AI's message beside it."""
+
+    message = fields.String(required=True)
+
+
+class TaskListSchema(Schema):
+    payload = fields.List(fields.Nested(TaskSchema), required=True)
+    count = fields.Integer(required=True, metadata={"description": "Tasks matching the filters."})
+    more = fields.Boolean(required=True)
+    paginationToken = fields.String(  # noqa: N815 - Send AI's name
+        allow_none=True, required=True,
+        metadata={"description": "Pass as `token` for the next page; null on the last page."},
+    )
+
+
+class TaskListQuerySchema(Schema):
+    status = fields.List(
+        fields.String(validate=validate.OneOf([s.value for s in TaskStatus])),
+        metadata={"description": "Repeat for several statuses."},
+    )
+    approved = fields.Boolean(truthy={"true"}, falsy={"false"})
+    sort = fields.String(
+        load_default="created_at:desc",
+        validate=validate.OneOf(["created_at:asc", "created_at:desc"]),
+    )
+    limit = fields.Integer(load_default=20, validate=validate.Range(1, 100))
+    token = fields.String(validate=validate.Length(min=1, max=2000))
+
+
+class ReportIssueSchema(Schema):
+    label = Text(200, min_length=1, required=True)
+    value = Text(200, min_length=1, required=True)
+
+
+class ReportSchema(Schema):
+    """What a report says is wrong with a task (API.md §4)."""
+
+    issues = fields.List(
+        fields.Nested(ReportIssueSchema), required=True, validate=validate.Length(min=1)
+    )
+    message = Text(10_000, allow_none=True)
+
+
+class TaskEventSchema(Schema):
+    """One change in a task's audit trail. A report's event also carries its issues and
+    message."""
+
+    id = fields.String()
+    task_id = fields.String()
+    action = fields.String()
+    from_status = fields.String(allow_none=True)
+    to_status = fields.String()
+    approved = fields.Boolean()
+    key_id = fields.String(allow_none=True)
+    request_id = fields.String(allow_none=True)
+    created_at = Timestamp()
+    issues = fields.List(fields.Nested(ReportIssueSchema), attribute="details.issues")
+    message = fields.String(allow_none=True, attribute="details.message")
+
+    @post_dump(pass_original=True)
+    def _report_fields_on_reports_only(
+        self, data: dict[str, Any], original: Any, **_: Any
+    ) -> dict[str, Any]:
+        if original.action != "report":
+            data.pop("issues", None)
+            data.pop("message", None)
+        return data
+
+
+class TaskEventListSchema(Schema):
+    payload = fields.List(fields.Nested(TaskEventSchema), required=True)
+
+
+class HelperTaskSchema(Schema):
+    """A task for the test helpers to create: a public task object's parts, without ids."""
+
+    name = Text(500, min_length=1)
+    status = fields.Enum(TaskStatus, load_default=TaskStatus.REVIEWING)
+    pages = fields.List(fields.Nested(PageSchema), load_default=list)
+    meta = fields.List(fields.Nested(MetaSchema), load_default=list)
+
+
+class AdvanceSchema(Schema):
+    event = fields.String(required=True, validate=validate.OneOf(PIPELINE_EVENTS))

@@ -6,6 +6,9 @@ Locking: on PostgreSQL the task row is read with SELECT ... FOR UPDATE, so racin
 SQLite `db.begin_write` takes the database's write lock up front (BEGIN IMMEDIATE), which
 serializes writers the same way. Either way the machine decides on the current value, and the
 loser of a race gets exactly the answer it would have had if it had come second.
+
+The lock covers only the task row: its pages are read after the commit (services/task_tree.py),
+so a large task does not hold the write lock while its annotations are read.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from ..ids import is_lookup_id, new_id
 from ..lifecycle import Refusal, TaskStatus, fire
 from ..models import Task, TaskEvent
 from .keys import Principal
+from .task_tree import WITHOUT_TREE, load_trees
 
 # Actions a person takes on a task set last_opened_at (API.md §4); approve/disapprove don't.
 _OPENS_TASK = {"discard", "complete", "unlock", "report"}
@@ -45,7 +49,16 @@ class Caller:
 
 
 def _task_query(project_id: str, task_id: str) -> Any:
-    return select(Task).where(Task.id == task_id, Task.project_id == project_id)
+    return (
+        select(Task).where(Task.id == task_id, Task.project_id == project_id)
+        .options(*WITHOUT_TREE)
+    )
+
+
+def end_read(session: Session) -> None:
+    """End a read-only transaction. Commit, not rollback: a rollback expires every loaded
+    object, and serializing the task would then read it all again."""
+    session.commit()
 
 
 def _visible(principal: Principal, team_id: str, project_id: str, task_id: str) -> None:
@@ -63,10 +76,26 @@ def get_task(
 ) -> Task:
     _visible(principal, team_id, project_id, task_id)
     task = session.scalars(_task_query(project_id, task_id)).one_or_none()
-    session.rollback()
     if task is None:
+        session.rollback()
         raise _not_found(task_id)
+    load_trees(session, [task])
+    end_read(session)
     return task
+
+
+def check_task_exists(
+    session: Session, principal: Principal, team_id: str, project_id: str, task_id: str
+) -> None:
+    """404 unless the task exists where the principal may see it. Endpoints with a body call
+    this before reading it: API.md §2 answers an unknown task before a bad body."""
+    _visible(principal, team_id, project_id, task_id)
+    found = session.scalar(
+        select(Task.id).where(Task.id == task_id, Task.project_id == project_id)
+    )
+    session.rollback()
+    if found is None:
+        raise _not_found(task_id)
 
 
 def refusal_message(task_id: str, refusal: Refusal) -> str:
@@ -117,6 +146,8 @@ def change_task(
     except BaseException:
         session.rollback()
         raise
+    load_trees(session, [task])
+    end_read(session)
     return task
 
 
@@ -125,3 +156,60 @@ def discard_task(
 ) -> Task:
     """REVIEWING → DISCARDED, for good. Anything else: 400 invalid_task_state."""
     return change_task(session, caller, team_id, project_id, task_id, "discard")
+
+
+def complete_task(
+    session: Session, caller: Caller, team_id: str, project_id: str, task_id: str
+) -> Task:
+    """REVIEWING → PROCESSING: the pipeline takes the reviewed task on."""
+    return change_task(session, caller, team_id, project_id, task_id, "complete")
+
+
+def unlock_task(
+    session: Session, caller: Caller, team_id: str, project_id: str, task_id: str
+) -> Task:
+    """COMPLETED or FILTERED → REVIEWING, unless the task has been exported."""
+    return change_task(session, caller, team_id, project_id, task_id, "unlock")
+
+
+def approve_task(
+    session: Session, caller: Caller, team_id: str, project_id: str, task_id: str
+) -> Task:
+    """approved → true on a task that is not PROCESSING and not yet approved; status stays."""
+    return change_task(session, caller, team_id, project_id, task_id, "approve")
+
+
+def disapprove_task(
+    session: Session, caller: Caller, team_id: str, project_id: str, task_id: str
+) -> Task:
+    """approved → false on an approved task that is not PROCESSING; status stays."""
+    return change_task(session, caller, team_id, project_id, task_id, "disapprove")
+
+
+def report_task(
+    session: Session,
+    caller: Caller,
+    team_id: str,
+    project_id: str,
+    task_id: str,
+    issues: list[dict[str, str]],
+    message: str | None = None,
+) -> Task:
+    """Record a report on a task that is not PROCESSING; the issues and message are kept in
+    the report's event. Status stays."""
+    details = {"issues": [{"label": i["label"], "value": i["value"]} for i in issues],
+               "message": message}
+    return change_task(session, caller, team_id, project_id, task_id, "report", details)
+
+
+def task_events(
+    session: Session, principal: Principal, team_id: str, project_id: str, task_id: str
+) -> list[TaskEvent]:
+    """The task's audit trail, oldest first."""
+    check_task_exists(session, principal, team_id, project_id, task_id)
+    events = list(
+        session.scalars(select(TaskEvent).where(TaskEvent.task_id == task_id)
+                        .order_by(TaskEvent.seq))
+    )
+    end_read(session)
+    return events

@@ -1,0 +1,57 @@
+"""Test helpers (API.md §6): registered only when the server runs with SENDAI_TEST_HELPERS on;
+otherwise these paths do not exist (404). They need the `test_helpers` scope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g
+
+from ..auth import requires
+from ..db import request_session
+from ..services import test_helpers
+from ..services.tasks import Caller
+from .blueprint import Blueprint
+from .schemas import AdvanceSchema, HelperTaskSchema, TaskEnvelopeSchema
+from .tasks import task_found_before_body
+
+blp = Blueprint(
+    "test_helpers", __name__, url_prefix="/v2/<team_id>/project/<project_id>/test_helpers",
+    description="Drive the pipeline's side of the lifecycle in tests (off in production).",
+)
+
+
+def _caller() -> Caller:
+    return Caller(principal=g.principal, request_id=g.request_id)
+
+
+@blp.route("/task", methods=["POST"])
+@blp.response(201, TaskEnvelopeSchema)
+@requires("test_helpers")
+@blp.arguments(HelperTaskSchema)
+def create_task(spec: dict[str, Any], team_id: str, project_id: str) -> dict[str, Any]:
+    """Create a task in any status
+
+    With the given name, pages (without ids) and meta; REVIEWING unless `status` says otherwise.
+    """
+    task = test_helpers.create_test_task(request_session(), _caller(), team_id, project_id, **spec)
+    return {"payload": task}
+
+
+@blp.route("/task/<task_id>/advance", methods=["POST"])
+@blp.response(200, TaskEnvelopeSchema)
+@requires("test_helpers")
+@task_found_before_body
+@blp.arguments(AdvanceSchema)
+def advance_task(
+    body: dict[str, Any], team_id: str, project_id: str, task_id: str
+) -> dict[str, Any]:
+    """Advance a task with a pipeline event
+
+    to_review, auto_complete, fail, filter (from PROCESSING), retry (from FAILED), export and
+    export_fail (on a COMPLETED task), through the same state machine as every action.
+    """
+    task = test_helpers.advance_task(
+        request_session(), _caller(), team_id, project_id, task_id, body["event"]
+    )
+    return {"payload": task}
