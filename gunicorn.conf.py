@@ -7,7 +7,8 @@ _config = Config.from_env()
 wsgi_app = "wsgi:app"
 bind = _config.bind
 workers = _config.workers
-worker_class = "sync"
+# Like "sync", but gunicorn's own rejections answer in our JSON error shape.
+worker_class = "sendai_server.gunicorn_worker.JSONErrorSyncWorker"
 # Each worker builds its own app and engine after the fork: no connection crosses processes.
 preload_app = False
 timeout = 30

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import Flask
 
-from . import api, db, errors
+from . import api, db, errors, logs, ratelimit
 from .config import Config
 
 
@@ -14,14 +12,16 @@ def create_app(config: Config | None = None) -> Flask:
     """Build the application. The only place a Flask app is made."""
     config = config or Config.from_env()
     config.check()
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # no /static; /docs serves its own assets
     app.config["SENDAI"] = config
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    logging.basicConfig(level=config.log_level)
+    logs.configure(config.log_level)
 
     db.init_app(app, db.make_engine(config.database_url))
+    logs.init_app(app)  # first, so its clock starts before any other before_request hook
     api.init_app(app)
+    ratelimit.init_app(app)
     errors.init_app(app)  # after the Api, so our handlers replace flask-smorest's
 
     from . import cli  # the CLI imports create_app; import it late to avoid a cycle

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from copy import deepcopy
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -38,7 +39,9 @@ def requires(scope: str) -> Callable[[F], F]:
     """Authorize the request for `scope` on the path's team and project.
 
     Place it below `@blp.response` and above `@blp.arguments`, so that a request is
-    authorized before its body is read.
+    authorized before its body is read. It also marks the view for the API docs: the
+    Blueprint (api/blueprint.py) turns the mark into the bearer security requirement and the
+    401/403/404/429 responses, so no view documents them by hand.
     """
 
     def decorator(view: F) -> F:
@@ -61,6 +64,10 @@ def requires(scope: str) -> Callable[[F], F]:
             principal.check_scope(scope)
             return view(*args, **kwargs)
 
+        # flask-smorest keeps a view's doc in `_apidoc`; copy it, never mutate the inner one.
+        apidoc = deepcopy(getattr(wrapper, "_apidoc", {}))
+        apidoc["sendai_scope"] = scope
+        wrapper._apidoc = apidoc  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     return decorator

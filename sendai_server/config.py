@@ -37,6 +37,8 @@ class Config:
     test_helpers: bool = True
     rate_limit: str | None = None  # e.g. "600/minute"; None disables limiting
     rate_limit_storage: str = "memory://"
+    # Prefix of the limiter's keys in the shared store (several deployments can share a Redis).
+    rate_limit_key_prefix: str = "sendai"
     log_level: str = "INFO"
     max_body_bytes: int = 1024 * 1024
     # A key's last_used_at is written at most this often, so reads stay reads.
@@ -78,6 +80,7 @@ class Config:
             ),
             rate_limit=env.get("SENDAI_RATE_LIMIT") or None,
             rate_limit_storage=env.get("SENDAI_RATE_LIMIT_STORAGE") or "memory://",
+            rate_limit_key_prefix=env.get("SENDAI_RATE_LIMIT_PREFIX") or cls.rate_limit_key_prefix,
             log_level=(env.get("SENDAI_LOG_LEVEL") or "INFO").upper(),
             max_body_bytes=max_body,
             bind=env.get("SENDAI_BIND") or cls.bind,
@@ -91,7 +94,17 @@ class Config:
         return replace(self, **changes)
 
     def check(self) -> None:
-        """A production server on the throwaway default SQLite file is a mistake; refuse it."""
+        """A production server on the throwaway default SQLite file is a mistake; refuse it.
+        A rate limit that does not parse is refused at start, not at the first request."""
+        if self.rate_limit:
+            from limits import parse
+
+            try:
+                parse(self.rate_limit)
+            except ValueError as exc:
+                raise ConfigError(
+                    f"SENDAI_RATE_LIMIT must look like '600/minute'; got {self.rate_limit!r}"
+                ) from exc
         if self.is_production and self.database_url == DEFAULT_DATABASE_URL:
             raise ConfigError(
                 "SENDAI_ENV=production needs DATABASE_URL set (refusing the default SQLite file)"

@@ -37,12 +37,14 @@ def free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, database_url: str, workers: int, env: dict[str, str] | None = None):
+    def __init__(self, database_url: str, workers: int, env: dict[str, str] | None = None,
+                 log_path: Path | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         environ = {**os.environ, "DATABASE_URL": database_url, "SENDAI_ENV": "test",
                    "SENDAI_LOG_LEVEL": "WARNING", **(env or {})}
-        self.log = open(os.devnull, "w")  # noqa: SIM115 - closed in stop()
+        # gunicorn's and the app's log lines go to `log_path` when a test reads them.
+        self.log = open(log_path or os.devnull, "w")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py",
              "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers), "wsgi:app"],

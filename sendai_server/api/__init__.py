@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import re
 
 from flask import Flask, Response, g, request
-from flask_smorest import Api
 
-from ..errors import PayloadTooLarge
+from ..errors import PayloadTooLarge, ValidationError
 from ..ids import new_id
-from . import health, tasks, test_helpers
+from . import docs, health, tasks, test_helpers
+from .blueprint import API_DESCRIPTION, Api
 
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
@@ -21,8 +22,16 @@ def init_app(app: Flask) -> Api:
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
+        API_SPEC_OPTIONS={"info": {"description": API_DESCRIPTION}},
+        # Swagger UI from the installed swagger-ui-bundle, served by this app (docs.py): the
+        # docs page works with no internet, and loads nothing from another host.
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL=docs.ASSETS_URL,
+        OPENAPI_SWAGGER_UI_CONFIG={"validatorUrl": None, "deepLinking": True,
+                                   "persistAuthorization": True},
     )
     api = Api(app)
+    app.register_blueprint(docs.blp)
     api.register_blueprint(health.blp)
     api.register_blueprint(tasks.blp)
     if app.config["SENDAI"].test_helpers:  # off: the paths do not exist at all (404)
@@ -38,6 +47,8 @@ def init_app(app: Flask) -> Api:
         limit = app.config["MAX_CONTENT_LENGTH"]
         if request.content_length is not None and request.content_length > limit:
             raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+        if request.content_length is None and _is_chunked():
+            _buffer_chunked_body(limit)
 
     @app.after_request
     def _tag_response(response: Response) -> Response:
@@ -45,3 +56,23 @@ def init_app(app: Flask) -> Api:
         return response
 
     return api
+
+
+def _is_chunked() -> bool:
+    return "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+
+
+def _buffer_chunked_body(limit: int) -> None:
+    """A chunked body has no length to check up front, and werkzeug does not limit a stream the
+    server has already de-chunked. Read at most `limit` + 1 bytes now: past the limit, 413 (so
+    even a view that ignores its body answers 413 and changes nothing); otherwise hand the body
+    on as an ordinary one with a Content-Length."""
+    environ = request.environ
+    try:
+        body = environ["wsgi.input"].read(limit + 1)
+    except Exception as exc:  # noqa: BLE001 - the server's de-chunking failed: a malformed body
+        raise ValidationError("The chunked request body is malformed.") from exc
+    if len(body) > limit:
+        raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))

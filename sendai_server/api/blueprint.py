@@ -1,32 +1,240 @@
-"""The Blueprint every endpoint module uses: flask-smorest's, answering 400 (not webargs'
-422) for a body or query that fails its schema, as API.md §2 says."""
+"""The Blueprint and Api every endpoint module uses: flask-smorest's, answering 400 (not webargs'
+422) for a body or query that fails its schema, as API.md §2 says, and documenting every error
+an operation can return by construction, so that /openapi.json cannot drift from the server.
+
+A view written the usual way (`@blp.route`, `@blp.response`, `@auth.requires(scope)`, maybe
+`@blp.arguments`) gets, with no extra lines:
+- 401, 403, 404 and 429, the bearer security requirement and its scope in the description,
+  from `requires(scope)` (which marks the view, see auth.py);
+- 400 for a view with `@blp.arguments`, and for any authenticated POST/PUT/PATCH/DELETE
+  (`invalid_task_state` or `validation_error`);
+- 413 for methods that carry a body; 500 everywhere.
+Every one of them with the one error schema.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-import flask
 import flask_smorest
-from marshmallow import Schema, missing
-from webargs.flaskparser import FlaskParser, abort, is_json_request
+from apispec import BasePlugin
+from marshmallow import missing
+from webargs.flaskparser import FlaskParser, is_json_request
+
+from ..errors import ValidationError
+from .schemas import ErrorSchema, Timestamp
+
+BEARER_SCHEME = "bearerAuth"
+BODY_METHODS = {"post", "put", "patch"}
+CHANGING_METHODS = BODY_METHODS | {"delete"}
+
+# Reusable responses, one per status of API.md §2's table: (component name, description,
+# response headers).
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.",
+                                "schema": {"type": "integer"}}}
+_WWW_AUTHENTICATE = {"WWW-Authenticate": {"description": "Always `Bearer`.",
+                                          "schema": {"type": "string"}}}
+ERROR_RESPONSES: dict[int, tuple[str, str, dict[str, Any]]] = {
+    400: ("BadRequest",
+          "`validation_error`: the body or query is malformed (`details.fields` names each bad "
+          "field); or `invalid_task_state`: the task's state does not allow the action "
+          "(`details` names what stood in the way). Nothing was changed.", {}),
+    401: ("Unauthenticated",
+          "`unauthenticated`: the Authorization header is missing or not `Bearer <api key>`, "
+          "or the key is unknown or revoked.", _WWW_AUTHENTICATE),
+    403: ("InsufficientScope",
+          "`insufficient_scope`: the key lacks the scope this operation needs "
+          "(`details.required`).", {}),
+    404: ("NotFound",
+          "`not_found`: no such team, project or task, or one this key may not see "
+          "(the same answer either way).", {}),
+    413: ("PayloadTooLarge",
+          "`payload_too_large`: the body is larger than the server accepts "
+          "(SENDAI_MAX_BODY_BYTES); it was not read.", {}),
+    429: ("RateLimited",
+          "`rate_limited`: this API key made too many requests (SENDAI_RATE_LIMIT).",
+          _RETRY_AFTER),
+    500: ("InternalError",
+          "`internal_error`: a bug; it was logged with the request id, nothing else is "
+          "disclosed.", {}),
+    503: ("NotReady",
+          "`not_ready`: the database does not answer or its schema is not at the migrations' "
+          "head.", {}),
+}
+
+PATH_PARAMETERS = {
+    "team_id": "The team's ID (`team_...`).",
+    "project_id": "The project's ID (`proj_...`), in that team.",
+    "task_id": "The task's ID (`task_...`), in that project. A malformed ID is not found.",
+}
+
+API_DESCRIPTION = """\
+A reference backend for Send AI's v2 task API: the same paths, objects, statuses and errors.
+
+**Authentication**: every `/v2` operation needs `Authorization: Bearer <api key>`; click
+*Authorize* and paste a key (`sendai-server seed --json` prints demo keys). The key's scopes
+decide what it may do, and it sees only its own team and the projects it was added to.
+
+**Errors** share one shape, for every status:
+`{"error": {"status", "code", "message", "details"?}, "request_id"}`; `code` is stable. Checks
+run in this order: routing (404 `not_found`, 405 `method_not_allowed` with `Allow`), body size
+(413), authentication (401), rate limit (429 with `Retry-After`), visibility (404), scope (403),
+the task (404), the body (400 `validation_error`), the task's state (400 `invalid_task_state`).
+
+Every response carries `X-Request-Id` (yours, when you send a valid one).
+"""
 
 
 class _Parser(FlaskParser):
     DEFAULT_VALIDATION_STATUS = 400
 
-    def load_json(self, req: flask.Request, schema: Schema) -> Any:
-        """A body is a JSON object, sent as JSON; say so plainly when it is not (webargs would
-        pass `null` or a list on to the schema, or drop a body sent as text/plain)."""
-        data = super().load_json(req, schema)
-        if data is missing:
-            if req.get_data(cache=True) and not is_json_request(req):
-                abort(400, messages={"json": [
-                    "The body must be JSON, sent with Content-Type: application/json."]})
-            return data
-        if not isinstance(data, dict):
-            abort(400, messages={"json": ["The body must be a JSON object."]})
+    def load_json(self, req: Any, schema: Any) -> Any:
+        """JSON as webargs reads it, stricter: a body that is not JSON (a form, say) is a 400,
+        not an empty object; so is a body that is not a JSON object (`null`, a list), JSON
+        nested too deeply to decode, and a NUL or a lone surrogate (`"\\u0000"`, `"\\ud800"`):
+        valid JSON, but text no database stores."""
+        if req.get_data(cache=True) and not is_json_request(req):
+            raise ValidationError(
+                "The body must be JSON, sent with 'Content-Type: application/json'.",
+                details={"fields": {"json": [
+                    "The body must be JSON, sent with Content-Type: application/json."]}},
+            )
+        try:
+            data = super().load_json(req, schema)
+        except RecursionError as exc:  # json's decoder on [[[[...]]]] nested thousands deep
+            raise ValidationError(
+                "The JSON body is nested too deeply.",
+                details={"fields": {"json": ["Nested too deeply."]}},
+            ) from exc
+        if data is not missing and not isinstance(data, dict):
+            raise ValidationError(
+                "The body must be a JSON object.",
+                details={"fields": {"json": ["The body must be a JSON object."]}},
+            )
+        bad_text = _unstorable_text(data)
+        if bad_text:
+            raise ValidationError(
+                "The JSON body contains a NUL character or a lone UTF-16 surrogate.",
+                details={"fields": bad_text},
+            )
         return data
+
+
+# Text PostgreSQL cannot store (NUL) or that is not text at all (a lone surrogate).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+_UNSTORABLE_MESSAGE = "NUL characters and lone surrogates are not allowed."
+
+
+def _unstorable_text(data: Any) -> Any:
+    """Where the text no database stores is, nested like marshmallow's errors (so that
+    `details.fields` names the field); None when there is none."""
+    if isinstance(data, str):
+        return [_UNSTORABLE_MESSAGE] if _UNSTORABLE.search(data) else None
+    if isinstance(data, dict):
+        errors = {}
+        for key, value in data.items():
+            if _UNSTORABLE.search(key):
+                errors[key.encode("utf-8", "backslashreplace").decode()] = [_UNSTORABLE_MESSAGE]
+            elif (error := _unstorable_text(value)) is not None:
+                errors[key] = error
+        return errors or None
+    if isinstance(data, list):
+        found = {i: e for i, v in enumerate(data) if (e := _unstorable_text(v)) is not None}
+        return found or None
+    return None
+
+
+def error_ref(status: int) -> str:
+    return ERROR_RESPONSES[status][0]
 
 
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = _Parser()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._prepare_doc_cbks.append(self._prepare_error_doc)
+
+    @staticmethod
+    def _prepare_error_doc(
+        doc: dict[str, Any], doc_info: dict[str, Any], *, method: str, **_kwargs: Any
+    ) -> dict[str, Any]:
+        responses = {str(code): value for code, value in doc.get("responses", {}).items()}
+        documented: set[int] = {500}
+        scope = doc_info.get("sendai_scope")
+        if scope is not None:
+            documented |= {401, 403, 404, 429}
+            doc["security"] = [{BEARER_SCHEME: []}]
+            docstring = doc_info.setdefault("docstring", {})
+            needs = f"Needs an API key with the `{scope}` scope."
+            docstring["description"] = "\n\n".join(
+                part for part in (docstring.get("description"), needs) if part
+            )
+            if method in CHANGING_METHODS:
+                documented.add(400)
+        if method in BODY_METHODS:
+            documented.add(413)
+        if "arguments" in doc_info:
+            documented.add(400)
+        for status in sorted(documented):
+            responses[str(status)] = error_ref(status)
+        doc["responses"] = responses
+        return doc
+
+
+class _PathParameterDocs(BasePlugin):
+    """Describes the path parameters every route shares, wherever they appear."""
+
+    def path_helper(
+        self, path: str | None = None, operations: Any = None, parameters: Any = None,
+        **_kwargs: Any,
+    ) -> None:
+        for parameter in parameters or []:
+            if isinstance(parameter, dict) and parameter.get("in") == "path":
+                description = PATH_PARAMETERS.get(parameter.get("name", ""))
+                if description:
+                    parameter.setdefault("description", description)
+
+
+def _timestamp_properties(_converter: Any, field: Any, **_kwargs: Any) -> dict[str, Any]:
+    """apispec documents a DateTime with a custom format as `format: null` (invalid)."""
+    if isinstance(field, Timestamp):
+        return {"type": "string", "format": "date-time",
+                "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$",
+                "example": "2024-01-15T10:30:00Z"}
+    return {}
+
+
+class Api(flask_smorest.Api):
+    """flask-smorest's Api with our error schema, our error responses and the bearer scheme,
+    each declared once."""
+
+    ERROR_SCHEMA = ErrorSchema
+    DEFAULT_ERROR_RESPONSE_NAME = None  # every status is listed; no catch-all "default"
+
+    def __init__(self, app: Any) -> None:
+        super().__init__(app, spec_kwargs={"extra_plugins": [_PathParameterDocs()]})
+        self.ma_plugin.converter.add_attribute_function(_timestamp_properties)
+
+    def _register_pagination_header(self) -> None:
+        """No page-number pagination here (lists use keyset tokens, API.md §4): leave
+        flask-smorest's PaginationMetadata out of the spec."""
+
+    def _register_responses(self) -> None:
+        super()._register_responses()
+        request_id = {"X-Request-Id": {"description": "The request's id, as in the body.",
+                                       "schema": {"type": "string"}}}
+        for name, description, headers in ERROR_RESPONSES.values():
+            self.spec.components.response(name, {
+                "description": description,
+                "headers": {**request_id, **headers},
+                "content": {"application/json": {"schema": ErrorSchema}},
+            })
+        self.spec.components.security_scheme(BEARER_SCHEME, {
+            "type": "http", "scheme": "bearer",
+            "description": "An API key: `Authorization: Bearer sk_...`.",
+        })
+

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from marshmallow import Schema, fields
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..db import engine
 from ..errors import SendAIError
 from ..migrate import current_revision, head_revision
-from .blueprint import Blueprint
+from .blueprint import Blueprint, error_ref
 
 blp = Blueprint("health", __name__, description="Liveness and readiness probes.")
 
@@ -19,15 +20,21 @@ class NotReady(SendAIError):
     code = "not_ready"
 
 
+class HealthSchema(Schema):
+    status = fields.String(required=True, metadata={"example": "ok"})
+    revision = fields.String(metadata={"description": "The database's migration revision."})
+
+
 @blp.route("/healthz", methods=["GET"])
-@blp.response(200)
+@blp.response(200, HealthSchema)
 def healthz() -> dict[str, Any]:
     """The process answers"""
     return {"status": "ok"}
 
 
 @blp.route("/readyz", methods=["GET"])
-@blp.response(200)
+@blp.response(200, HealthSchema)
+@blp.alt_response(503, response=error_ref(503))
 def readyz() -> dict[str, Any]:
     """The database answers and its schema is at the migrations' head"""
     try:

@@ -61,6 +61,8 @@ class JSONNumber(fields.Number):
 Coordinates = fields.List(
     fields.List(JSONNumber(), validate=validate.Length(equal=2)),
     validate=validate.Length(equal=4),
+    # Required: the column is NOT NULL, so a page item without it was a 500 (schemathesis).
+    required=True,
     metadata={"description": "Four [x, y] corners of the item's box."},
 )
 Confidence = JSONNumber(validate=validate.Range(0, 1), required=True)
