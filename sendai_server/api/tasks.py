@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from flask import current_app, g
 
 from ..auth import requires
-from ..db import request_session
+from ..db import request_connection, request_session
 from ..lifecycle import TaskStatus
 from ..services import tasks
 from ..services.signing import signing_secret
@@ -88,7 +88,7 @@ def list_project_tasks(team_id: str, project_id: str, **params: Any) -> dict[str
 @requires("task.read")
 def get_task(team_id: str, project_id: str, task_id: str) -> dict[str, Any]:
     """Get a task"""
-    task = tasks.get_task(request_session(), g.principal, team_id, project_id, task_id)
+    task = tasks.get_task(request_connection(), g.principal, team_id, project_id, task_id)
     return {"payload": task}
 
 

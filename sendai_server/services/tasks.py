@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from .. import db
@@ -82,14 +82,15 @@ def _not_found(task_id: str) -> NotFound:
 
 
 def get_task(
-    session: Session, principal: Principal, team_id: str, project_id: str, task_id: str
+    conn: Connection, principal: Principal, team_id: str, project_id: str, task_id: str
 ) -> PublicTask:
-    """The public task (API.md §5), read in one transaction."""
+    """The public task (API.md §5), read in one transaction: the one open on `conn` (the
+    request's authentication read), or a new one; it is ended here."""
     _visible(principal, team_id, project_id, task_id)
     try:
-        task = load_public_task(session.connection(), project_id, task_id)
+        task = load_public_task(conn, project_id, task_id)
     finally:
-        session.rollback()  # only Core rows were read: nothing to expire
+        conn.rollback()  # only read
     if task is None:
         raise _not_found(task_id)
     return task
