@@ -218,6 +218,17 @@ def request_session() -> Session:
     return g.db_session
 
 
+def request_engine() -> Engine:
+    """The engine, for a service that opens its own connections (a change to a task); the
+    request's read connection is ended first, as `request_session` does."""
+    from flask import g
+
+    connection = g.pop("db_connection", None)
+    if connection is not None:
+        connection.close()
+    return engine()
+
+
 def engine() -> Engine:
     from flask import current_app
 
