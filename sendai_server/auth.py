@@ -48,11 +48,9 @@ def requires(scope: str) -> Callable[[F], F]:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             plain_key = parse_bearer(request.headers.get("Authorization"))
-            session = db.request_session()
-            principal, last_used_at = authenticate(session, plain_key)
-            # The read stays open: a read-only service goes on in the same transaction, and
-            # a writing one ends it first (db.begin_write).
-            db.hold_read(session)
+            # The read stays open: a read-only service goes on in the same transaction on
+            # the same connection; anything else ends it (db.request_session).
+            principal, last_used_at = authenticate(db.request_connection(), plain_key)
             config = current_app.config["SENDAI"]
             touch_key(
                 db.engine(), principal.key_id, last_used_at, config.key_touch_interval_seconds

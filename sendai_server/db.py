@@ -15,13 +15,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _WRITE_OPTION = "sendai_write"
-_HELD_READ = "sendai_held_read"
 
 
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
@@ -57,19 +56,22 @@ def _make_sqlite_engine(database_url: str, **kwargs: Any) -> Engine:
     on_disk = url.database not in (None, "", ":memory:")
     queue = _WriterQueue(f"{url.database}-writers") if on_disk else None
 
+    # BEGIN goes straight to the driver: through SQLAlchemy's statement execution it costs as
+    # much as a small SELECT, on every request.
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
+        pooled = connection.connection
         if connection.get_execution_options().get(_WRITE_OPTION):
             if queue is not None:
-                queue.acquire(connection.connection.info)
+                queue.acquire(pooled.info)
             try:
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
+                pooled.driver_connection.execute("BEGIN IMMEDIATE")
             except BaseException:
                 if queue is not None:
-                    queue.release(connection.connection.info)
+                    queue.release(pooled.info)
                 raise
         else:
-            connection.exec_driver_sql("BEGIN")
+            pooled.driver_connection.execute("BEGIN")
 
     if queue is not None:
         queue.listen(engine)
@@ -145,32 +147,17 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
 
 
-def hold_read(session: Session) -> None:
-    """Mark the session's open transaction as a read that may go on or be dropped.
-
-    The request's authentication reads the key and leaves its transaction open, so that a
-    read-only service continues in it (one BEGIN per GET instead of two); a writing service's
-    `begin_write` ends it and starts its own write transaction.
-    """
-    session.info[_HELD_READ] = session.get_transaction()
-
-
 def begin_write(session: Session) -> None:
     """Open the session's transaction as a write transaction.
 
     Call first thing in a service that changes data. On SQLite this takes the database's
     write lock up front (BEGIN IMMEDIATE); elsewhere it is an ordinary BEGIN. A transaction
     already open would be upgraded from read to write mid-way, which SQLite may refuse under
-    load: end it (commit or rollback) before calling this. The one exception is a read
-    marked with `hold_read` (the request's authentication), which is ended here.
+    load: end it (commit or rollback) before calling this. (A request's authentication reads
+    on its own connection, `request_connection`, which `request_session` ends first.)
     """
     if session.in_transaction():
-        held = session.info.pop(_HELD_READ, None)
-        if held is None or held is not session.get_transaction():
-            raise RuntimeError("begin_write() needs a session with no transaction open")
-        if session.new or session.dirty or session.deleted:
-            raise RuntimeError("begin_write() with unsaved changes on the session")
-        session.rollback()
+        raise RuntimeError("begin_write() needs a session with no transaction open")
     session.connection(execution_options={_WRITE_OPTION: True})
 
 
@@ -187,7 +174,8 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-# --- Flask integration: one session per request, closed when the request ends. -------------
+# --- Flask integration: per request, one read connection and one session, both closed when
+# the request ends. ---------------------------------------------------------------------------
 
 def init_app(app: Any, engine: Engine) -> None:
     app.extensions["sendai_engine"] = engine
@@ -197,17 +185,48 @@ def init_app(app: Any, engine: Engine) -> None:
     def _close_session(_exc: BaseException | None) -> None:
         from flask import g
 
+        connection = g.pop("db_connection", None)
+        if connection is not None:
+            connection.close()
         session = g.pop("db_session", None)
         if session is not None:
             session.close()
 
 
+def request_connection() -> Connection:
+    """The request's read connection, with no Session around it: authentication reads the key
+    in its transaction and a read-only service (GET task) goes on in the same one, so a GET
+    is one BEGIN and no ORM bookkeeping. `request_session()` ends it before any other work."""
+    from flask import g
+
+    if "db_connection" not in g:
+        g.db_connection = engine().connect()
+    return g.db_connection
+
+
 def request_session() -> Session:
+    """The request's session. Ends the request's read connection first (its transaction is
+    rolled back and the connection goes back to the pool), so that a service starts a
+    transaction of its own, a write one if it changes data."""
     from flask import current_app, g
 
     if "db_session" not in g:
+        connection = g.pop("db_connection", None)
+        if connection is not None:
+            connection.close()
         g.db_session = current_app.extensions["sendai_sessions"]()
     return g.db_session
+
+
+def request_engine() -> Engine:
+    """The engine, for a service that opens its own connections (a change to a task); the
+    request's read connection is ended first, as `request_session` does."""
+    from flask import g
+
+    connection = g.pop("db_connection", None)
+    if connection is not None:
+        connection.close()
+    return engine()
 
 
 def engine() -> Engine:

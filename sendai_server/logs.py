@@ -72,6 +72,8 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _log_request(response: Response) -> Response:
+        if not log.isEnabledFor(logging.INFO):  # below the level: build nothing
+            return response
         started = g.get("request_started")
         principal = g.get("principal")
         log.info(

@@ -60,10 +60,10 @@ def check_rate_limit(principal: Principal) -> None:
 
 def init_app(app: Flask) -> None:
     config = app.config["SENDAI"]
+    if not config.rate_limit:
+        return  # no hook: an unlimited server does no per-request work for limits
     if check_rate_limit not in auth.after_authentication:
         auth.after_authentication.append(check_rate_limit)
-    if not config.rate_limit:
-        return
     # No default or application limits: Flask-Limiter's own before_request check has nothing
     # to do, and the per-key check runs where API.md's order puts it (the hook above).
     limiter = Limiter(

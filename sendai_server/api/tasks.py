@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from flask import current_app, g
 
 from ..auth import requires
-from ..db import request_session
+from ..db import request_connection, request_engine, request_session
 from ..lifecycle import TaskStatus
 from ..services import tasks
 from ..services.signing import signing_secret
@@ -88,7 +88,7 @@ def list_project_tasks(team_id: str, project_id: str, **params: Any) -> dict[str
 @requires("task.read")
 def get_task(team_id: str, project_id: str, task_id: str) -> dict[str, Any]:
     """Get a task"""
-    task = tasks.get_task(request_session(), g.principal, team_id, project_id, task_id)
+    task = tasks.get_task(request_connection(), g.principal, team_id, project_id, task_id)
     return {"payload": task}
 
 
@@ -113,7 +113,7 @@ def discard_task(team_id: str, project_id: str, task_id: str) -> dict[str, Any]:
 
     Only a REVIEWING task can be discarded; it becomes DISCARDED for good. Any body is ignored.
     """
-    task = tasks.discard_task(request_session(), _caller(), team_id, project_id, task_id)
+    task = tasks.discard_task(request_engine(), _caller(), team_id, project_id, task_id)
     return {"payload": task}
 
 
@@ -126,7 +126,7 @@ def complete_task(team_id: str, project_id: str, task_id: str) -> dict[str, Any]
     Only a REVIEWING task can be completed; it becomes PROCESSING while the pipeline takes it
     on. Any body is ignored.
     """
-    task = tasks.complete_task(request_session(), _caller(), team_id, project_id, task_id)
+    task = tasks.complete_task(request_engine(), _caller(), team_id, project_id, task_id)
     return {"payload": task, "message": "Task processing started"}
 
 
@@ -139,7 +139,7 @@ def unlock_task(team_id: str, project_id: str, task_id: str) -> dict[str, Any]:
     A COMPLETED or FILTERED task that has not been exported goes back to REVIEWING. Any body
     is ignored.
     """
-    task = tasks.unlock_task(request_session(), _caller(), team_id, project_id, task_id)
+    task = tasks.unlock_task(request_engine(), _caller(), team_id, project_id, task_id)
     return {"payload": task}
 
 
@@ -152,7 +152,7 @@ def approve_task(team_id: str, project_id: str, task_id: str) -> dict[str, Any]:
     Sets `approved` on a task that is not PROCESSING and not yet approved; the status stays.
     Any body is ignored.
     """
-    task = tasks.approve_task(request_session(), _caller(), team_id, project_id, task_id)
+    task = tasks.approve_task(request_engine(), _caller(), team_id, project_id, task_id)
     return {"payload": task}
 
 
@@ -165,7 +165,7 @@ def disapprove_task(team_id: str, project_id: str, task_id: str) -> dict[str, An
     Clears `approved` on an approved task that is not PROCESSING; the status stays. Any body
     is ignored.
     """
-    task = tasks.disapprove_task(request_session(), _caller(), team_id, project_id, task_id)
+    task = tasks.disapprove_task(request_engine(), _caller(), team_id, project_id, task_id)
     return {"payload": task}
 
 
@@ -183,7 +183,7 @@ def report_task(
     task's events.
     """
     task = tasks.report_task(
-        request_session(), _caller(), team_id, project_id, task_id,
+        request_engine(), _caller(), team_id, project_id, task_id,
         issues=report["issues"], message=report.get("message"),
     )
     return {"payload": task}

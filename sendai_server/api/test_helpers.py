@@ -8,7 +8,7 @@ from typing import Any
 from flask import g
 
 from ..auth import requires
-from ..db import request_session
+from ..db import request_engine, request_session
 from ..services import test_helpers
 from ..services.tasks import Caller
 from .blueprint import Blueprint
@@ -52,6 +52,6 @@ def advance_task(
     export_fail (on a COMPLETED task), through the same state machine as every action.
     """
     task = test_helpers.advance_task(
-        request_session(), _caller(), team_id, project_id, task_id, body["event"]
+        request_engine(), _caller(), team_id, project_id, task_id, body["event"]
     )
     return {"payload": task}

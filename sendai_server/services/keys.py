@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, bindparam, or_, select, update
+from sqlalchemy import Connection, Engine, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from .. import db
@@ -118,8 +118,8 @@ def revoke_key(session: Session, key_id: str) -> None:
     session.commit()
 
 
-# Built once (building a select costs more than running it); run on the session's connection,
-# which skips the ORM's statement handling for what is a plain row read.
+# Built once (building a select costs more than running it); run on a plain Connection: no
+# ORM statement handling for what is a plain row read.
 _KEY_LOOKUP = (
     select(
         ApiKey.id, ApiKey.team_id, ApiKey.scopes, ApiKey.key_hash,
@@ -130,10 +130,11 @@ _KEY_LOOKUP = (
 )
 
 
-def authenticate(session: Session, plain_key: str) -> tuple[Principal, datetime | None]:
-    """The principal behind a key, and when the key was last used. Unknown or revoked: 401."""
+def authenticate(conn: Connection, plain_key: str) -> tuple[Principal, datetime | None]:
+    """The principal behind a key, and when the key was last used. Unknown or revoked: 401.
+    The read's transaction is left open (the caller's to end)."""
     digest = hash_key(plain_key)
-    rows = session.connection().execute(_KEY_LOOKUP, {"digest": digest}).all()
+    rows = conn.execute(_KEY_LOOKUP, {"digest": digest}).all()
     if not rows or not hmac.compare_digest(rows[0].key_hash, digest):
         raise Unauthenticated()
     first = rows[0]

@@ -88,25 +88,33 @@ def _branch(kind: str, rank: int, columns: dict[str, Any], source: Any) -> Selec
     return select(*selected).select_from(source)
 
 
-def _item_branch(kind: str, model: Any) -> Select[Any]:
+def _item_branch(kind: str, model: Any, task_filter: Any) -> Select[Any]:
     columns = {name: getattr(model, name) for name in ("page_id", "position", *ITEM_FIELDS[kind])}
     columns["task_id"] = Page.task_id
     return _branch(kind, 2, columns, model).join(Page, Page.id == model.page_id).where(
-        Page.task_id.in_(_TASK_IDS)
+        task_filter(Page.task_id)
     )
 
 
-_CHILDREN = union_all(
-    _branch("meta", 0, {"task_id": TaskMeta.task_id, "position": TaskMeta.position,
-                        "name": TaskMeta.name, "value": TaskMeta.value}, TaskMeta)
-    .where(TaskMeta.task_id.in_(_TASK_IDS)),
-    _branch("page", 1, {"task_id": Page.task_id, "id": Page.id, "position": Page.position,
-                        "width": Page.width, "height": Page.height}, Page)
-    .where(Page.task_id.in_(_TASK_IDS)),
-    *(_item_branch(kind, model) for kind, model in _ITEM_MODELS.items()),
-)
-# Meta first, then pages, then items: each list in position order.
-_CHILDREN_ORDERED = select(_CHILDREN.subquery()).order_by("rank", "position")
+def _children(task_filter: Any) -> Select[Any]:
+    """Meta, pages and items of the tasks `task_filter(task_id_column)` selects: meta first,
+    then pages, then items, each list in position order."""
+    children = union_all(
+        _branch("meta", 0, {"task_id": TaskMeta.task_id, "position": TaskMeta.position,
+                            "name": TaskMeta.name, "value": TaskMeta.value}, TaskMeta)
+        .where(task_filter(TaskMeta.task_id)),
+        _branch("page", 1, {"task_id": Page.task_id, "id": Page.id, "position": Page.position,
+                            "width": Page.width, "height": Page.height}, Page)
+        .where(task_filter(Page.task_id)),
+        *(_item_branch(kind, model, task_filter) for kind, model in _ITEM_MODELS.items()),
+    )
+    return select(children.subquery()).order_by("rank", "position")
+
+
+_CHILDREN_ORDERED = _children(lambda column: column.in_(_TASK_IDS))
+# One task (every GET and change): `=` rather than an expanding IN, which SQLAlchemy re-renders
+# on every execution.
+_ONE_TASK_CHILDREN_ORDERED = _children(lambda column: column == bindparam("task_id"))
 
 
 def select_task_row(
@@ -127,7 +135,11 @@ def add_meta_and_pages(conn: Connection, tasks: list[PublicTask]) -> list[Public
     metas: dict[str, list[dict[str, Any]]] = {task_id: [] for task_id in by_id}
     pages: dict[str, dict[str, Any]] = {}
     page_lists: dict[str, list[dict[str, Any]]] = {task_id: [] for task_id in by_id}
-    for row in conn.execute(_CHILDREN_ORDERED, {"task_ids": list(by_id)}).all():
+    if len(by_id) == 1:
+        rows = conn.execute(_ONE_TASK_CHILDREN_ORDERED, {"task_id": next(iter(by_id))}).all()
+    else:
+        rows = conn.execute(_CHILDREN_ORDERED, {"task_ids": list(by_id)}).all()
+    for row in rows:
         kind = row[_KIND]
         if kind == "meta":
             metas[row[_TASK_ID]].append({"name": row[_NAME], "value": row[_VALUE]})

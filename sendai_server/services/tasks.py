@@ -3,9 +3,10 @@ write the change and its audit event, commit. A refused change writes nothing.
 
 Locking: on PostgreSQL the task row is read with SELECT ... FOR UPDATE, so racing requests
 (on any worker or host) queue on the row and each sees the state the previous one left. On
-SQLite `db.begin_write` takes the database's write lock up front (BEGIN IMMEDIATE), which
-serializes writers the same way. Either way the machine decides on the current value, and the
-loser of a race gets exactly the answer it would have had if it had come second.
+SQLite the write transaction (`db.write_connection`) takes the write lock up front (BEGIN
+IMMEDIATE), which serializes writers the same way. Either way the machine decides on the
+current value, and the loser of a race gets exactly the answer it would have had if it had
+come second.
 
 The machine decides on the locked row's values (not on an ORM object, so no autoflush can
 write the new status before the guard reads it); one UPDATE writes what changed and one INSERT
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from .. import db
@@ -82,14 +83,15 @@ def _not_found(task_id: str) -> NotFound:
 
 
 def get_task(
-    session: Session, principal: Principal, team_id: str, project_id: str, task_id: str
+    conn: Connection, principal: Principal, team_id: str, project_id: str, task_id: str
 ) -> PublicTask:
-    """The public task (API.md §5), read in one transaction."""
+    """The public task (API.md §5), read in one transaction: the one open on `conn` (the
+    request's authentication read), or a new one; it is ended here."""
     _visible(principal, team_id, project_id, task_id)
     try:
-        task = load_public_task(session.connection(), project_id, task_id)
+        task = load_public_task(conn, project_id, task_id)
     finally:
-        session.rollback()  # only Core rows were read: nothing to expire
+        conn.rollback()  # only read
     if task is None:
         raise _not_found(task_id)
     return task
@@ -122,7 +124,7 @@ def refusal_message(task_id: str, refusal: Refusal) -> str:
 
 
 def change_task(
-    session: Session,
+    engine: Engine,
     caller: Caller,
     team_id: str,
     project_id: str,
@@ -132,11 +134,11 @@ def change_task(
 ) -> PublicTask:
     """Fire `trigger` on the task and record it, in one transaction; or change nothing and
     raise InvalidTaskState with what stood in the way. Returns the public task after the
-    change; its pages are read after the commit (they never change)."""
+    change; its pages are read after the commit (they never change).
+
+    Only Core statements run here, on plain connections: no Session bookkeeping per change."""
     _visible(caller.principal, team_id, project_id, task_id)
-    db.begin_write(session)
-    try:
-        conn = session.connection()
+    with db.write_connection(engine) as conn:  # commits at the end; rolls back on a raise
         task = select_task_row(conn, project_id, task_id, for_update=True)
         if task is None:
             raise _not_found(task_id)
@@ -163,54 +165,48 @@ def change_task(
             "key_id": caller.principal.key_id, "request_id": caller.request_id,
             "created_at": now, "details": details,
         })
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    try:
-        add_meta_and_pages(session.connection(), [task])
-    finally:
-        session.rollback()
+    with engine.connect() as conn:  # a read; closing rolls it back
+        add_meta_and_pages(conn, [task])
     return task
 
 
 def discard_task(
-    session: Session, caller: Caller, team_id: str, project_id: str, task_id: str
+    engine: Engine, caller: Caller, team_id: str, project_id: str, task_id: str
 ) -> PublicTask:
     """REVIEWING → DISCARDED, for good. Anything else: 400 invalid_task_state."""
-    return change_task(session, caller, team_id, project_id, task_id, "discard")
+    return change_task(engine, caller, team_id, project_id, task_id, "discard")
 
 
 def complete_task(
-    session: Session, caller: Caller, team_id: str, project_id: str, task_id: str
+    engine: Engine, caller: Caller, team_id: str, project_id: str, task_id: str
 ) -> PublicTask:
     """REVIEWING → PROCESSING: the pipeline takes the reviewed task on."""
-    return change_task(session, caller, team_id, project_id, task_id, "complete")
+    return change_task(engine, caller, team_id, project_id, task_id, "complete")
 
 
 def unlock_task(
-    session: Session, caller: Caller, team_id: str, project_id: str, task_id: str
+    engine: Engine, caller: Caller, team_id: str, project_id: str, task_id: str
 ) -> PublicTask:
     """COMPLETED or FILTERED → REVIEWING, unless the task has been exported."""
-    return change_task(session, caller, team_id, project_id, task_id, "unlock")
+    return change_task(engine, caller, team_id, project_id, task_id, "unlock")
 
 
 def approve_task(
-    session: Session, caller: Caller, team_id: str, project_id: str, task_id: str
+    engine: Engine, caller: Caller, team_id: str, project_id: str, task_id: str
 ) -> PublicTask:
     """approved → true on a task that is not PROCESSING and not yet approved; status stays."""
-    return change_task(session, caller, team_id, project_id, task_id, "approve")
+    return change_task(engine, caller, team_id, project_id, task_id, "approve")
 
 
 def disapprove_task(
-    session: Session, caller: Caller, team_id: str, project_id: str, task_id: str
+    engine: Engine, caller: Caller, team_id: str, project_id: str, task_id: str
 ) -> PublicTask:
     """approved → false on an approved task that is not PROCESSING; status stays."""
-    return change_task(session, caller, team_id, project_id, task_id, "disapprove")
+    return change_task(engine, caller, team_id, project_id, task_id, "disapprove")
 
 
 def report_task(
-    session: Session,
+    engine: Engine,
     caller: Caller,
     team_id: str,
     project_id: str,
@@ -222,7 +218,7 @@ def report_task(
     the report's event. Status stays."""
     details = {"issues": [{"label": i["label"], "value": i["value"]} for i in issues],
                "message": message}
-    return change_task(session, caller, team_id, project_id, task_id, "report", details)
+    return change_task(engine, caller, team_id, project_id, task_id, "report", details)
 
 
 def task_events(

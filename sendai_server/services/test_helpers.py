@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from ..lifecycle import PIPELINE_EVENTS, TaskStatus
@@ -43,10 +44,10 @@ def create_test_task(
 
 
 def advance_task(
-    session: Session, caller: Caller, team_id: str, project_id: str, task_id: str, event: str
+    engine: Engine, caller: Caller, team_id: str, project_id: str, task_id: str, event: str
 ) -> PublicTask:
     """Fire a pipeline event (to_review, auto_complete, fail, filter, retry, export,
     export_fail) on the task; a state that forbids it is 400 invalid_task_state."""
     if event not in PIPELINE_EVENTS:  # the schema has already refused it; never fire a user action
         raise ValueError(f"not a pipeline event: {event!r}")
-    return change_task(session, caller, team_id, project_id, task_id, event)
+    return change_task(engine, caller, team_id, project_id, task_id, event)
