@@ -15,10 +15,10 @@ from gunicorn.workers.sync import SyncWorker
 from .ids import new_id
 
 # (status, reason, code, message), most specific first.
-_CLIENT_ERRORS: list[tuple[type[BaseException], int, str, str, str]] = [
-    (http_errors.InvalidResponseHeader, 500, "Internal Server Error", "internal_error",
-     "An internal error occurred; it has been logged."),
-    (http_errors.InvalidResponseHeaderName, 500, "Internal Server Error", "internal_error",
+_CLIENT_ERRORS: list[tuple[type[BaseException] | tuple[type[BaseException], ...], int, str,
+                          str, str]] = [
+    ((http_errors.InvalidResponseHeader, http_errors.InvalidResponseHeaderName), 500,
+     "Internal Server Error", "internal_error",
      "An internal error occurred; it has been logged."),
     (http_errors.LimitRequestLine, 414, "URI Too Long", "uri_too_long",
      "The request line is longer than this server accepts."),
