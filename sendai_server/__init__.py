@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import api, db, errors, logs, ratelimit
+from . import api, db, logs, ratelimit, uow
 from .config import Config
 
 
@@ -18,11 +18,10 @@ def create_app(config: Config | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     logs.configure(config.log_level)
 
-    db.init_app(app, db.make_engine(config.database_url))
+    uow.init_app(app, db.make_engine(config.database_url))
     logs.init_app(app)  # first, so its clock starts before any other before_request hook
     api.init_app(app)
     ratelimit.init_app(app)
-    errors.init_app(app)  # after the Api, so our handlers replace flask-smorest's
 
     from . import cli  # the CLI imports create_app; import it late to avoid a cycle
 

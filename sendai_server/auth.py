@@ -11,9 +11,9 @@ from typing import Any, TypeVar
 
 from flask import current_app, g, request
 
-from . import db
 from .errors import Unauthenticated
 from .services.keys import Principal, authenticate, touch_key
+from .uow import current_uow
 
 _BEARER = re.compile(r"Bearer +(\S+) *", re.IGNORECASE)
 _KEY_SHAPE = re.compile(r"sk_[A-Za-z0-9_-]{32,128}")
@@ -48,13 +48,12 @@ def requires(scope: str) -> Callable[[F], F]:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             plain_key = parse_bearer(request.headers.get("Authorization"))
-            # The read stays open: a read-only service goes on in the same transaction on
-            # the same connection; anything else ends it (db.request_session).
-            principal, last_used_at = authenticate(db.request_connection(), plain_key)
+            # The request's first statement: on a connection found dead it is run again on a
+            # fresh one (uow.first_read). The service then goes on on the same connection.
+            uow = current_uow()
+            principal, last_used_at = uow.first_read(lambda conn: authenticate(conn, plain_key))
             config = current_app.config["SENDAI"]
-            touch_key(
-                db.engine(), principal.key_id, last_used_at, config.key_touch_interval_seconds
-            )
+            touch_key(uow, principal.key_id, last_used_at, config.key_touch_interval_seconds)
             g.principal = principal
             for hook in after_authentication:
                 hook(principal)

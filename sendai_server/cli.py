@@ -16,7 +16,6 @@ from typing import Any
 
 import click
 from flask import Flask, current_app
-from sqlalchemy.orm import Session
 
 from . import create_app, migrate
 from .config import Config, ConfigError
@@ -24,6 +23,7 @@ from .errors import SendAIError
 from .lifecycle import TaskStatus, mermaid_diagram
 from .services import demo, keys
 from .services.task_creation import TaskSpec, create_tasks, synthetic_pages
+from .uow import UnitOfWork
 
 REPO_ROOT = migrate.MIGRATIONS_DIR.parent
 
@@ -40,14 +40,11 @@ def _app() -> Flask:
 
 
 @contextmanager
-def _session() -> Iterator[Session]:
+def _uow() -> Iterator[UnitOfWork]:
+    """A command's unit of work, the same object a request or a worker uses."""
     app = _app()
-    with app.app_context():
-        session = app.extensions["sendai_sessions"]()
-        try:
-            yield session
-        finally:
-            session.close()
+    with app.app_context(), UnitOfWork(app.extensions["sendai_engine"]) as uow:
+        yield uow
 
 
 def _domain_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -110,8 +107,8 @@ def db_current() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print only the JSON document.")
 @_domain_errors
 def seed(as_json: bool) -> None:
-    with _session() as session:
-        document = demo.seed_demo(session)
+    with _uow() as uow:
+        document = demo.seed_demo(uow)
     human = (
         f"team {document['team_id']}, project {document['project_id']}\n"
         f"edit key: {document['keys']['edit']}\n"
@@ -124,11 +121,11 @@ def seed(as_json: bool) -> None:
 @click.option("--base-url", default="http://127.0.0.1:8000", show_default=True)
 @_domain_errors
 def demo_curl(base_url: str) -> None:
-    with _session() as session:
-        if demo.is_empty(session):
-            demo.seed_demo(session)
+    with _uow() as uow:
+        if demo.is_empty(uow):
+            demo.seed_demo(uow)
             click.echo("Seeded demo data.", err=True)
-        document = demo.demo_curl(session, base_url.rstrip("/"))
+        document = demo.demo_curl(uow, base_url.rstrip("/"))
     click.echo(f"Demo API key (shown once): {document['key']}")
     click.echo("Discard a demo task with:")
     click.echo(f"  {document['curl']}")
@@ -152,8 +149,8 @@ def keys_group() -> None:
 def keys_create(
     team: str, scopes: tuple[str, ...], projects: tuple[str, ...], name: str, as_json: bool
 ) -> None:
-    with _session() as session:
-        created = keys.create_key(session, team, list(scopes), list(projects), name)
+    with _uow() as uow:
+        created = keys.create_key(uow, team, list(scopes), list(projects), name)
     document = {"id": created.id, "key": created.key, "scopes": created.scopes,
                 "projects": created.projects}
     _emit(as_json, document, f"{created.id} {created.key}")
@@ -163,8 +160,8 @@ def keys_create(
 @click.argument("key_id")
 @_domain_errors
 def keys_revoke(key_id: str) -> None:
-    with _session() as session:
-        keys.revoke_key(session, key_id)
+    with _uow() as uow:
+        keys.revoke_key(uow, key_id)
     click.echo(f"revoked {key_id}", err=True)
 
 
@@ -196,12 +193,12 @@ def tasks_create(
         TaskSpec(name=f"Task {n + 1}", status=TaskStatus(status), pages=template)
         for n in range(count)
     )
-    with _session() as session:
+    with _uow() as uow:
         if sys.stderr.isatty():
             with click.progressbar(length=count, label="creating tasks", file=sys.stderr) as bar:
-                task_ids = create_tasks(session, project, specs, progress=bar.update)
+                task_ids = create_tasks(uow, project, specs, progress=bar.update)
         else:
-            task_ids = create_tasks(session, project, specs)
+            task_ids = create_tasks(uow, project, specs)
     _emit(as_json, {"task_ids": task_ids}, f"created {len(task_ids)} tasks")
 
 

@@ -9,9 +9,10 @@ auto-transitions (`to_X()` would bypass every guard).
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from transitions import Machine, MachineError
 
@@ -29,6 +30,7 @@ class TaskStatus(enum.StrEnum):
 
 
 S = TaskStatus
+Guard = TypeVar("Guard", bound=Callable[..., bool])
 NOT_PROCESSING = [s for s in S if s is not S.PROCESSING]
 
 
@@ -42,15 +44,27 @@ class LifecycleTask(Protocol):
 
 
 # Guards and effects. With send_event=True each receives the firing's EventData; its
-# .model is the task. The guards' names are the labels of the lifecycle diagram.
+# .model is the task. The guards' names are the labels of the lifecycle diagram; each declares
+# the field it reads (`reads`), which a refusal names in its details.
+def reads(field_name: str) -> Callable[[Guard], Guard]:
+    def declare(guard: Guard) -> Guard:
+        guard.reads = field_name  # type: ignore[attr-defined]
+        return guard
+
+    return declare
+
+
+@reads("approved")
 def not_approved(event: Any) -> bool:
     return not event.model.approved
 
 
+@reads("approved")
 def approved(event: Any) -> bool:
     return bool(event.model.approved)
 
 
+@reads("exported_at")
 def not_exported(event: Any) -> bool:
     return event.model.exported_at is None
 
@@ -71,45 +85,99 @@ def _set_export_failed_at(event: Any) -> None:
     event.model.export_failed_at = datetime.now(UTC)
 
 
-# dest None: an internal transition, the status stays; only the guard and effect apply.
+PERSON, PIPELINE = "person", "pipeline"
+
+# One row per trigger: the machine's transition (trigger, source, dest None for an internal
+# transition: the status stays; conditions; after) and the trigger's own facts: `by` who fires
+# it (a person with an API key, or the pipeline), `opens` whether it sets last_opened_at
+# (API.md §4: the actions a person takes on a task, but approve/disapprove), `past` its past
+# tense for messages. Everything else about a trigger derives from this table.
 TRANSITIONS: list[dict[str, Any]] = [
     # What a person (an API key) does. API.md §4.
-    {"trigger": "discard", "source": S.REVIEWING, "dest": S.DISCARDED},
-    {"trigger": "complete", "source": S.REVIEWING, "dest": S.PROCESSING},
+    {"trigger": "discard", "source": S.REVIEWING, "dest": S.DISCARDED,
+     "by": PERSON, "opens": True, "past": "discarded"},
+    {"trigger": "complete", "source": S.REVIEWING, "dest": S.PROCESSING,
+     "by": PERSON, "opens": True, "past": "completed"},
     {"trigger": "unlock", "source": [S.COMPLETED, S.FILTERED], "dest": S.REVIEWING,
-     "conditions": not_exported},
+     "conditions": not_exported, "by": PERSON, "opens": True, "past": "unlocked"},
     {"trigger": "approve", "source": NOT_PROCESSING, "dest": None,
-     "conditions": not_approved, "after": _set_approved},
+     "conditions": not_approved, "after": _set_approved,
+     "by": PERSON, "opens": False, "past": "approved"},
     {"trigger": "disapprove", "source": NOT_PROCESSING, "dest": None,
-     "conditions": approved, "after": _clear_approved},
-    {"trigger": "report", "source": NOT_PROCESSING, "dest": None},
+     "conditions": approved, "after": _clear_approved,
+     "by": PERSON, "opens": False, "past": "disapproved"},
+    {"trigger": "report", "source": NOT_PROCESSING, "dest": None,
+     "by": PERSON, "opens": True, "past": "reported"},
     # What the pipeline does (test helpers drive these). API.md §6.
-    {"trigger": "to_review", "source": S.PROCESSING, "dest": S.REVIEWING},
-    {"trigger": "auto_complete", "source": S.PROCESSING, "dest": S.COMPLETED},
-    {"trigger": "fail", "source": S.PROCESSING, "dest": S.FAILED},
-    {"trigger": "filter", "source": S.PROCESSING, "dest": S.FILTERED},
-    {"trigger": "retry", "source": S.FAILED, "dest": S.PROCESSING},
-    {"trigger": "export", "source": S.COMPLETED, "dest": None, "after": _set_exported_at},
+    {"trigger": "to_review", "source": S.PROCESSING, "dest": S.REVIEWING,
+     "by": PIPELINE, "opens": False, "past": "sent to review"},
+    {"trigger": "auto_complete", "source": S.PROCESSING, "dest": S.COMPLETED,
+     "by": PIPELINE, "opens": False, "past": "auto-completed"},
+    {"trigger": "fail", "source": S.PROCESSING, "dest": S.FAILED,
+     "by": PIPELINE, "opens": False, "past": "failed"},
+    {"trigger": "filter", "source": S.PROCESSING, "dest": S.FILTERED,
+     "by": PIPELINE, "opens": False, "past": "filtered"},
+    {"trigger": "retry", "source": S.FAILED, "dest": S.PROCESSING,
+     "by": PIPELINE, "opens": False, "past": "retried"},
+    {"trigger": "export", "source": S.COMPLETED, "dest": None, "after": _set_exported_at,
+     "by": PIPELINE, "opens": False, "past": "exported"},
     {"trigger": "export_fail", "source": S.COMPLETED, "dest": None,
-     "after": _set_export_failed_at},
+     "after": _set_export_failed_at,
+     "by": PIPELINE, "opens": False, "past": "marked as failed to export"},
 ]
 
-USER_ACTIONS = ("discard", "complete", "unlock", "approve", "disapprove", "report")
-PIPELINE_EVENTS = ("to_review", "auto_complete", "fail", "filter", "retry", "export", "export_fail")
+_FACTS = ("by", "opens", "past")
+FACTS: dict[str, dict[str, Any]] = {
+    row["trigger"]: {name: row[name] for name in _FACTS} for row in TRANSITIONS
+}
+USER_ACTIONS = tuple(t for t, facts in FACTS.items() if facts["by"] == PERSON)
+PIPELINE_EVENTS = tuple(t for t, facts in FACTS.items() if facts["by"] == PIPELINE)
 TRIGGERS = USER_ACTIONS + PIPELINE_EVENTS
 
-# What stands in the way when a guard refuses: the attribute it reads.
-_GUARD_FIELD = {not_approved: "approved", approved: "approved", not_exported: "exported_at"}
 
-MACHINE = Machine(
-    model=None,
-    states=TaskStatus,
-    transitions=TRANSITIONS,
-    initial=None,
-    model_attribute="status",
-    auto_transitions=False,
-    send_event=True,
-)
+def opens_task(trigger: str) -> bool:
+    return bool(FACTS[trigger]["opens"])
+
+
+def past_tense(trigger: str) -> str:
+    return str(FACTS[trigger]["past"])
+
+
+def machine_rows(table: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The table's rows as pytransitions takes them (the trigger's facts left out). Refuses a
+    row without its facts, and a guard that does not declare the field it reads: such a guard
+    would turn a refusal into an error at request time."""
+    rows = []
+    for row in table:
+        missing = [name for name in _FACTS if name not in row]
+        if missing:
+            raise ValueError(f"transition {row['trigger']!r} lacks {', '.join(missing)}")
+        if row["by"] not in (PERSON, PIPELINE):
+            raise ValueError(f"transition {row['trigger']!r}: 'by' is {PERSON} or {PIPELINE}")
+        conditions = row.get("conditions", [])
+        for guard in conditions if isinstance(conditions, list) else [conditions]:
+            if not isinstance(getattr(guard, "reads", None), str):
+                raise ValueError(
+                    f"guard {getattr(guard, '__name__', guard)!r} of {row['trigger']!r} "
+                    "declares no field: decorate it with @reads('field')"
+                )
+        rows.append({key: value for key, value in row.items() if key not in _FACTS})
+    return rows
+
+
+def build_machine(table: list[dict[str, Any]]) -> Machine:
+    return Machine(
+        model=None,
+        states=TaskStatus,
+        transitions=machine_rows(table),
+        initial=None,
+        model_attribute="status",
+        auto_transitions=False,
+        send_event=True,
+    )
+
+
+MACHINE = build_machine(TRANSITIONS)
 
 
 @dataclass(frozen=True)
@@ -150,7 +218,7 @@ def _refusal(
         return Refusal(trigger, status, details)
     transition = MACHINE.events[trigger].transitions[status.name][0]
     guard: Any = transition.conditions[0].func
-    name = _GUARD_FIELD[guard]
+    name = guard.reads
     value = getattr(task, name)
     shown = value.strftime("%Y-%m-%dT%H:%M:%SZ") if isinstance(value, datetime) else value
     details[name] = shown
@@ -173,7 +241,8 @@ def mermaid_diagram() -> str:
 
     drawing = _Drawing()
     GraphMachine(
-        model=drawing, states=TaskStatus, transitions=TRANSITIONS, initial=S.PROCESSING,
+        model=drawing, states=TaskStatus, transitions=machine_rows(TRANSITIONS),
+        initial=S.PROCESSING,
         model_attribute="status", auto_transitions=False, send_event=True,
         graph_engine="mermaid", show_conditions=True, title="Task lifecycle",
     )

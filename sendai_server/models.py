@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,11 +16,12 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
 )
 from sqlalchemy import Enum as SAEnum
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from .lifecycle import TaskStatus
 
@@ -98,7 +100,6 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    projects: Mapped[list[ApiKeyProject]] = relationship(cascade="all, delete-orphan")
 
 
 class Task(Base):
@@ -127,13 +128,6 @@ class Task(Base):
     export_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    meta: Mapped[list[TaskMeta]] = relationship(
-        order_by="TaskMeta.position", lazy="selectin", cascade="all, delete-orphan"
-    )
-    pages: Mapped[list[Page]] = relationship(
-        order_by="Page.position", lazy="selectin", cascade="all, delete-orphan"
-    )
-
 
 class TaskMeta(Base):
     __tablename__ = "task_meta"
@@ -153,19 +147,6 @@ class Page(Base):
     position: Mapped[int] = mapped_column(Integer)
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
-
-    annotations: Mapped[list[Annotation]] = relationship(
-        order_by="Annotation.position", lazy="selectin", cascade="all, delete-orphan"
-    )
-    checkboxes: Mapped[list[Checkbox]] = relationship(
-        order_by="Checkbox.position", lazy="selectin", cascade="all, delete-orphan"
-    )
-    segments: Mapped[list[Segment]] = relationship(
-        order_by="Segment.position", lazy="selectin", cascade="all, delete-orphan"
-    )
-    signatures: Mapped[list[Signature]] = relationship(
-        order_by="Signature.position", lazy="selectin", cascade="all, delete-orphan"
-    )
 
 
 class _PageItem:
@@ -204,6 +185,33 @@ class Signature(_PageItem, Base):
     __table_args__ = (Index("ix_signature_page_id_position", "page_id", "position"),)
     page_id: Mapped[str] = mapped_column(ForeignKey("page.id", ondelete="CASCADE"))
     coordinates: Mapped[list[list[float]]] = mapped_column(JSON)
+
+
+@dataclass(frozen=True)
+class ItemKind:
+    """A kind of page item: its key in a public page object (API.md §5), its table, and the
+    prefix of its ids. Creation, reads and the schemas all derive from `ITEM_KINDS`."""
+
+    key: str
+    model: type[Base]
+    id_prefix: str
+
+    @property
+    def table(self) -> Table:
+        return self.model.__table__  # type: ignore[return-value]
+
+    @property
+    def public_columns(self) -> tuple[str, ...]:
+        """What a client sees of an item: every column but its page and position."""
+        return tuple(c.name for c in self.table.c if c.name not in ("page_id", "position"))
+
+
+ITEM_KINDS = (
+    ItemKind("annotations", Annotation, "ann"),
+    ItemKind("checkboxes", Checkbox, "cb"),
+    ItemKind("segments", Segment, "seg"),
+    ItemKind("signatures", Signature, "sig"),
+)
 
 
 class TaskEvent(Base):

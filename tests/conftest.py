@@ -17,13 +17,13 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
 from sendai_server import create_app, migrate
 from sendai_server.config import Config
 from sendai_server.db import make_engine
 from sendai_server.models import Base
 from sendai_server.services.demo import seed_demo
+from sendai_server.uow import UnitOfWork
 from tests.helpers import LiveServer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -116,15 +116,16 @@ def engine(app: Flask) -> Engine:
 
 
 @pytest.fixture
-def session(app: Flask) -> Iterator[Session]:
-    with app.extensions["sendai_sessions"]() as session:
-        yield session
+def uow(engine: Engine) -> Iterator[UnitOfWork]:
+    """A unit of work of the test's own, outside any request (as the CLI's and workers' are)."""
+    with UnitOfWork(engine) as uow:
+        yield uow
 
 
 @pytest.fixture
-def seed(session: Session) -> dict[str, Any]:
+def seed(uow: UnitOfWork) -> dict[str, Any]:
     """API.md §7's demo data: keys per role, tasks in every state, and another team."""
-    return seed_demo(session)
+    return seed_demo(uow)
 
 
 @pytest.fixture

@@ -6,16 +6,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, text
-from sqlalchemy.orm import Session
 
 from sendai_server.lifecycle import TaskStatus
 from sendai_server.services.task_creation import TaskSpec, create_tasks, synthetic_pages
+from sendai_server.uow import UnitOfWork
 
 EXPORTED_AT = datetime(2024, 1, 15, 10, 30, tzinfo=UTC)
 
 
 def make_task(
-    session: Session,
+    uow: UnitOfWork,
     project_id: str,
     status: str = "REVIEWING",
     *,
@@ -32,7 +32,7 @@ def make_task(
         exported_at=EXPORTED_AT if exported else None,
         pages=synthetic_pages(pages, annotations, random.Random(0)),
     )
-    [task_id] = create_tasks(session, project_id, [spec])
+    [task_id] = create_tasks(uow, project_id, [spec])
     return task_id
 
 

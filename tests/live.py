@@ -13,8 +13,9 @@ import pytest
 import requests
 from sqlalchemy import Engine
 
-from sendai_server.db import make_engine, make_session_factory
+from sendai_server.db import make_engine
 from sendai_server.services.demo import seed_demo
+from sendai_server.uow import UnitOfWork
 from tests.conftest import BACKENDS, _truncate_postgres
 from tests.helpers import LiveServer, auth
 
@@ -71,8 +72,8 @@ def live(
         url = request.getfixturevalue("postgres_database")
         _truncate_postgres(url)
     engine = make_engine(url)
-    with make_session_factory(engine)() as session:
-        seed = seed_demo(session)
+    with UnitOfWork(engine) as uow:
+        seed = seed_demo(uow)
     server = LiveServer(url, workers=4)
     http = requests.Session()
     try:

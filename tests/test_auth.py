@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text, update
-from sqlalchemy.orm import Session
 
 from sendai_server.errors import NotFound, ValidationError
 from sendai_server.models import ApiKey
 from sendai_server.services.keys import create_key, hash_key
+from sendai_server.uow import UnitOfWork
 from tests.helpers import auth, task_path
 
 
@@ -54,23 +54,23 @@ def test_last_used_at_is_written_once_then_throttled(
 
 
 def test_scope_aliases_are_stored_under_canonical_names(
-    session: Session, seed: dict[str, Any]
+    uow: UnitOfWork, seed: dict[str, Any]
 ) -> None:
-    created = create_key(session, seed["team_id"], ["tasks.view", "tasks.edit"],
+    created = create_key(uow, seed["team_id"], ["tasks.view", "tasks.edit"],
                          [seed["project_id"]])
     assert created.scopes == ["task.edit", "task.read"]
 
 
-def test_unknown_scope_is_refused(session: Session, seed: dict[str, Any]) -> None:
+def test_unknown_scope_is_refused(uow: UnitOfWork, seed: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
-        create_key(session, seed["team_id"], ["task.destroy"], [seed["project_id"]])
+        create_key(uow, seed["team_id"], ["task.destroy"], [seed["project_id"]])
 
 
 def test_key_cannot_be_added_to_another_teams_project(
-    session: Session, seed: dict[str, Any]
+    uow: UnitOfWork, seed: dict[str, Any]
 ) -> None:
     with pytest.raises(NotFound):
-        create_key(session, seed["team_id"], ["task.read"], [seed["other"]["project_id"]])
+        create_key(uow, seed["team_id"], ["task.read"], [seed["other"]["project_id"]])
 
 
 @pytest.mark.parametrize("header_form", ["Bearer {}", "bearer {}", "Bearer   {}", "Bearer {}  "])

@@ -6,9 +6,9 @@ import re
 from typing import Any
 
 from flask.testing import FlaskClient
-from sqlalchemy.orm import Session
 
 from sendai_server.services.keys import create_key
+from sendai_server.uow import UnitOfWork
 from tests.helpers import auth, task_path
 
 # The example response of Send AI's discard page (seed/discard-task.txt), field for field.
@@ -84,17 +84,17 @@ def test_get_reads_any_state_and_changes_nothing(client: FlaskClient, seed: dict
 
 
 def test_get_with_a_key_not_added_to_the_project_is_404(
-    client: FlaskClient, seed: dict[str, Any], session: Session
+    client: FlaskClient, seed: dict[str, Any], uow: UnitOfWork
 ) -> None:
-    unattached = create_key(session, seed["team_id"], ["task.read"], [], "no projects")
+    unattached = create_key(uow, seed["team_id"], ["task.read"], [], "no projects")
     response = client.get(task_path(seed, seed["tasks"]["REVIEWING"][0]),
                           headers=auth(unattached.key))
     assert response.status_code == 404
     assert response.get_json()["error"]["code"] == "not_found"
 
 
-def test_get_needs_task_read(client: FlaskClient, seed: dict[str, Any], session: Session) -> None:
-    helpers_only = create_key(session, seed["team_id"], ["test_helpers"], [seed["project_id"]])
+def test_get_needs_task_read(client: FlaskClient, seed: dict[str, Any], uow: UnitOfWork) -> None:
+    helpers_only = create_key(uow, seed["team_id"], ["test_helpers"], [seed["project_id"]])
     response = client.get(task_path(seed, seed["tasks"]["REVIEWING"][0]),
                           headers=auth(helpers_only.key))
     assert response.status_code == 403

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
 from sendai_server.services.keys import SCOPES, create_key
+from sendai_server.uow import UnitOfWork
 from tests.api_spec import HTTP_METHODS, Operation, operations
 from tests.helpers import LiveServer, auth
 from tests.hostile import assert_json_error, chunked, raw_request, snapshot
@@ -82,8 +82,8 @@ def spec(client: FlaskClient) -> dict[str, Any]:
 
 
 @pytest.fixture
-def every_scope_key(session: Session, seed: dict[str, Any]) -> str:
-    return create_key(session, seed["team_id"], list(SCOPES), [seed["project_id"]]).key
+def every_scope_key(uow: UnitOfWork, seed: dict[str, Any]) -> str:
+    return create_key(uow, seed["team_id"], list(SCOPES), [seed["project_id"]]).key
 
 
 def _url(op: Operation, seed: dict[str, Any], task: str, override: dict[str, str] | None = None

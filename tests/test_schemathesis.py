@@ -23,11 +23,11 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from sqlalchemy.orm import Session
 
 from sendai_server import create_app
 from sendai_server.config import Config
 from sendai_server.services.keys import SCOPES, create_key
+from sendai_server.uow import UnitOfWork
 from tests.helpers import auth
 
 MAX_EXAMPLES = int(os.environ.get("SENDAI_SCHEMATHESIS_EXAMPLES", "25"))
@@ -36,8 +36,8 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 
 
 @pytest.fixture
-def every_scope_key(session: Session, seed: dict[str, Any]) -> str:
-    return create_key(session, seed["team_id"], list(SCOPES), [seed["project_id"]]).key
+def every_scope_key(uow: UnitOfWork, seed: dict[str, Any]) -> str:
+    return create_key(uow, seed["team_id"], list(SCOPES), [seed["project_id"]]).key
 
 
 def _load_schema() -> Any:

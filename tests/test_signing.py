@@ -6,13 +6,14 @@ import threading
 
 from sqlalchemy import Engine, text
 
-from sendai_server.db import make_engine, make_session_factory
+from sendai_server.db import make_engine
 from sendai_server.services.signing import signing_secret
+from sendai_server.uow import UnitOfWork
 
 
 def test_configured_secret_wins_and_stores_nothing(engine: Engine) -> None:
-    with make_session_factory(engine)() as session:
-        assert signing_secret(session, "configured") == "configured"
+    with UnitOfWork(engine) as uow:
+        assert signing_secret(uow, "configured") == "configured"
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM server_secret")).scalar_one() == 0
 
@@ -26,9 +27,9 @@ def test_workers_racing_to_make_the_secret_all_get_the_one_stored(database_url: 
     def worker() -> None:
         engine = make_engine(database_url)  # each its own engine, like separate processes
         try:
-            with make_session_factory(engine)() as session:
+            with UnitOfWork(engine) as uow:
                 barrier.wait()
-                secrets.append(signing_secret(session, None))
+                secrets.append(signing_secret(uow, None))
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
         finally:

@@ -10,18 +10,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from itsdangerous import URLSafeSerializer
-from sqlalchemy import Engine, event, select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, select, text, update
 
 from sendai_server import create_app
 from sendai_server.config import Config
-from sendai_server.db import make_engine, make_session_factory
+from sendai_server.db import make_engine
 from sendai_server.models import Task
 from sendai_server.services.demo import EXAMPLE_TASK
 from sendai_server.services.task_creation import TaskSpec, create_tasks, synthetic_pages
+from sendai_server.uow import UnitOfWork
+from tests.db_trace import Trace, trace_database
 from tests.factories import make_task
 from tests.helpers import auth
 
@@ -59,10 +59,10 @@ def walk(client: FlaskClient, seed: dict[str, Any], query: str) -> list[dict[str
 
 
 @pytest.fixture
-def project_with_tasks(seed: dict[str, Any], session: Session) -> dict[str, Any]:
+def project_with_tasks(seed: dict[str, Any], uow: UnitOfWork) -> dict[str, Any]:
     """The seed's 8 tasks plus 12 more, some approved."""
     for n in range(12):
-        make_task(session, seed["project_id"], ["REVIEWING", "COMPLETED", "FAILED"][n % 3],
+        make_task(uow, seed["project_id"], ["REVIEWING", "COMPLETED", "FAILED"][n % 3],
                   approved=n % 4 == 0, pages=0, name=f"Extra {n}")
     return seed
 
@@ -82,9 +82,9 @@ def test_list_answers_newest_first_with_count_more_and_token(
 
 
 def test_list_default_limit_is_20(
-    client: FlaskClient, project_with_tasks: dict[str, Any], session: Session
+    client: FlaskClient, project_with_tasks: dict[str, Any], uow: UnitOfWork
 ) -> None:
-    make_task(session, project_with_tasks["project_id"], pages=0)
+    make_task(uow, project_with_tasks["project_id"], pages=0)
     body = get_list(client, project_with_tasks).get_json()
     assert len(body["payload"]) == 20 and body["count"] == 21 and body["more"] is True
 
@@ -176,10 +176,10 @@ def test_bad_parameters_are_400_validation_error_naming_the_field(
     assert field in error["details"]["fields"]
 
 
-def test_list_needs_task_read(client: FlaskClient, seed: dict[str, Any], session: Session) -> None:
+def test_list_needs_task_read(client: FlaskClient, seed: dict[str, Any], uow: UnitOfWork) -> None:
     from sendai_server.services.keys import create_key
 
-    key = create_key(session, seed["team_id"], ["task.edit"], [seed["project_id"]]).key
+    key = create_key(uow, seed["team_id"], ["task.edit"], [seed["project_id"]]).key
     response = client.get(list_path(seed, "limit=0"), headers=auth(key))
     assert response.status_code == 403  # scope before the query's validation
 
@@ -222,11 +222,11 @@ def test_token_may_change_limit_and_status_order(
 
 
 def test_token_of_one_project_is_refused_in_another(
-    client: FlaskClient, project_with_tasks: dict[str, Any], session: Session
+    client: FlaskClient, project_with_tasks: dict[str, Any], uow: UnitOfWork
 ) -> None:
     other = project_with_tasks["other"]
     for n in range(3):
-        make_task(session, other["project_id"], pages=0, name=f"other {n}")
+        make_task(uow, other["project_id"], pages=0, name=f"other {n}")
     own = first_token(client, project_with_tasks)
     response = client.get(f"/v2/{other['team_id']}/project/{other['project_id']}/task"
                           f"?limit=2&token={own}", headers=auth(other["key"]))
@@ -326,21 +326,15 @@ def _specs(count: int) -> list[TaskSpec]:
 
 
 @pytest.fixture
-def statements(app: Flask) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
-
-    event.listen(app.extensions["sendai_engine"], "before_cursor_execute", record)
-    yield seen
-    event.remove(app.extensions["sendai_engine"], "before_cursor_execute", record)
+def statements(engine: Engine) -> Iterator[Trace]:
+    with trace_database(engine) as trace:
+        yield trace
 
 
 def test_a_page_takes_the_same_number_of_statements_for_1_or_100_tasks_of_any_size(
-    client: FlaskClient, seed: dict[str, Any], session: Session, statements: list[str]
+    client: FlaskClient, seed: dict[str, Any], uow: UnitOfWork, statements: Trace
 ) -> None:
-    create_tasks(session, seed["project_id"], _specs(120))
+    create_tasks(uow, seed["project_id"], _specs(120))
     get_list(client, seed, "limit=1")  # warm up: the signing secret, the key's last use
     counts = {}
     for query in ("limit=1", "limit=100", "limit=100&sort=created_at:asc",
@@ -348,21 +342,21 @@ def test_a_page_takes_the_same_number_of_statements_for_1_or_100_tasks_of_any_si
         statements.clear()
         body = get_list(client, seed, query).get_json()
         assert body["payload"]
-        counts[query] = len(statements)
+        counts[query] = (len(statements.statements), statements.checkouts)
     token = first_token(client, seed, "limit=100")
     statements.clear()
     get_list(client, seed, f"limit=100&token={token}")
-    counts["second page"] = len(statements)
+    counts["second page"] = (len(statements.statements), statements.checkouts)
     assert len(set(counts.values())) == 1, counts
-    queries = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
-    assert len(queries) == 4, queries  # key, count, tasks, and meta+pages+items in one UNION
+    # key, count, tasks, and meta+pages+items in one UNION; no BEGIN: lone reads; one checkout
+    assert counts["second page"] == (4, 1), statements.round_trips
 
 
 def test_get_task_takes_the_same_statements_for_a_small_or_a_huge_task(
-    client: FlaskClient, seed: dict[str, Any], session: Session, statements: list[str]
+    client: FlaskClient, seed: dict[str, Any], uow: UnitOfWork, statements: Trace
 ) -> None:
     rng = __import__("random").Random(2)
-    [small, huge] = create_tasks(session, seed["project_id"], [
+    [small, huge] = create_tasks(uow, seed["project_id"], [
         TaskSpec(name="small"),
         TaskSpec(name="huge", pages=EXAMPLE_TASK["pages"] * 300 + synthetic_pages(300, 3, rng)),
     ])
@@ -373,7 +367,7 @@ def test_get_task_takes_the_same_statements_for_a_small_or_a_huge_task(
         statements.clear()
         response = client.get(base + task_id, headers=auth(seed["keys"]["read"]))
         assert response.status_code == 200
-        counts.append(len(statements))
+        counts.append(len(statements.statements))
     assert counts[0] == counts[1]
     assert len(response.get_json()["payload"]["pages"]) == 600
 
@@ -382,10 +376,10 @@ def test_get_task_takes_the_same_statements_for_a_small_or_a_huge_task(
 
 @pytest.mark.parametrize("sort", ["created_at:desc", "created_at:asc"])
 def test_walk_of_1000_tasks_in_pages_of_7_has_no_duplicate_or_gap_while_tasks_are_added(
-    client: FlaskClient, seed: dict[str, Any], session: Session, engine: Engine,
+    client: FlaskClient, seed: dict[str, Any], uow: UnitOfWork, engine: Engine,
     database_url: str, sort: str,
 ) -> None:
-    original = set(create_tasks(session, seed["project_id"],
+    original = set(create_tasks(uow, seed["project_id"],
                                 [TaskSpec(name=f"Walk {n}") for n in range(1000 - 8)]))
     original |= {t for ids in seed["tasks"].values() for t in ids}
     assert len(original) == 1000
@@ -395,10 +389,9 @@ def test_walk_of_1000_tasks_in_pages_of_7_has_no_duplicate_or_gap_while_tasks_ar
 
     def add_tasks() -> None:
         writer = make_engine(database_url)
-        sessions = make_session_factory(writer)
         try:
             while not stop.is_set() and len(added) < 400:
-                with sessions() as s:
+                with UnitOfWork(writer) as s:
                     added.extend(create_tasks(s, seed["project_id"],
                                               [TaskSpec(name="Added"), TaskSpec(name="Added")]))
         finally:

@@ -9,7 +9,7 @@ from flask import Flask, Response, g, request
 
 from ..errors import PayloadTooLarge, ValidationError
 from ..ids import new_id
-from . import docs, health, tasks, test_helpers
+from . import docs, errors, health, helper_endpoints, tasks
 from .blueprint import API_DESCRIPTION, Api
 
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -35,7 +35,7 @@ def init_app(app: Flask) -> Api:
     api.register_blueprint(health.blp)
     api.register_blueprint(tasks.blp)
     if app.config["SENDAI"].test_helpers:  # off: the paths do not exist at all (404)
-        api.register_blueprint(test_helpers.blp)
+        api.register_blueprint(helper_endpoints.blp)
 
     @app.before_request
     def _begin_request() -> None:
@@ -49,6 +49,8 @@ def init_app(app: Flask) -> Api:
             raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
         if request.content_length is None and _is_chunked():
             _buffer_chunked_body(limit)
+
+    errors.init_app(app)  # after the Api, so our handlers replace flask-smorest's
 
     @app.after_request
     def _tag_response(response: Response) -> Response:

@@ -9,6 +9,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, post_dump, validate
 
 from ..lifecycle import PIPELINE_EVENTS, TaskStatus
+from ..models import ITEM_KINDS
 from .fast_dump import CompiledDumpSchema
 
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -102,14 +103,24 @@ class SignatureSchema(SegmentSchema):
     pass
 
 
-class PageSchema(Schema):
-    id = fields.String(dump_only=True)
-    width = fields.Integer(required=True, strict=True, validate=PIXELS)
-    height = fields.Integer(required=True, strict=True, validate=PIXELS)
-    annotations = fields.List(fields.Nested(AnnotationSchema), load_default=list)
-    checkboxes = fields.List(fields.Nested(CheckboxSchema), load_default=list)
-    segments = fields.List(fields.Nested(SegmentSchema), load_default=list)
-    signatures = fields.List(fields.Nested(SignatureSchema), load_default=list)
+# One schema per kind of page item (models.ITEM_KINDS); a kind without one fails at import.
+ITEM_SCHEMAS: dict[str, type[Schema]] = {
+    "annotations": AnnotationSchema, "checkboxes": CheckboxSchema,
+    "segments": SegmentSchema, "signatures": SignatureSchema,
+}
+
+PageSchema = Schema.from_dict(
+    {
+        "id": fields.String(dump_only=True),
+        "width": fields.Integer(required=True, strict=True, validate=PIXELS),
+        "height": fields.Integer(required=True, strict=True, validate=PIXELS),
+        **{
+            kind.key: fields.List(fields.Nested(ITEM_SCHEMAS[kind.key]), load_default=list)
+            for kind in ITEM_KINDS
+        },
+    },
+    name="Page",
+)
 
 
 class TaskSchema(Schema):
@@ -119,11 +130,7 @@ class TaskSchema(Schema):
     name = fields.String()
     created_at = Timestamp()
     meta = fields.List(fields.Nested(MetaSchema))
-    status = fields.String(
-        validate=validate.OneOf(
-            ["PROCESSING", "REVIEWING", "COMPLETED", "FAILED", "DISCARDED", "FILTERED"]
-        )
-    )
+    status = fields.String(validate=validate.OneOf([s.value for s in TaskStatus]))
     step_type = fields.String()
     upload_id = fields.String(allow_none=True)
     project_id = fields.String()
@@ -214,7 +221,7 @@ class TaskEventSchema(Schema):
     def _report_fields_on_reports_only(
         self, data: dict[str, Any], original: Any, **_: Any
     ) -> dict[str, Any]:
-        if original.action != "report":
+        if original["action"] != "report":
             data.pop("issues", None)
             data.pop("message", None)
         return data

@@ -9,11 +9,11 @@ from typing import Any, TypeVar
 from flask import current_app, g
 
 from ..auth import requires
-from ..db import request_connection, request_engine, request_session
 from ..lifecycle import TaskStatus
 from ..services import tasks
 from ..services.signing import signing_secret
 from ..services.task_list import TaskListQuery, list_tasks
+from ..uow import current_uow
 from .blueprint import Blueprint
 from .schemas import (
     CompleteEnvelopeSchema,
@@ -36,6 +36,16 @@ def _caller() -> tasks.Caller:
     return tasks.Caller(principal=g.principal, request_id=g.request_id)
 
 
+def _change(
+    team_id: str, project_id: str, task_id: str, trigger: str,
+    details: dict[str, Any] | None = None,
+) -> tasks.PublicTask:
+    """Fire a lifecycle trigger on the task for the request's caller (lifecycle.TRANSITIONS)."""
+    return tasks.change_task(
+        current_uow(), _caller(), team_id, project_id, task_id, trigger, details
+    )
+
+
 def task_found_before_body(view: F) -> F:
     """Answer an unknown task (404) before the body is read (400): API.md §2's order. Goes
     between `@requires` and `@blp.arguments`."""
@@ -43,7 +53,7 @@ def task_found_before_body(view: F) -> F:
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         tasks.check_task_exists(
-            request_session(), g.principal,
+            current_uow(), g.principal,
             kwargs["team_id"], kwargs["project_id"], kwargs["task_id"],
         )
         return view(*args, **kwargs)
@@ -57,7 +67,7 @@ def _token_secret() -> str:
     extensions = current_app.extensions
     if "sendai_token_secret" not in extensions:
         configured = current_app.config["SENDAI"].secret_key
-        extensions["sendai_token_secret"] = signing_secret(request_session(), configured)
+        extensions["sendai_token_secret"] = signing_secret(current_uow(), configured)
     return str(extensions["sendai_token_secret"])
 
 
@@ -78,7 +88,7 @@ def list_project_tasks(team_id: str, project_id: str, **params: Any) -> dict[str
         limit=params["limit"],
         token=params.get("token"),
     )
-    page = list_tasks(request_session(), g.principal, team_id, project_id, query, _token_secret())
+    page = list_tasks(current_uow(), g.principal, team_id, project_id, query, _token_secret())
     return {"payload": page.tasks, "count": page.count, "more": page.more,
             "paginationToken": page.token}
 
@@ -88,7 +98,7 @@ def list_project_tasks(team_id: str, project_id: str, **params: Any) -> dict[str
 @requires("task.read")
 def get_task(team_id: str, project_id: str, task_id: str) -> dict[str, Any]:
     """Get a task"""
-    task = tasks.get_task(request_connection(), g.principal, team_id, project_id, task_id)
+    task = tasks.get_task(current_uow(), g.principal, team_id, project_id, task_id)
     return {"payload": task}
 
 
@@ -101,7 +111,7 @@ def task_events(team_id: str, project_id: str, task_id: str) -> dict[str, Any]:
     This server's own: every change to the task, oldest first, with the key and request that
     made it.
     """
-    events = tasks.task_events(request_session(), g.principal, team_id, project_id, task_id)
+    events = tasks.task_events(current_uow(), g.principal, team_id, project_id, task_id)
     return {"payload": events}
 
 
@@ -113,7 +123,7 @@ def discard_task(team_id: str, project_id: str, task_id: str) -> dict[str, Any]:
 
     Only a REVIEWING task can be discarded; it becomes DISCARDED for good. Any body is ignored.
     """
-    task = tasks.discard_task(request_engine(), _caller(), team_id, project_id, task_id)
+    task = _change(team_id, project_id, task_id, "discard")
     return {"payload": task}
 
 
@@ -126,7 +136,7 @@ def complete_task(team_id: str, project_id: str, task_id: str) -> dict[str, Any]
     Only a REVIEWING task can be completed; it becomes PROCESSING while the pipeline takes it
     on. Any body is ignored.
     """
-    task = tasks.complete_task(request_engine(), _caller(), team_id, project_id, task_id)
+    task = _change(team_id, project_id, task_id, "complete")
     return {"payload": task, "message": "Task processing started"}
 
 
@@ -139,7 +149,7 @@ def unlock_task(team_id: str, project_id: str, task_id: str) -> dict[str, Any]:
     A COMPLETED or FILTERED task that has not been exported goes back to REVIEWING. Any body
     is ignored.
     """
-    task = tasks.unlock_task(request_engine(), _caller(), team_id, project_id, task_id)
+    task = _change(team_id, project_id, task_id, "unlock")
     return {"payload": task}
 
 
@@ -152,7 +162,7 @@ def approve_task(team_id: str, project_id: str, task_id: str) -> dict[str, Any]:
     Sets `approved` on a task that is not PROCESSING and not yet approved; the status stays.
     Any body is ignored.
     """
-    task = tasks.approve_task(request_engine(), _caller(), team_id, project_id, task_id)
+    task = _change(team_id, project_id, task_id, "approve")
     return {"payload": task}
 
 
@@ -165,7 +175,7 @@ def disapprove_task(team_id: str, project_id: str, task_id: str) -> dict[str, An
     Clears `approved` on an approved task that is not PROCESSING; the status stays. Any body
     is ignored.
     """
-    task = tasks.disapprove_task(request_engine(), _caller(), team_id, project_id, task_id)
+    task = _change(team_id, project_id, task_id, "disapprove")
     return {"payload": task}
 
 
@@ -182,8 +192,6 @@ def report_task(
     Any task that is not PROCESSING; the status stays. The issues and message are kept in the
     task's events.
     """
-    task = tasks.report_task(
-        request_engine(), _caller(), team_id, project_id, task_id,
-        issues=report["issues"], message=report.get("message"),
-    )
+    details = tasks.report_details(report["issues"], report.get("message"))
+    task = _change(team_id, project_id, task_id, "report", details)
     return {"payload": task}

@@ -1,1 +1,2 @@
-"""Use cases, free of Flask: each takes a Session, runs one transaction, raises domain errors."""
+"""Use cases, free of Flask: each takes the unit of work (uow.py) first, reads and writes
+through it, raises domain errors (errors.py), and never begins, commits or rolls back."""

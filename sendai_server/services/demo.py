@@ -4,15 +4,15 @@ second team for isolation checks. Every run makes a fresh team, so runs never co
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import insert, select
 
-from .. import db
 from ..ids import new_id
 from ..lifecycle import TaskStatus
 from ..models import Project, Task, Team
+from ..uow import UnitOfWork
 from .keys import create_key, revoke_key
 from .task_creation import TaskSpec, create_tasks, synthetic_pages
 
@@ -48,28 +48,26 @@ EDIT_SCOPES = ["task.read", "task.edit"]
 HELPER_SCOPES = ["test_helpers", "task.read", "task.edit"]
 
 
-def _team_with_project(session: Session, name: str) -> tuple[str, str]:
-    db.begin_write(session)
-    team = Team(id=new_id("team"), name=name)
-    project = Project(id=new_id("proj"), team_id=team.id, name=f"{name} project")
-    session.add(team)
-    session.flush()
-    session.add(project)
-    session.commit()
-    return team.id, project.id
+def _team_with_project(uow: UnitOfWork, name: str) -> tuple[str, str]:
+    team_id, project_id, now = new_id("team"), new_id("proj"), datetime.now(UTC)
+    with uow.write() as conn:
+        conn.execute(insert(Team), {"id": team_id, "name": name, "created_at": now})
+        conn.execute(insert(Project), {"id": project_id, "team_id": team_id,
+                                       "name": f"{name} project", "created_at": now})
+    return team_id, project_id
 
 
-def seed_demo(session: Session) -> dict[str, Any]:
+def seed_demo(uow: UnitOfWork) -> dict[str, Any]:
     """Create the demo data and return API.md §7's `seed --json` document."""
     rng = random.Random()
-    team_id, project_id = _team_with_project(session, "Demo team")
+    team_id, project_id = _team_with_project(uow, "Demo team")
     keys = {
-        "edit": create_key(session, team_id, EDIT_SCOPES, [project_id], "demo edit").key,
-        "read": create_key(session, team_id, ["task.read"], [project_id], "demo read").key,
-        "helpers": create_key(session, team_id, HELPER_SCOPES, [project_id], "demo helpers").key,
+        "edit": create_key(uow, team_id, EDIT_SCOPES, [project_id], "demo edit").key,
+        "read": create_key(uow, team_id, ["task.read"], [project_id], "demo read").key,
+        "helpers": create_key(uow, team_id, HELPER_SCOPES, [project_id], "demo helpers").key,
     }
-    revoked = create_key(session, team_id, EDIT_SCOPES, [project_id], "demo revoked")
-    revoke_key(session, revoked.id)
+    revoked = create_key(uow, team_id, EDIT_SCOPES, [project_id], "demo revoked")
+    revoke_key(uow, revoked.id)
     keys["revoked"] = revoked.key
 
     specs = [TaskSpec(status=TaskStatus.REVIEWING, upload_id=new_id("upl"), **EXAMPLE_TASK)]
@@ -85,15 +83,15 @@ def seed_demo(session: Session) -> dict[str, Any]:
         for status in TaskStatus
         if status is not TaskStatus.REVIEWING
     ]
-    task_ids = create_tasks(session, project_id, specs)
+    task_ids = create_tasks(uow, project_id, specs)
     tasks: dict[str, list[str]] = {status.value: [] for status in TaskStatus}
     for spec, task_id in zip(specs, task_ids, strict=True):
         tasks[TaskStatus(spec.status).value].append(task_id)
 
-    other_team, other_project = _team_with_project(session, "Other team")
-    other_key = create_key(session, other_team, EDIT_SCOPES, [other_project], "other edit").key
+    other_team, other_project = _team_with_project(uow, "Other team")
+    other_key = create_key(uow, other_team, EDIT_SCOPES, [other_project], "other edit").key
     other_spec = TaskSpec(name="Other team's task", pages=synthetic_pages(1, 1, rng))
-    [other_task] = create_tasks(session, other_project, [other_spec])
+    [other_task] = create_tasks(uow, other_project, [other_spec])
     return {
         "team_id": team_id,
         "project_id": project_id,
@@ -106,29 +104,28 @@ def seed_demo(session: Session) -> dict[str, Any]:
     }
 
 
-def is_empty(session: Session) -> bool:
-    empty = session.scalar(select(Team.id).limit(1)) is None
-    session.rollback()
-    return empty
+def is_empty(uow: UnitOfWork) -> bool:
+    with uow.read() as conn:
+        return conn.scalar(select(Team.id).limit(1)) is None
 
 
-def demo_curl(session: Session, base_url: str) -> dict[str, str]:
+def demo_curl(uow: UnitOfWork, base_url: str) -> dict[str, str]:
     """A fresh edit key on the oldest demo project and a REVIEWING task to discard with it
     (one is made if none is left), so the printed curl always works."""
-    team_id, project_id = session.execute(
-        select(Project.team_id, Project.id).order_by(Project.created_at).limit(1)
-    ).one()
-    session.rollback()
-    key = create_key(session, team_id, EDIT_SCOPES, [project_id], "make run demo")
-    task_id = session.scalar(
-        select(Task.id)
-        .where(Task.project_id == project_id, Task.status == TaskStatus.REVIEWING)
-        .order_by(Task.created_at)
-        .limit(1)
-    )
-    session.rollback()
+    with uow.read() as conn:
+        team_id, project_id = conn.execute(
+            select(Project.team_id, Project.id).order_by(Project.created_at).limit(1)
+        ).one()
+    key = create_key(uow, team_id, EDIT_SCOPES, [project_id], "make run demo")
+    with uow.read() as conn:
+        task_id = conn.scalar(
+            select(Task.id)
+            .where(Task.project_id == project_id, Task.status == TaskStatus.REVIEWING)
+            .order_by(Task.created_at)
+            .limit(1)
+        )
     if task_id is None:
-        [task_id] = create_tasks(session, project_id, [TaskSpec(name="Demo task")])
+        [task_id] = create_tasks(uow, project_id, [TaskSpec(name="Demo task")])
     url = f"{base_url}/v2/{team_id}/project/{project_id}/task/{task_id}/discard"
     return {
         "key": key.key,

@@ -12,13 +12,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, Engine, bindparam, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, bindparam, insert, or_, select, update
 
-from .. import db
 from ..errors import InsufficientScope, NotFound, Unauthenticated, ValidationError
 from ..ids import new_id
 from ..models import ApiKey, ApiKeyProject, Project, Team
+from ..statements import Statement
+from ..uow import UnitOfWork
 
 KEY_PREFIX = "sk_"
 
@@ -78,49 +78,47 @@ def hash_key(plain_key: str) -> str:
 
 
 def create_key(
-    session: Session, team_id: str, scopes: list[str], project_ids: list[str], name: str = ""
+    uow: UnitOfWork, team_id: str, scopes: list[str], project_ids: list[str], name: str = ""
 ) -> CreatedKey:
     """A new key for `team_id`, added to `project_ids` (each must belong to that team)."""
     canonical = sorted({canonical_scope(s) for s in scopes})
     if not canonical:
         raise ValidationError("A key needs at least one scope.")
-    db.begin_write(session)
-    if session.get(Team, team_id) is None:
-        session.rollback()
-        raise NotFound(f"No team {team_id}.")
-    owned = set(
-        session.scalars(
-            select(Project.id).where(Project.team_id == team_id, Project.id.in_(project_ids))
-        )
-    )
-    missing = [p for p in project_ids if p not in owned]
-    if missing:
-        session.rollback()
-        raise NotFound(f"Team {team_id} has no project {', '.join(missing)}.")
+    projects = list(dict.fromkeys(project_ids))
     plain = KEY_PREFIX + secrets.token_urlsafe(32)
-    key = ApiKey(
-        id=new_id("key"), team_id=team_id, name=name, scopes=canonical, key_hash=hash_key(plain),
-        projects=[ApiKeyProject(project_id=p) for p in dict.fromkeys(project_ids)],
-    )
-    session.add(key)
-    session.commit()
-    return CreatedKey(key.id, plain, canonical, list(dict.fromkeys(project_ids)))
+    key_id = new_id("key")
+    with uow.write() as conn:
+        if conn.scalar(select(Team.id).where(Team.id == team_id)) is None:
+            raise NotFound(f"No team {team_id}.")
+        owned = set(conn.scalars(
+            select(Project.id).where(Project.team_id == team_id, Project.id.in_(projects))
+        ))
+        missing = [p for p in projects if p not in owned]
+        if missing:
+            raise NotFound(f"Team {team_id} has no project {', '.join(missing)}.")
+        conn.execute(insert(ApiKey), {
+            "id": key_id, "team_id": team_id, "name": name, "scopes": canonical,
+            "key_hash": hash_key(plain), "created_at": datetime.now(UTC),
+        })
+        if projects:
+            conn.execute(
+                insert(ApiKeyProject), [{"key_id": key_id, "project_id": p} for p in projects]
+            )
+    return CreatedKey(key_id, plain, canonical, projects)
 
 
-def revoke_key(session: Session, key_id: str) -> None:
-    db.begin_write(session)
-    key = session.get(ApiKey, key_id)
-    if key is None:
-        session.rollback()
-        raise NotFound(f"No key {key_id}.")
-    if key.revoked_at is None:
-        key.revoked_at = datetime.now(UTC)
-    session.commit()
+def revoke_key(uow: UnitOfWork, key_id: str) -> None:
+    with uow.write() as conn:
+        if conn.scalar(select(ApiKey.id).where(ApiKey.id == key_id)) is None:
+            raise NotFound(f"No key {key_id}.")
+        conn.execute(
+            update(ApiKey).where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
+            .values(revoked_at=datetime.now(UTC))
+        )
 
 
-# Built once (building a select costs more than running it); run on a plain Connection: no
-# ORM statement handling for what is a plain row read.
-_KEY_LOOKUP = (
+# On every request: compiled once, run on the driver (statements.py).
+_KEY_LOOKUP = Statement(
     select(
         ApiKey.id, ApiKey.team_id, ApiKey.scopes, ApiKey.key_hash,
         ApiKey.revoked_at, ApiKey.last_used_at, ApiKeyProject.project_id,
@@ -128,37 +126,42 @@ _KEY_LOOKUP = (
     .outerjoin(ApiKeyProject, ApiKeyProject.key_id == ApiKey.id)
     .where(ApiKey.key_hash == bindparam("digest"))
 )
+_TOUCH_KEY = Statement(
+    update(ApiKey)
+    .where(ApiKey.id == bindparam("key_id"))
+    .where(or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < bindparam("cutoff")))
+    .values(last_used_at=bindparam("now", type_=ApiKey.__table__.c.last_used_at.type))
+)
 
 
 def authenticate(conn: Connection, plain_key: str) -> tuple[Principal, datetime | None]:
     """The principal behind a key, and when the key was last used. Unknown or revoked: 401.
-    The read's transaction is left open (the caller's to end)."""
+    `conn` is the unit of work's, in read mode."""
     digest = hash_key(plain_key)
-    rows = conn.execute(_KEY_LOOKUP, {"digest": digest}).all()
-    if not rows or not hmac.compare_digest(rows[0].key_hash, digest):
+    rows = _KEY_LOOKUP.rows(conn, {"digest": digest})
+    if not rows:
         raise Unauthenticated()
-    first = rows[0]
-    if first.revoked_at is not None:
+    key_id, team_id, scopes, key_hash, revoked_at, last_used_at, _ = rows[0]
+    if not hmac.compare_digest(key_hash, digest):
+        raise Unauthenticated()
+    if revoked_at is not None:
         raise Unauthenticated("This API key has been revoked.")
     principal = Principal(
-        key_id=first.id,
-        team_id=first.team_id,
-        scopes=frozenset(first.scopes),
-        project_ids=frozenset(r.project_id for r in rows if r.project_id is not None),
+        key_id=key_id,
+        team_id=team_id,
+        scopes=frozenset(scopes),
+        project_ids=frozenset(row[6] for row in rows if row[6] is not None),
     )
-    return principal, first.last_used_at
+    return principal, last_used_at
 
 
-def touch_key(engine: Engine, key_id: str, last_used_at: datetime | None, interval: int) -> None:
+def touch_key(
+    uow: UnitOfWork, key_id: str, last_used_at: datetime | None, interval: int
+) -> None:
     """Record use, at most once per interval, so that reads do not all become writes."""
     now = datetime.now(UTC)
     if last_used_at is not None and now - last_used_at < timedelta(seconds=interval):
         return
     cutoff = now - timedelta(seconds=interval)
-    with db.write_connection(engine) as conn:
-        conn.execute(
-            update(ApiKey)
-            .where(ApiKey.id == key_id)
-            .where(or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < cutoff))
-            .values(last_used_at=now)
-        )
+    with uow.write() as conn:
+        _TOUCH_KEY.execute(conn, {"key_id": key_id, "cutoff": cutoff, "now": now})

@@ -9,40 +9,41 @@ and nobody has to configure anything for a token to work on the next request's w
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
-from .. import db
 from ..models import ServerSecret
+from ..uow import UnitOfWork
 
 TOKEN_SECRET_NAME = "pagination_token"
 
 
-def signing_secret(session: Session, configured: str | None) -> str:
+def signing_secret(uow: UnitOfWork, configured: str | None) -> str:
     """The configured secret, or the database's (made on first use; racing workers agree on
     the one that was stored first)."""
     if configured:
         return configured
-    stored = _stored(session)
+    stored = _stored(uow)
     if stored is not None:
         return stored
-    db.begin_write(session)
     try:
-        session.add(ServerSecret(name=TOKEN_SECRET_NAME, value=secrets.token_urlsafe(48)))
-        session.commit()
+        with uow.write() as conn:
+            conn.execute(insert(ServerSecret), {
+                "name": TOKEN_SECRET_NAME, "value": secrets.token_urlsafe(48),
+                "created_at": datetime.now(UTC),
+            })
     except IntegrityError:  # another worker stored one first: use theirs
-        session.rollback()
-    stored = _stored(session)
+        pass
+    stored = _stored(uow)
     if stored is None:  # pragma: no cover - the row was just written
         raise RuntimeError("the signing secret could not be stored")
     return stored
 
 
-def _stored(session: Session) -> str | None:
-    value = session.scalar(
-        select(ServerSecret.value).where(ServerSecret.name == TOKEN_SECRET_NAME)
-    )
-    session.rollback()
-    return value
+def _stored(uow: UnitOfWork) -> str | None:
+    with uow.read() as conn:
+        return conn.scalar(
+            select(ServerSecret.value).where(ServerSecret.name == TOKEN_SECRET_NAME)
+        )

@@ -12,31 +12,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, insert, select
 
-from .. import db
 from ..errors import NotFound
 from ..ids import new_id
 from ..lifecycle import TaskStatus
-from ..models import (
-    Annotation,
-    Checkbox,
-    Page,
-    Project,
-    Segment,
-    Signature,
-    Task,
-    TaskEvent,
-    TaskMeta,
-)
-
-_ITEM_KINDS = (
-    ("annotations", Annotation, "ann"),
-    ("checkboxes", Checkbox, "cb"),
-    ("segments", Segment, "seg"),
-    ("signatures", Signature, "sig"),
-)
+from ..models import ITEM_KINDS, Page, Project, Task, TaskEvent, TaskMeta
+from ..uow import UnitOfWork
 
 
 @dataclass
@@ -76,32 +58,32 @@ def synthetic_pages(pages: int, annotations: int, rng: random.Random) -> list[di
 
 # A batch this large gets the planner's statistics refreshed once it is in (PostgreSQL).
 ANALYZE_AFTER = 1000
-_LOADED_TABLES = tuple(
-    model.__tablename__
-    for model in (Task, TaskMeta, Page, Annotation, Checkbox, Segment, Signature, TaskEvent)
+# Parents before children, so foreign keys hold at every statement.
+_LOADED_MODELS: tuple[Any, ...] = (
+    Task, TaskMeta, Page, *(kind.model for kind in ITEM_KINDS), TaskEvent
 )
+_LOADED_TABLES = tuple(model.__tablename__ for model in _LOADED_MODELS)
 
 
 class _Rows:
     """Rows per table, written out in chunks so memory stays flat for large batches."""
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
         self.tables: dict[Any, list[dict[str, Any]]] = {}
 
     def add(self, model: Any, row: dict[str, Any]) -> None:
         self.tables.setdefault(model, []).append(row)
 
     def flush(self) -> None:
-        # Parents before children, so foreign keys hold at every statement.
-        for model in (Task, TaskMeta, Page, Annotation, Checkbox, Segment, Signature, TaskEvent):
+        for model in _LOADED_MODELS:
             rows = self.tables.pop(model, None)
             if rows:
-                self.session.execute(insert(model.__table__), rows)  # type: ignore[arg-type]
+                self.conn.execute(insert(model.__table__), rows)
 
 
 def create_tasks(
-    session: Session,
+    uow: UnitOfWork,
     project_id: str,
     specs: Iterable[TaskSpec],
     *,
@@ -111,12 +93,11 @@ def create_tasks(
     progress: Callable[[int], None] | None = None,
 ) -> list[str]:
     """Create the tasks, each with its pages and a `create` event, in one transaction."""
-    db.begin_write(session)
-    try:
-        if session.scalar(select(Project.id).where(Project.id == project_id)) is None:
+    with uow.write() as conn:
+        if conn.scalar(select(Project.id).where(Project.id == project_id)) is None:
             raise NotFound(f"No project {project_id}.")
         start = datetime.now(UTC)
-        rows = _Rows(session)
+        rows = _Rows(conn)
         task_ids: list[str] = []
         for index, spec in enumerate(specs):
             # Distinct created_at values keep "newest first" equal to creation order.
@@ -129,15 +110,11 @@ def create_tasks(
         rows.flush()
         if progress:
             progress(len(task_ids) % chunk_size)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    if len(task_ids) >= ANALYZE_AFTER and session.get_bind().dialect.name == "postgresql":
+    if len(task_ids) >= ANALYZE_AFTER and uow.engine.dialect.name == "postgresql":
         # Until autovacuum catches up, PostgreSQL plans reads of a freshly bulk-loaded table
         # from default estimates (hash joins over whole tables: ~100x slower task reads).
-        session.execute(text(f"ANALYZE {', '.join(_LOADED_TABLES)}"))
-        session.commit()
+        with uow.read() as conn:
+            conn.exec_driver_sql(f"ANALYZE {', '.join(_LOADED_TABLES)}")
     return task_ids
 
 
@@ -165,10 +142,11 @@ def _add_task(
             "id": page_id, "task_id": task_id, "position": page_position,
             "width": page["width"], "height": page["height"],
         })
-        for key, model, prefix in _ITEM_KINDS:
-            for position, item in enumerate(page.get(key, ())):
-                rows.add(model, {
-                    **item, "id": new_id(prefix), "page_id": page_id, "position": position,
+        for kind in ITEM_KINDS:
+            for position, item in enumerate(page.get(kind.key, ())):
+                rows.add(kind.model, {
+                    **item, "id": new_id(kind.id_prefix), "page_id": page_id,
+                    "position": position,
                 })
     rows.add(TaskEvent, {
         "id": new_id("evt"), "task_id": task_id, "action": "create", "from_status": None,

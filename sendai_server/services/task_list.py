@@ -16,11 +16,11 @@ from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import func, select, tuple_
-from sqlalchemy.orm import Session
 
 from ..errors import ValidationError
 from ..lifecycle import TaskStatus
 from ..models import Task
+from ..uow import UnitOfWork
 from .keys import Principal
 from .task_reads import TASK_COLUMNS, PublicTask, add_meta_and_pages
 
@@ -50,7 +50,7 @@ class TaskPage:
 
 
 def list_tasks(
-    session: Session,
+    uow: UnitOfWork,
     principal: Principal,
     team_id: str,
     project_id: str,
@@ -69,7 +69,6 @@ def list_tasks(
         conditions.append(Task.status.in_(sorted(set(query.statuses))))
     if query.approved is not None:
         conditions.append(Task.approved.is_(query.approved))
-    count = session.scalar(select(func.count()).select_from(Task).where(*conditions)) or 0
 
     key = tuple_(Task.created_at, Task.id)
     page_conditions = list(conditions)
@@ -79,13 +78,13 @@ def list_tasks(
         (Task.created_at.desc(), Task.id.desc()) if query.descending
         else (Task.created_at.asc(), Task.id.asc())
     )
-    conn = session.connection()
-    rows = conn.execute(
-        select(*TASK_COLUMNS).where(*page_conditions).order_by(*order).limit(query.limit + 1)
-    ).all()
-    more = len(rows) > query.limit
-    tasks = add_meta_and_pages(conn, [row._asdict() for row in rows[: query.limit]])
-    session.rollback()  # end the read; only Core rows were read
+    with uow.read() as conn:
+        count = conn.scalar(select(func.count()).select_from(Task).where(*conditions)) or 0
+        rows = conn.execute(
+            select(*TASK_COLUMNS).where(*page_conditions).order_by(*order).limit(query.limit + 1)
+        ).all()
+        more = len(rows) > query.limit
+        tasks = add_meta_and_pages(conn, [row._asdict() for row in rows[: query.limit]])
     token = _make_token(serializer, binding, tasks[-1]) if more else None
     return TaskPage(tasks=tasks, count=count, more=more, token=token)
 

@@ -1,5 +1,6 @@
 """Reading tasks as their public objects (API.md §5) in two queries, whatever their number
-or size.
+or size. Every function takes the unit of work's connection (from `uow.read()` or
+`uow.write()`).
 
 Tasks are read with SQLAlchemy Core rather than through the ORM's relationships: one query
 for the task rows, and one for everything under them: meta, pages and every item of every
@@ -16,10 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    Boolean,
     Connection,
-    Float,
     Integer,
     Select,
     String,
@@ -32,7 +30,8 @@ from sqlalchemy import (
     union_all,
 )
 
-from ..models import Annotation, Checkbox, Page, Segment, Signature, Task, TaskMeta
+from ..models import ITEM_KINDS, Page, Task, TaskMeta
+from ..statements import Statement
 
 PublicTask = dict[str, Any]
 
@@ -44,31 +43,25 @@ _TASK_ROW = select(*TASK_COLUMNS).where(
     _TASK.c.id == bindparam("task_id"), _TASK.c.project_id == bindparam("project_id")
 )
 _TASK_ROW_FOR_UPDATE = _TASK_ROW.with_for_update()
+TASK_ROW = Statement(_TASK_ROW)
+TASK_ROW_FOR_UPDATE = Statement(_TASK_ROW_FOR_UPDATE)
 
-# The public fields of each kind of page item, in the schema's order.
-ITEM_FIELDS = {
-    "annotations": ("id", "entity_id", "confidence", "content", "top", "left_of_line"),
-    "checkboxes": ("id", "confidence", "checked", "coordinates"),
-    "segments": ("id", "confidence", "coordinates"),
-    "signatures": ("id", "confidence", "coordinates"),
-}
-_ITEM_MODELS: dict[str, Any] = {
-    "annotations": Annotation, "checkboxes": Checkbox, "segments": Segment,
-    "signatures": Signature,
-}
 # The columns of the UNION: every row is a meta pair, a page or an item. A row selects NULL,
 # cast to the column's type, for what its kind does not have, so that every branch agrees on
 # the types (PostgreSQL insists) and the result converts booleans and JSON on every database.
-_CHILD_COLUMNS = {
+# The items' columns come from their tables (models.ITEM_KINDS), in the order first seen.
+_CHILD_COLUMNS: dict[str, Any] = {
     "kind": String, "rank": Integer, "task_id": String, "page_id": String, "position": Integer,
     "id": String, "name": String, "value": Text, "width": Integer, "height": Integer,
-    "confidence": Float, "entity_id": String, "content": Text, "top": Float,
-    "left_of_line": Float, "checked": Boolean, "coordinates": JSON,
 }
+for _kind in ITEM_KINDS:
+    for _name in _kind.public_columns:
+        _CHILD_COLUMNS.setdefault(_name, type(_kind.table.c[_name].type))
 _INDEX = {name: i for i, name in enumerate(_CHILD_COLUMNS)}
 _ITEM_INDEXES = {
-    kind: tuple((name, _INDEX[name]) for name in names) for kind, names in ITEM_FIELDS.items()
+    kind.key: tuple((name, _INDEX[name]) for name in kind.public_columns) for kind in ITEM_KINDS
 }
+_EMPTY_ITEMS = tuple(kind.key for kind in ITEM_KINDS)
 _KIND, _TASK_ID, _PAGE_ID, _ID, _NAME, _VALUE, _WIDTH, _HEIGHT = (
     _INDEX[name]
     for name in ("kind", "task_id", "page_id", "id", "name", "value", "width", "height")
@@ -88,10 +81,11 @@ def _branch(kind: str, rank: int, columns: dict[str, Any], source: Any) -> Selec
     return select(*selected).select_from(source)
 
 
-def _item_branch(kind: str, model: Any, task_filter: Any) -> Select[Any]:
-    columns = {name: getattr(model, name) for name in ("page_id", "position", *ITEM_FIELDS[kind])}
+def _item_branch(kind: Any, task_filter: Any) -> Select[Any]:
+    table = kind.table
+    columns = {name: table.c[name] for name in ("page_id", "position", *kind.public_columns)}
     columns["task_id"] = Page.task_id
-    return _branch(kind, 2, columns, model).join(Page, Page.id == model.page_id).where(
+    return _branch(kind.key, 2, columns, table).join(Page, Page.id == table.c.page_id).where(
         task_filter(Page.task_id)
     )
 
@@ -106,7 +100,7 @@ def _children(task_filter: Any) -> Select[Any]:
         _branch("page", 1, {"task_id": Page.task_id, "id": Page.id, "position": Page.position,
                             "width": Page.width, "height": Page.height}, Page)
         .where(task_filter(Page.task_id)),
-        *(_item_branch(kind, model, task_filter) for kind, model in _ITEM_MODELS.items()),
+        *(_item_branch(kind, task_filter) for kind in ITEM_KINDS),
     )
     return select(children.subquery()).order_by("rank", "position")
 
@@ -114,16 +108,16 @@ def _children(task_filter: Any) -> Select[Any]:
 _CHILDREN_ORDERED = _children(lambda column: column.in_(_TASK_IDS))
 # One task (every GET and change): `=` rather than an expanding IN, which SQLAlchemy re-renders
 # on every execution.
-_ONE_TASK_CHILDREN_ORDERED = _children(lambda column: column == bindparam("task_id"))
+_ONE_TASK_CHILDREN_ORDERED = Statement(_children(lambda column: column == bindparam("task_id")))
 
 
 def select_task_row(
     conn: Connection, project_id: str, task_id: str, *, for_update: bool = False
 ) -> PublicTask | None:
     """The task's own columns as a dict, or None. `for_update` locks the row (PostgreSQL)."""
-    query = _TASK_ROW_FOR_UPDATE if for_update else _TASK_ROW
-    row = conn.execute(query, {"task_id": task_id, "project_id": project_id}).first()
-    return None if row is None else row._asdict()
+    query = TASK_ROW_FOR_UPDATE if for_update else TASK_ROW
+    rows = query.dicts(conn, {"task_id": task_id, "project_id": project_id})
+    return rows[0] if rows else None
 
 
 def add_meta_and_pages(conn: Connection, tasks: list[PublicTask]) -> list[PublicTask]:
@@ -136,7 +130,7 @@ def add_meta_and_pages(conn: Connection, tasks: list[PublicTask]) -> list[Public
     pages: dict[str, dict[str, Any]] = {}
     page_lists: dict[str, list[dict[str, Any]]] = {task_id: [] for task_id in by_id}
     if len(by_id) == 1:
-        rows = conn.execute(_ONE_TASK_CHILDREN_ORDERED, {"task_id": next(iter(by_id))}).all()
+        rows: Any = _ONE_TASK_CHILDREN_ORDERED.rows(conn, {"task_id": next(iter(by_id))})
     else:
         rows = conn.execute(_CHILDREN_ORDERED, {"task_ids": list(by_id)}).all()
     for row in rows:
@@ -146,7 +140,7 @@ def add_meta_and_pages(conn: Connection, tasks: list[PublicTask]) -> list[Public
         elif kind == "page":
             page = pages[row[_ID]] = {
                 "id": row[_ID], "width": row[_WIDTH], "height": row[_HEIGHT],
-                "annotations": [], "checkboxes": [], "segments": [], "signatures": [],
+                **{key: [] for key in _EMPTY_ITEMS},
             }
             page_lists[row[_TASK_ID]].append(page)
         else:

@@ -8,9 +8,9 @@ from typing import Any
 from flask import g
 
 from ..auth import requires
-from ..db import request_engine, request_session
-from ..services import test_helpers
+from ..services import helper_tasks
 from ..services.tasks import Caller
+from ..uow import current_uow
 from .blueprint import Blueprint
 from .schemas import AdvanceSchema, HelperTaskSchema, TaskEnvelopeSchema
 from .tasks import task_found_before_body
@@ -34,7 +34,7 @@ def create_task(spec: dict[str, Any], team_id: str, project_id: str) -> dict[str
 
     With the given name, pages (without ids) and meta; REVIEWING unless `status` says otherwise.
     """
-    task = test_helpers.create_test_task(request_session(), _caller(), team_id, project_id, **spec)
+    task = helper_tasks.create_test_task(current_uow(), _caller(), team_id, project_id, **spec)
     return {"payload": task}
 
 
@@ -51,7 +51,7 @@ def advance_task(
     to_review, auto_complete, fail, filter (from PROCESSING), retry (from FAILED), export and
     export_fail (on a COMPLETED task), through the same state machine as every action.
     """
-    task = test_helpers.advance_task(
-        request_engine(), _caller(), team_id, project_id, task_id, body["event"]
+    task = helper_tasks.advance_task(
+        current_uow(), _caller(), team_id, project_id, task_id, body["event"]
     )
     return {"payload": task}

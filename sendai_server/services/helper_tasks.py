@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session
-
 from ..lifecycle import PIPELINE_EVENTS, TaskStatus
+from ..uow import UnitOfWork
 from .task_creation import TaskSpec, create_tasks
 from .task_reads import PublicTask, load_public_task
 from .tasks import Caller, change_task
@@ -17,7 +15,7 @@ DEFAULT_NAME = "Test task"
 
 
 def create_test_task(
-    session: Session,
+    uow: UnitOfWork,
     caller: Caller,
     team_id: str,
     project_id: str,
@@ -32,22 +30,20 @@ def create_test_task(
     caller.principal.check_visibility(team_id, project_id)
     spec = TaskSpec(name=name or DEFAULT_NAME, status=status, pages=pages or [], meta=meta or [])
     [task_id] = create_tasks(
-        session, project_id, [spec],
+        uow, project_id, [spec],
         key_id=caller.principal.key_id, request_id=caller.request_id,
     )
-    try:
-        task = load_public_task(session.connection(), project_id, task_id)
-    finally:
-        session.rollback()
+    with uow.read() as conn:
+        task = load_public_task(conn, project_id, task_id)
     assert task is not None  # just created, in this project
     return task
 
 
 def advance_task(
-    engine: Engine, caller: Caller, team_id: str, project_id: str, task_id: str, event: str
+    uow: UnitOfWork, caller: Caller, team_id: str, project_id: str, task_id: str, event: str
 ) -> PublicTask:
     """Fire a pipeline event (to_review, auto_complete, fail, filter, retry, export,
     export_fail) on the task; a state that forbids it is 400 invalid_task_state."""
     if event not in PIPELINE_EVENTS:  # the schema has already refused it; never fire a user action
         raise ValueError(f"not a pipeline event: {event!r}")
-    return change_task(engine, caller, team_id, project_id, task_id, event)
+    return change_task(uow, caller, team_id, project_id, task_id, event)
