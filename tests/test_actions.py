@@ -9,36 +9,19 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
+from sendai_server.uow import UnitOfWork
+from tests import lifecycle_rules as rules
 from tests.factories import event_rows, make_task, task_row
 from tests.helpers import auth, task_path
 
-ACTIONS = ["discard", "complete", "unlock", "approve", "disapprove", "report"]
-STATUSES = ["PROCESSING", "REVIEWING", "COMPLETED", "FAILED", "DISCARDED", "FILTERED"]
-NOT_PROCESSING = [s for s in STATUSES if s != "PROCESSING"]
-OPENS_TASK = {"discard", "complete", "unlock", "report"}
 REPORT = {"issues": [{"label": "Total", "value": "Should be $1,234.56"}], "message": "Typo."}
 
 
 def expected(action: str, status: str, approved: bool, exported: bool) -> dict[str, Any] | None:
-    """API.md §4's table: the status and approved after the action, or None if refused."""
-    rules = {
-        "discard": (status == "REVIEWING", "DISCARDED", approved),
-        "complete": (status == "REVIEWING", "PROCESSING", approved),
-        "unlock": (status in ("COMPLETED", "FILTERED") and not exported, "REVIEWING", approved),
-        "approve": (status != "PROCESSING" and not approved, status, True),
-        "disapprove": (status != "PROCESSING" and approved, status, False),
-        "report": (status != "PROCESSING", status, approved),
-    }
-    allowed, new_status, new_approved = rules[action]
-    return {"status": new_status, "approved": new_approved} if allowed else None
-
-
-ALLOWED = {
-    "discard": ["REVIEWING"], "complete": ["REVIEWING"], "unlock": ["COMPLETED", "FILTERED"],
-    "approve": NOT_PROCESSING, "disapprove": NOT_PROCESSING, "report": NOT_PROCESSING,
-}
+    """The rules' (tests/lifecycle_rules.py) status and approved after the action, or None."""
+    outcome = rules.after(status, approved, exported, action)
+    return None if outcome is None else {"status": outcome[0], "approved": outcome[1]}
 
 
 def post(client: FlaskClient, seed: dict[str, Any], task_id: str, action: str,
@@ -49,16 +32,16 @@ def post(client: FlaskClient, seed: dict[str, Any], task_id: str, action: str,
     return client.post(task_path(seed, task_id, action), headers=headers, **kwargs)
 
 
-@pytest.mark.parametrize("status", STATUSES)
-@pytest.mark.parametrize("action", ACTIONS)
+@pytest.mark.parametrize("status", rules.STATUSES)
+@pytest.mark.parametrize("action", rules.PERSON_ACTIONS)
 def test_action_from_every_state_matches_api_md(
-    client: FlaskClient, seed: dict[str, Any], session: Session, engine: Engine,
+    client: FlaskClient, seed: dict[str, Any], uow: UnitOfWork, engine: Engine,
     action: str, status: str,
 ) -> None:
     for approved in (False, True):
         for exported in (False, True):
             case = f"{action} on {status} approved={approved} exported={exported}"
-            task_id = make_task(session, seed["project_id"], status,
+            task_id = make_task(uow, seed["project_id"], status,
                                 approved=approved, exported=exported)
             before, events_before = task_row(engine, task_id), event_rows(engine, task_id)
             response = post(client, seed, task_id, action)
@@ -69,7 +52,7 @@ def test_action_from_every_state_matches_api_md(
                 error = response.get_json()["error"]
                 assert error["code"] == "invalid_task_state", case
                 assert error["details"]["status"] == status
-                assert error["details"]["allowed"] == ALLOWED[action]
+                assert error["details"]["allowed"] == rules.ALLOWED_FROM[action]
                 assert task_id in error["message"]
                 assert after == before, case
                 assert event_rows(engine, task_id) == events_before, case
@@ -81,8 +64,8 @@ def test_action_from_every_state_matches_api_md(
                 outcome["status"], outcome["approved"]), case
             assert (after["status"], after["approved"]) == (
                 outcome["status"], outcome["approved"]), case
-            assert (after["last_opened_at"] is not None) == (action in OPENS_TASK), case
-            assert (payload["last_opened_at"] is not None) == (action in OPENS_TASK), case
+            assert (after["last_opened_at"] is not None) == (action in rules.OPENS_TASK), case
+            assert (payload["last_opened_at"] is not None) == (action in rules.OPENS_TASK), case
             assert after["exported_at"] == before["exported_at"]
             events = event_rows(engine, task_id)
             assert len(events) == len(events_before) + 1, case
@@ -102,10 +85,10 @@ def test_action_from_every_state_matches_api_md(
     ],
 )
 def test_unlock_of_exported_task_is_rejected_naming_exported_at(
-    client: FlaskClient, seed: dict[str, Any], session: Session, engine: Engine,
+    client: FlaskClient, seed: dict[str, Any], uow: UnitOfWork, engine: Engine,
     status: str, approved: bool, exported: bool, field: str, value: Any,
 ) -> None:
-    task_id = make_task(session, seed["project_id"], status, approved=approved, exported=exported)
+    task_id = make_task(uow, seed["project_id"], status, approved=approved, exported=exported)
     response = post(client, seed, task_id, "unlock")
     assert response.status_code == 400
     error = response.get_json()["error"]
@@ -116,13 +99,13 @@ def test_unlock_of_exported_task_is_rejected_naming_exported_at(
 
 @pytest.mark.parametrize("action, approved", [("approve", True), ("disapprove", False)])
 def test_approve_twice_and_disapprove_unapproved_are_rejected_naming_approved(
-    client: FlaskClient, seed: dict[str, Any], session: Session, action: str, approved: bool
+    client: FlaskClient, seed: dict[str, Any], uow: UnitOfWork, action: str, approved: bool
 ) -> None:
-    task_id = make_task(session, seed["project_id"], "COMPLETED", approved=approved)
+    task_id = make_task(uow, seed["project_id"], "COMPLETED", approved=approved)
     response = post(client, seed, task_id, action)
     assert response.status_code == 400
     assert response.get_json()["error"]["details"] == {
-        "status": "COMPLETED", "allowed": NOT_PROCESSING, "approved": approved}
+        "status": "COMPLETED", "allowed": rules.NOT_PROCESSING, "approved": approved}
 
 
 def test_complete_answers_task_processing_started_beside_the_payload(
@@ -138,9 +121,9 @@ def test_complete_answers_task_processing_started_beside_the_payload(
 
 @pytest.mark.parametrize("action", ["approve", "disapprove"])
 def test_approve_and_disapprove_leave_last_opened_at_and_status_alone(
-    client: FlaskClient, seed: dict[str, Any], session: Session, engine: Engine, action: str
+    client: FlaskClient, seed: dict[str, Any], uow: UnitOfWork, engine: Engine, action: str
 ) -> None:
-    task_id = make_task(session, seed["project_id"], "FAILED", approved=action == "disapprove")
+    task_id = make_task(uow, seed["project_id"], "FAILED", approved=action == "disapprove")
     response = post(client, seed, task_id, action)
     assert response.status_code == 200
     row = task_row(engine, task_id)
@@ -166,11 +149,11 @@ def test_returned_task_is_the_whole_public_object(
     (b"a=b", "application/x-www-form-urlencoded"),
 ])
 def test_actions_other_than_report_ignore_any_body(
-    client: FlaskClient, seed: dict[str, Any], session: Session,
+    client: FlaskClient, seed: dict[str, Any], uow: UnitOfWork,
     action: str, body: bytes, content_type: str,
 ) -> None:
     status = {"complete": "REVIEWING", "unlock": "COMPLETED"}.get(action, "REVIEWING")
-    task_id = make_task(session, seed["project_id"], status, approved=action == "disapprove")
+    task_id = make_task(uow, seed["project_id"], status, approved=action == "disapprove")
     response = client.post(
         task_path(seed, task_id, action), data=body,
         headers={**auth(seed["keys"]["edit"]), "Content-Type": content_type},
@@ -178,7 +161,7 @@ def test_actions_other_than_report_ignore_any_body(
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("action", ACTIONS)
+@pytest.mark.parametrize("action", rules.PERSON_ACTIONS)
 def test_actions_with_read_only_key_are_403_and_change_nothing(
     client: FlaskClient, seed: dict[str, Any], engine: Engine, action: str
 ) -> None:
@@ -190,7 +173,7 @@ def test_actions_with_read_only_key_are_403_and_change_nothing(
     assert task_row(engine, task_id) == before
 
 
-@pytest.mark.parametrize("action", ACTIONS)
+@pytest.mark.parametrize("action", rules.PERSON_ACTIONS)
 def test_actions_on_other_teams_task_are_404_like_a_missing_task(
     client: FlaskClient, seed: dict[str, Any], engine: Engine, action: str
 ) -> None:
@@ -359,9 +342,9 @@ def test_processing_task_and_bad_body_is_validation_error_before_state(
 # --- events --------------------------------------------------------------------------------------
 
 def test_events_are_the_audit_trail_oldest_first_with_every_field(
-    client: FlaskClient, seed: dict[str, Any], session: Session
+    client: FlaskClient, seed: dict[str, Any], uow: UnitOfWork
 ) -> None:
-    task_id = make_task(session, seed["project_id"], "REVIEWING")
+    task_id = make_task(uow, seed["project_id"], "REVIEWING")
     for action in ("approve", "report", "disapprove", "complete"):
         assert post(client, seed, task_id, action).status_code == 200
     assert post(client, seed, task_id, "discard").status_code == 400  # refused: no event
@@ -391,10 +374,10 @@ def test_events_of_other_teams_task_are_404(client: FlaskClient, seed: dict[str,
     assert response.status_code == 404
 
 
-def test_events_need_task_read(client: FlaskClient, seed: dict[str, Any], session: Session) -> None:
+def test_events_need_task_read(client: FlaskClient, seed: dict[str, Any], uow: UnitOfWork) -> None:
     from sendai_server.services.keys import create_key
 
-    key = create_key(session, seed["team_id"], ["task.edit"], [seed["project_id"]]).key
+    key = create_key(uow, seed["team_id"], ["task.edit"], [seed["project_id"]]).key
     response = client.get(task_path(seed, seed["tasks"]["REVIEWING"][0], "events"),
                           headers=auth(key))
     assert response.status_code == 403

@@ -9,22 +9,14 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
 from sendai_server import create_app
 from sendai_server.config import Config
 from sendai_server.services.demo import EXAMPLE_TASK
+from sendai_server.uow import UnitOfWork
+from tests import lifecycle_rules as rules
 from tests.factories import event_rows, make_task, task_row
 from tests.helpers import auth, count_rows, task_path
-
-STATUSES = ["PROCESSING", "REVIEWING", "COMPLETED", "FAILED", "DISCARDED", "FILTERED"]
-# API.md §6: event → (the status it may fire from, the status after).
-PIPELINE = {
-    "to_review": ("PROCESSING", "REVIEWING"), "auto_complete": ("PROCESSING", "COMPLETED"),
-    "fail": ("PROCESSING", "FAILED"), "filter": ("PROCESSING", "FILTERED"),
-    "retry": ("FAILED", "PROCESSING"), "export": ("COMPLETED", "COMPLETED"),
-    "export_fail": ("COMPLETED", "COMPLETED"),
-}
 
 
 def helpers_path(seed: dict[str, Any], task_id: str | None = None) -> str:
@@ -75,7 +67,7 @@ def test_create_with_an_empty_body_makes_a_reviewing_task_with_its_create_event(
     assert event["key_id"].startswith("key_") and event["request_id"] == "req-helper"
 
 
-@pytest.mark.parametrize("status", STATUSES)
+@pytest.mark.parametrize("status", rules.STATUSES)
 def test_create_in_any_status_with_pages_and_meta_returns_exactly_them(
     client: FlaskClient, seed: dict[str, Any], status: str
 ) -> None:
@@ -166,26 +158,27 @@ def test_create_refuses_nan_and_infinity(client: FlaskClient, seed: dict[str, An
 
 # --- advance --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("status", STATUSES)
-@pytest.mark.parametrize("event", list(PIPELINE))
+@pytest.mark.parametrize("status", rules.STATUSES)
+@pytest.mark.parametrize("event", rules.PIPELINE_EVENTS)
 def test_advance_from_every_status_matches_api_md(
-    client: FlaskClient, seed: dict[str, Any], session: Session, engine: Engine,
+    client: FlaskClient, seed: dict[str, Any], uow: UnitOfWork, engine: Engine,
     event: str, status: str,
 ) -> None:
-    task_id = make_task(session, seed["project_id"], status)
+    task_id = make_task(uow, seed["project_id"], status)
     before, events_before = task_row(engine, task_id), event_rows(engine, task_id)
     response = advance(client, seed, task_id, event)
-    source, dest = PIPELINE[event]
+    outcome = rules.after(status, False, False, event)
     after = task_row(engine, task_id)
-    if status != source:
+    if outcome is None:
         assert response.status_code == 400
         error = response.get_json()["error"]
         assert error["code"] == "invalid_task_state"
-        assert error["details"] == {"status": status, "allowed": [source]}
+        assert error["details"] == {"status": status, "allowed": rules.ALLOWED_FROM[event]}
         assert after == before and event_rows(engine, task_id) == events_before
         return
     assert response.status_code == 200
     task = response.get_json()["payload"]
+    dest = outcome[0]
     assert task["status"] == after["status"] == dest
     assert (task["exported_at"] is not None) == (event == "export")
     assert (task["export_failed_at"] is not None) == (event == "export_fail")

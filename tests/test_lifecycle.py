@@ -22,9 +22,12 @@ from sendai_server.lifecycle import (
     TRIGGERS,
     USER_ACTIONS,
     TaskStatus,
+    build_machine,
     fire,
     mermaid_diagram,
+    opens_task,
 )
+from tests import lifecycle_rules as rules
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 EXPORTED = datetime(2024, 1, 15, 10, 30, tzinfo=UTC)
@@ -40,55 +43,15 @@ class Task:
     export_failed_at: datetime | None = None
 
 
-# API.md, read as a table: trigger → (statuses it may fire from, extra condition, effect).
-# The effect returns the changes it makes: new status and flags.
-def _expected(status: str, approved: bool, exported: bool, trigger: str) -> dict[str, Any] | None:
-    """What API.md says firing `trigger` does, or None when it must be refused."""
-    if trigger == "discard":
-        return {"status": "DISCARDED"} if status == "REVIEWING" else None
-    if trigger == "complete":
-        return {"status": "PROCESSING"} if status == "REVIEWING" else None
-    if trigger == "unlock":
-        ok = status in {"COMPLETED", "FILTERED"} and not exported
-        return {"status": "REVIEWING"} if ok else None
-    if trigger == "approve":
-        return {"approved": True} if status != "PROCESSING" and not approved else None
-    if trigger == "disapprove":
-        return {"approved": False} if status != "PROCESSING" and approved else None
-    if trigger == "report":
-        return {} if status != "PROCESSING" else None
-    pipeline = {"to_review": "REVIEWING", "auto_complete": "COMPLETED", "fail": "FAILED",
-                "filter": "FILTERED"}
-    if trigger in pipeline:
-        return {"status": pipeline[trigger]} if status == "PROCESSING" else None
-    if trigger == "retry":
-        return {"status": "PROCESSING"} if status == "FAILED" else None
-    if trigger == "export":
-        return {"exported_at": "set"} if status == "COMPLETED" else None
-    if trigger == "export_fail":
-        return {"export_failed_at": "set"} if status == "COMPLETED" else None
-    raise AssertionError(f"API.md says nothing about {trigger!r}")
-
-
-# Where API.md says an action may fire from, for the refusal's details.allowed.
-ALLOWED_FROM = {
-    "discard": {"REVIEWING"}, "complete": {"REVIEWING"}, "unlock": {"COMPLETED", "FILTERED"},
-    "approve": NOT_PROCESSING, "disapprove": NOT_PROCESSING, "report": NOT_PROCESSING,
-    "to_review": {"PROCESSING"}, "auto_complete": {"PROCESSING"}, "fail": {"PROCESSING"},
-    "filter": {"PROCESSING"}, "retry": {"FAILED"}, "export": {"COMPLETED"},
-    "export_fail": {"COMPLETED"},
-}
-
-CASES = list(itertools.product(sorted(ALL), [False, True], [False, True], TRIGGERS))
+CASES = list(itertools.product(rules.STATUSES, [False, True], [False, True], rules.TRIGGERS))
 
 
 def test_the_table_has_exactly_the_triggers_api_md_names() -> None:
     table = {row["trigger"] for row in TRANSITIONS}
-    assert table == set(TRIGGERS) == set(ALLOWED_FROM)
-    assert set(USER_ACTIONS) == {"discard", "complete", "unlock", "approve", "disapprove",
-                                 "report"}
-    assert set(PIPELINE_EVENTS) == {"to_review", "auto_complete", "fail", "filter", "retry",
-                                    "export", "export_fail"}
+    assert table == set(TRIGGERS) == set(rules.TRIGGERS)
+    assert list(USER_ACTIONS) == rules.PERSON_ACTIONS
+    assert list(PIPELINE_EVENTS) == rules.PIPELINE_EVENTS
+    assert {t for t in TRIGGERS if opens_task(t)} == rules.OPENS_TASK
     assert set(MACHINE.events) == set(TRIGGERS)  # no auto-transitions (to_X) sneak in
 
 
@@ -98,15 +61,15 @@ def test_every_status_and_trigger_does_what_api_md_says(
 ) -> None:
     task = Task(TaskStatus(status), approved, EXPORTED if exported else None)
     refusal = fire(task, trigger)
-    expected = _expected(status, approved, exported, trigger)
+    expected = rules.expected(status, approved, exported, trigger)
     if expected is None:
         assert refusal is not None, f"{trigger} from {status} should be refused"
         assert (task.status, task.approved) == (status, approved)  # untouched
         assert task.exported_at == (EXPORTED if exported else None)
         assert task.export_failed_at is None
         assert refusal.details["status"] == status
-        assert set(refusal.details["allowed"]) == ALLOWED_FROM[trigger]
-        if status in ALLOWED_FROM[trigger]:  # refused by a guard: it names the field
+        assert refusal.details["allowed"] == rules.ALLOWED_FROM[trigger]
+        if status in rules.ALLOWED_FROM[trigger]:  # refused by a guard: it names the field
             field = "exported_at" if trigger == "unlock" else "approved"
             expected_value = "2024-01-15T10:30:00Z" if field == "exported_at" else approved
             assert refusal.details[field] == expected_value
@@ -119,6 +82,22 @@ def test_every_status_and_trigger_does_what_api_md_says(
     else:
         assert task.exported_at == (EXPORTED if exported else None)
     assert (task.export_failed_at is not None) == ("export_failed_at" in expected)
+
+
+def test_a_guard_that_declares_no_field_is_refused_when_the_machine_is_built() -> None:
+    def undeclared(event: Any) -> bool:
+        return True
+
+    row = {"trigger": "nudge", "source": TaskStatus.REVIEWING, "dest": None,
+           "conditions": undeclared, "by": "person", "opens": False, "past": "nudged"}
+    with pytest.raises(ValueError, match="declares no field"):
+        build_machine([row])
+
+
+def test_a_row_without_its_facts_is_refused_when_the_machine_is_built() -> None:
+    row = {"trigger": "nudge", "source": TaskStatus.REVIEWING, "dest": None}
+    with pytest.raises(ValueError, match="lacks by, opens, past"):
+        build_machine([row])
 
 
 def test_discarded_is_final() -> None:

@@ -8,28 +8,17 @@ from typing import Any
 import pytest
 import requests
 
+from tests import lifecycle_rules as rules
 from tests.helpers import LiveServer
 from tests.live import Live, live  # noqa: F401 - the module-scoped fixture
 
-STATUSES = ["PROCESSING", "REVIEWING", "COMPLETED", "FAILED", "DISCARDED", "FILTERED"]
-
-# §4: action → a function (status, approved, exported) → (status, approved) after, or None.
-RULES = {
-    "discard": lambda s, a, e: ("DISCARDED", a) if s == "REVIEWING" else None,
-    "complete": lambda s, a, e: ("PROCESSING", a) if s == "REVIEWING" else None,
-    "unlock": lambda s, a, e: ("REVIEWING", a) if s in ("COMPLETED", "FILTERED") and not e
-    else None,
-    "approve": lambda s, a, e: (s, True) if s != "PROCESSING" and not a else None,
-    "disapprove": lambda s, a, e: (s, False) if s != "PROCESSING" and a else None,
-    "report": lambda s, a, e: (s, a) if s != "PROCESSING" else None,
-}
 REPORT = {"issues": [{"label": "Total", "value": "wrong"}], "message": "Please check."}
 
 
 def cases() -> list[tuple[str, str, bool, bool]]:
     rows = []
-    for action in RULES:
-        for status in STATUSES:
+    for action in rules.PERSON_ACTIONS:
+        for status in rules.STATUSES:
             rows.append((action, status, False, False))
             if status != "PROCESSING":
                 rows.append((action, status, True, False))
@@ -47,7 +36,7 @@ def test_action_row_holds_over_http(
     kwargs: dict[str, Any] = {"json": REPORT} if action == "report" else {}
     response = live.action(task_id, action, **kwargs)
     assert response.headers["Content-Type"] == "application/json"
-    outcome = RULES[action](status, approved, exported)
+    outcome = rules.after(status, approved, exported, action)
     task = live.get(f"/task/{task_id}").json()["payload"]
     events = live.get(f"/task/{task_id}/events").json()["payload"]
     if outcome is None:
@@ -65,7 +54,7 @@ def test_action_row_holds_over_http(
         assert body["message"] == "Task processing started"
     else:
         assert "message" not in body
-    opens = action in ("discard", "complete", "unlock", "report")
+    opens = action in rules.OPENS_TASK
     assert (task["last_opened_at"] is not None) == opens
     assert len(events) == len(events_before) + 1
     last = events[-1]
@@ -76,7 +65,7 @@ def test_action_row_holds_over_http(
         assert (last["issues"], last["message"]) == (REPORT["issues"], REPORT["message"])
 
 
-@pytest.mark.parametrize("status", STATUSES)
+@pytest.mark.parametrize("status", rules.STATUSES)
 def test_get_task_row_any_state(live: Live, status: str) -> None:  # noqa: F811
     task_id = live.seed["tasks"][status][0]
     response = live.get(f"/task/{task_id}")
@@ -121,7 +110,7 @@ PIPELINE = {
 }
 
 
-@pytest.mark.parametrize("status", STATUSES)
+@pytest.mark.parametrize("status", rules.STATUSES)
 def test_helper_create_row_over_http(live: Live, status: str) -> None:  # noqa: F811
     response = live.http.post(
         f"{live.base}/test_helpers/task", headers=live.headers(),
@@ -138,7 +127,7 @@ def test_helper_create_row_over_http(live: Live, status: str) -> None:  # noqa: 
         "create", None, status)
 
 
-@pytest.mark.parametrize("status", STATUSES)
+@pytest.mark.parametrize("status", rules.STATUSES)
 @pytest.mark.parametrize("event", list(PIPELINE))
 def test_helper_advance_row_over_http(live: Live, event: str, status: str) -> None:  # noqa: F811
     task_id = live.create_task(status)
