@@ -201,7 +201,9 @@ def db_upgrade(revision: str) -> None:
     migrate.upgrade(_migratable_database_url(), revision)
 
 
-@db.command("downgrade", help="Migrate down to REVISION (e.g. base or -1).")
+# ignore_unknown_options: "-1" is a revision, not an option.
+@db.command("downgrade", help="Migrate down to REVISION (e.g. base or -1).",
+            context_settings={"ignore_unknown_options": True})
 @click.argument("revision")
 def db_downgrade(revision: str) -> None:
     migrate.downgrade(_migratable_database_url(), revision)
