@@ -1,6 +1,11 @@
 """The `sendai-server` command line (API.md §7). Also reachable as `flask --app sendai_server`.
 
 With --json, standard output holds only the JSON; everything else goes to standard error.
+
+A failure that is not a bug (a database that cannot be reached or is not supported, an unknown
+revision, a schema at the wrong revision, a refused request) is one line on standard error and
+exit status 1; `sendai-server --debug ...` shows its traceback instead. A bug keeps its
+traceback. The mapping lives in one place: `_CommandLine.invoke`.
 """
 
 from __future__ import annotations
@@ -15,7 +20,11 @@ from functools import wraps
 from typing import Any
 
 import click
+from alembic.util import CommandError as AlembicCommandError
 from flask import Flask, current_app
+from sqlalchemy import Engine
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from . import create_app, migrate
 from .config import Config, ConfigError
@@ -26,24 +35,121 @@ from .services.task_creation import TaskSpec, create_tasks, synthetic_pages
 from .uow import UnitOfWork
 
 REPO_ROOT = migrate.MIGRATIONS_DIR.parent
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+_URL_EXAMPLES = "sqlite:///path/to/file.db or postgresql://user@host/dbname"
+
+
+class CommandFailure(Exception):
+    """An expected failure: the message is the one line the user sees."""
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _expected_failure(exc: Exception) -> str | None:
+    """The one line for a failure that is not a bug; None for anything else."""
+    if isinstance(exc, (CommandFailure, migrate.SchemaMismatch, ConfigError, SendAIError)):
+        return _one_line(str(exc))
+    if isinstance(exc, AlembicCommandError):
+        known = ", ".join(("base", *migrate.revisions()))
+        return _one_line(f"{exc}: give one of this version's revisions ({known}), head, "
+                         "or a step like -1")
+    return None
+
+
+class _CommandLine(click.Group):
+    """The top-level group: maps the known failures of every command to one line."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            message = _expected_failure(exc)
+            if message is None or ctx.params.get("debug"):
+                raise
+            raise click.ClickException(message) from exc
+
+
+def _hide_password(raw: str) -> str:
+    """A URL SQLAlchemy cannot parse, with whatever follows 'user:' up to the last '@' masked."""
+    userinfo, at, rest = raw.rpartition("@")
+    scheme, slashes, credentials = userinfo.rpartition("//")
+    if not at or ":" not in credentials:
+        return raw
+    return f"{scheme}{slashes}{credentials.split(':', 1)[0]}:***@{rest}"
+
+
+def _check_database_url(raw: str) -> URL:
+    """Refuse, before any driver is imported, a URL this server cannot use."""
+    try:
+        url = make_url(raw)
+    except ArgumentError as exc:
+        raise CommandFailure(
+            f"DATABASE_URL is not a database URL: {_hide_password(raw)!r}; "
+            f"write {_URL_EXAMPLES}"
+        ) from exc
+    shown = url.render_as_string(hide_password=True)
+    backend = url.get_backend_name()
+    if backend not in SUPPORTED_BACKENDS:
+        raise CommandFailure(
+            f"DATABASE_URL is a {backend} URL ({shown}); sendai-server supports sqlite and "
+            f"postgresql: {_URL_EXAMPLES}"
+        )
+    if url.drivername not in SUPPORTED_BACKENDS:  # an explicit driver: is it installed?
+        try:
+            url.get_dialect().import_dbapi()
+        except (ImportError, NoSuchModuleError) as exc:
+            raise CommandFailure(
+                f"DATABASE_URL asks for the driver {url.drivername} ({shown}), which is not "
+                f"available ({exc}); write {backend}://... to use the one sendai-server ships with"
+            ) from exc
+    return url
+
+
+def _check_reachable(app: Flask, url: URL) -> None:
+    shown = url.render_as_string(hide_password=True)
+    try:
+        with app.extensions["sendai_engine"].connect():
+            pass
+    except DBAPIError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else repr(exc)
+        if url.password:
+            reason = reason.replace(str(url.password), "***")
+        todo = (
+            "check that the path is right and its directory writable"
+            if url.get_backend_name() == "sqlite"
+            else "check that the server is running and DATABASE_URL's host, port, user, "
+            "password and database name"
+        )
+        raise CommandFailure(f"cannot connect to the database {shown}: {reason}; {todo}") from exc
 
 
 def _app() -> Flask:
+    """The application, on a database URL this server supports and can connect to."""
     try:
         return current_app._get_current_object()  # type: ignore[attr-defined]
     except RuntimeError:
         pass
-    try:
-        return create_app()
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
+    config = Config.from_env()
+    url = _check_database_url(config.database_url)
+    app = create_app(config)
+    _check_reachable(app, url)
+    return app
+
+
+def _engine(app: Flask) -> Engine:
+    engine: Engine = app.extensions["sendai_engine"]
+    return engine
 
 
 @contextmanager
 def _uow() -> Iterator[UnitOfWork]:
-    """A command's unit of work, the same object a request or a worker uses."""
+    """A command's unit of work, the same object a request or a worker uses, on a database
+    whose schema is at this version's head."""
     app = _app()
-    with app.app_context(), UnitOfWork(app.extensions["sendai_engine"]) as uow:
+    migrate.check_schema(_engine(app))
+    with app.app_context(), UnitOfWork(_engine(app)) as uow:
         yield uow
 
 
@@ -64,8 +170,11 @@ def _emit(as_json: bool, document: dict[str, Any], human: str) -> None:
     click.echo(json.dumps(document, indent=2) if as_json else human)
 
 
-@click.group(help="sendai-server: a reference backend for Send AI's v2 task API.")
-def main() -> None:
+@click.group(cls=_CommandLine,
+             help="sendai-server: a reference backend for Send AI's v2 task API.")
+@click.option("--debug", is_flag=True,
+              help="Show the traceback of a failure instead of its one-line message.")
+def main(debug: bool) -> None:
     pass
 
 
@@ -76,29 +185,36 @@ def db() -> None:
     pass
 
 
-def _database_url() -> str:
-    return str(_app().config["SENDAI"].database_url)
+def _migratable_database_url() -> str:
+    """The URL of a database whose schema this version knows (it cannot migrate from a newer)."""
+    app = _app()
+    migrate.check_schema(_engine(app), allow_older=True)
+    return str(app.config["SENDAI"].database_url)
 
 
 @db.command("upgrade", help="Migrate to the newest revision (alembic upgrade head).")
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
-    migrate.upgrade(_database_url(), revision)
+    migrate.upgrade(_migratable_database_url(), revision)
 
 
-@db.command("downgrade", help="Migrate down to REVISION (e.g. base or -1).")
+# ignore_unknown_options: "-1" is a revision, not an option.
+@db.command("downgrade", help="Migrate down to REVISION (e.g. base or -1).",
+            context_settings={"ignore_unknown_options": True})
 @click.argument("revision")
 def db_downgrade(revision: str) -> None:
-    migrate.downgrade(_database_url(), revision)
+    migrate.downgrade(_migratable_database_url(), revision)
 
 
 @db.command("current", help="Print the database's revision and whether it is the head.")
 def db_current() -> None:
-    app = _app()
-    current = migrate.current_revision(app.extensions["sendai_engine"])
-    head = migrate.head_revision()
-    marker = " (head)" if current == head else f" (head is {head})"
-    click.echo(f"{current or 'base'}{marker}")
+    mismatch = migrate.schema_mismatch(_engine(_app()))
+    if mismatch is None:
+        click.echo(f"{migrate.head_revision()} (head)")
+    elif mismatch.newer:
+        click.echo(f"{mismatch.current} (newer than this version's head, {mismatch.head})")
+    else:
+        click.echo(f"{mismatch.current or 'base'} (head is {mismatch.head})")
 
 
 # --- seed and demo --------------------------------------------------------------------------
@@ -211,15 +327,36 @@ def lifecycle() -> None:
 
 # --- serve ----------------------------------------------------------------------------------
 
-@main.command(help="Serve the API under gunicorn (settings in gunicorn.conf.py).")
+def _exec(argv: list[str]) -> None:
+    """Replace this process with argv (a function of its own so tests can stand in for it)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(argv[0], argv)
+
+
+@main.command(help="Serve the API under gunicorn (settings in gunicorn.conf.py). Refuses a "
+                   "database whose schema is not at this version's head.")
 @click.option("--bind", help="HOST:PORT (default SENDAI_BIND or 127.0.0.1:8000).")
 @click.option("--workers", type=click.IntRange(1, 64),
               help="Worker processes (default SENDAI_WORKERS or 2).")
-def serve(bind: str | None, workers: int | None) -> None:
-    try:
-        config = Config.from_env()
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
+# Environment variables are read in config.py by project rule; this one is read by click, through
+# envvar=, so that the flag and the variable are one setting (config.py is being reworked).
+@click.option("--allow-schema-mismatch", is_flag=True, envvar="SENDAI_ALLOW_SCHEMA_MISMATCH",
+              help="Serve even if the schema is not at this version's head, e.g. during a "
+                   "rolling upgrade (or SENDAI_ALLOW_SCHEMA_MISMATCH=1).")
+def serve(bind: str | None, workers: int | None, allow_schema_mismatch: bool) -> None:
+    app = _app()
+    config: Config = app.config["SENDAI"]
+    engine = _engine(app)
+    mismatch = migrate.schema_mismatch(engine)
+    engine.dispose()
+    if mismatch is not None:
+        if not allow_schema_mismatch:
+            raise CommandFailure(
+                f"{mismatch}; to serve anyway (a rolling upgrade), pass --allow-schema-mismatch "
+                "or set SENDAI_ALLOW_SCHEMA_MISMATCH=1"
+            ) from mismatch
+        click.echo(f"warning: serving anyway (--allow-schema-mismatch): {mismatch}", err=True)
     argv = [
         sys.executable, "-m", "gunicorn",
         "--config", str(REPO_ROOT / "gunicorn.conf.py"),
@@ -228,11 +365,14 @@ def serve(bind: str | None, workers: int | None) -> None:
         "--workers", str(workers or config.workers),
         "wsgi:app",
     ]
-    sys.stdout.flush()
-    os.execv(sys.executable, argv)
+    _exec(argv)
 
 
 def register(app: Flask) -> None:
     """Make the same commands available as `flask --app sendai_server ...`."""
     for command in main.commands.values():
         app.cli.add_command(command)
+
+
+if __name__ == "__main__":
+    main()

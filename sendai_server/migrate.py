@@ -31,10 +31,52 @@ def downgrade(database_url: str, revision: str) -> None:
 
 
 @cache
+def _script() -> ScriptDirectory:
+    return ScriptDirectory(str(MIGRATIONS_DIR))
+
+
+@cache
 def head_revision() -> str | None:
-    return ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+    return _script().get_current_head()
+
+
+@cache
+def revisions() -> tuple[str, ...]:
+    """This version's revisions, oldest first."""
+    return tuple(reversed([script.revision for script in _script().walk_revisions()]))
 
 
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+class SchemaMismatch(Exception):
+    """The database's schema is not at this version's head: older (migrate it) or newer than
+    any revision this version knows (a newer sendai-server migrated it)."""
+
+    def __init__(self, current: str | None, head: str | None) -> None:
+        self.current = current
+        self.head = head
+        self.newer = current is not None and current not in revisions()
+        at = current or "base"
+        if self.newer:
+            message = (f"the database schema is at {at}, newer than this version of "
+                       f"sendai-server knows (its newest is {head}): upgrade sendai-server")
+        else:
+            message = (f"the database schema is at {at}, this version needs {head}: "
+                       "run 'sendai-server db upgrade'")
+        super().__init__(message)
+
+
+def schema_mismatch(engine: Engine) -> SchemaMismatch | None:
+    current, head = current_revision(engine), head_revision()
+    return None if current == head else SchemaMismatch(current, head)
+
+
+def check_schema(engine: Engine, *, allow_older: bool = False) -> None:
+    """Raise SchemaMismatch unless the schema is at head (or, with allow_older, one this version
+    can migrate from)."""
+    mismatch = schema_mismatch(engine)
+    if mismatch is not None and (mismatch.newer or not allow_older):
+        raise mismatch
