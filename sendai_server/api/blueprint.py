@@ -11,7 +11,7 @@ A view written the usual way (`@blp.route`, `@blp.response`, `@auth.requires(sco
   see auth.py);
 - 400 for a view with a body or query (`@blp.arguments`), and for any authenticated
   POST/PUT/PATCH/DELETE (`invalid_task_state` or `validation_error`);
-- 413, 414, 431 and 500 everywhere: the body-size check runs before routing's view for every
+- 413, 414, 431 and 500 everywhere: the body-size check runs before any view, whatever the
   method, and gunicorn answers 414 and 431 (gunicorn_worker.py) before any route is known.
 Every one of them with the one error schema.
 """
