@@ -1,11 +1,19 @@
 """gunicorn's sync worker, answering the requests that gunicorn itself rejects (a request line
 or header too long, a malformed header, a bad chunk, ...) in API.md §2's JSON error shape
 instead of gunicorn's HTML page; and logging them without echoing the offending line, which can
-hold an API key (a header line without a colon is quoted whole by gunicorn's own message)."""
+hold an API key (a header line without a colon is quoted whole by gunicorn's own message).
+
+It also reads and discards what the application left of a request's body before the socket is
+closed (a bounded lingering close, as nginx does), so that a client sent an early answer (413
+for a body over the limit, or a 401/404 before a body is read) can read it: closing a socket
+with unread data makes the kernel send a reset, and a client still sending its body then gets
+a broken pipe or a reset instead of the answer."""
 
 from __future__ import annotations
 
 import json
+import socket
+import time
 from typing import Any
 
 from gunicorn import util
@@ -54,6 +62,44 @@ def _classify(exc: BaseException) -> tuple[int, str, str, str]:
 
 
 class JSONErrorSyncWorker(SyncWorker):
+    # The bounded lingering close: at most this many bytes of unread body, for at most this
+    # long in all; past either the socket is closed, and a client still sending gets a reset.
+    DRAIN_MAX_BYTES = 64 * 1024 * 1024
+    DRAIN_SECONDS = 5.0
+    _DRAIN_STEP = 256 * 1024
+
+    def handle_request(self, listener: Any, req: Any, client: Any, addr: Any) -> None:
+        super().handle_request(listener, req, client, addr)
+        self._drain_unread_body(req, client)
+
+    def _drain_unread_body(self, req: Any, client: socket.socket) -> None:
+        """After the answer is written: send FIN (the answer is complete, as gunicorn's own
+        close does next anyway), then read and discard the rest of the body through gunicorn's
+        body reader, which knows where the body ends (Content-Length or the last chunk), so the
+        close that follows finds nothing unread. A body the app read costs the shutdown
+        (gunicorn's close would make it anyway), a timeout setting and a read of 0 bytes that
+        does not touch the socket."""
+        try:
+            client.shutdown(socket.SHUT_WR)
+        except OSError:  # the client is gone
+            return
+        deadline = time.monotonic() + self.DRAIN_SECONDS
+        drained = 0
+        try:
+            while drained < self.DRAIN_MAX_BYTES:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                client.settimeout(remaining)
+                data = req.body.read(self._DRAIN_STEP)
+                if not data:
+                    break
+                drained += len(data)
+        except Exception:  # noqa: BLE001 - a timeout, a reset, a bad chunk: just close
+            pass
+        if drained:
+            self.log.debug("Discarded %d unread bytes of a request body.", drained)
+
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         status, reason, code, message = _classify(exc)
         if status >= 500:

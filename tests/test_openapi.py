@@ -3,13 +3,16 @@ each operation every status it can answer, errors with the one error schema."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
+from apispec.exceptions import APISpecError
 from flask import Flask
 from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 
+from sendai_server.api.blueprint import ERROR_RESPONSES, Api, Blueprint
 from tests.api_spec import Operation, operations, routed_operations
 
 
@@ -54,11 +57,13 @@ def test_bearer_scheme_is_declared_once(spec: dict[str, Any]) -> None:
 
 
 def _expected_statuses(op: Operation) -> set[str]:
-    statuses = {"500"}
+    # 413 for any method (the size check runs before the view), 414 and 431 from gunicorn
+    # (sendai_server/gunicorn_worker.py) before any route is known.
+    statuses = {"413", "414", "431", "500"}
     if op.path.startswith("/v2/"):
-        statuses |= {"401", "403", "404", "429"}
+        statuses |= {"401", "403", "404", "429", "503"}
         if op.method != "GET":
-            statuses |= {"400", "413"}
+            statuses.add("400")
     if op.has_body or op.query_parameters:
         statuses.add("400")
     return statuses
@@ -73,11 +78,59 @@ def test_every_operation_documents_its_statuses_with_the_error_schema(
         assert _expected_statuses(op) <= set(responses), (str(op), sorted(responses))
         assert any(code.startswith("2") for code in responses), op
         for code, response in responses.items():
+            if not code.startswith("2"):  # ours, never flask-smorest's bare BAD_REQUEST & co
+                name = ERROR_RESPONSES[int(code)][0]
+                assert response == {"$ref": f"#/components/responses/{name}"}, (str(op), code)
             response = _resolve(spec, response)
             assert response["description"], (str(op), code)
             schema = response["content"]["application/json"]["schema"]
             if not code.startswith("2"):
                 assert schema == {"$ref": "#/components/schemas/Error"}, (str(op), code)
+
+
+def test_every_operation_has_a_unique_readable_operation_id(spec: dict[str, Any]) -> None:
+    ids = {str(op): op.doc.get("operationId") for op in operations(spec)}
+    assert all(ids.values()), ids
+    assert all(re.fullmatch(r"[a-z][A-Za-z0-9]*", i) for i in ids.values()), ids
+    assert len(set(ids.values())) == len(ids), ids
+    by_path = {op.method + " " + op.path.removeprefix("/v2/{team_id}/project/{project_id}"):
+               op.doc["operationId"] for op in operations(spec)}
+    assert by_path["POST /task/{task_id}/discard"] == "discardTask"
+    assert by_path["GET /task/{task_id}"] == "getTask"
+    assert by_path["GET /task"] == "listTasks"
+    assert by_path["GET /task/{task_id}/events"] == "getTaskEvents"
+    assert by_path["POST /task/{task_id}/complete"] == "completeTask"
+    assert by_path["GET /healthz"] == "healthz"
+
+
+def test_two_operations_with_one_operation_id_fail_at_app_start() -> None:
+    blp = Blueprint("dupes", __name__)
+
+    @blp.route("/a")
+    @blp.response(200)
+    def same() -> str:
+        return ""
+
+    @blp.route("/b")
+    @blp.doc(operationId="same")
+    @blp.response(200)
+    def other() -> str:
+        return ""
+
+    app = Flask(__name__)
+    app.config.update(API_TITLE="t", API_VERSION="1", OPENAPI_VERSION="3.0.3")
+    with pytest.raises(APISpecError, match="operationId 'same'"):
+        Api(app).register_blueprint(blp)
+
+
+def test_unavailable_is_documented_for_the_api_and_the_probe(spec: dict[str, Any]) -> None:
+    unavailable = spec["components"]["responses"]["Unavailable"]
+    assert "`unavailable`" in unavailable["description"]
+    assert "`not_ready`" in unavailable["description"]
+    assert "Retry-After" in unavailable["headers"]
+    for op in operations(spec):
+        if op.path.startswith("/v2/") or op.path == "/readyz":
+            assert op.doc["responses"]["503"] == {"$ref": "#/components/responses/Unavailable"}
 
 
 def test_every_v2_operation_requires_the_bearer_key_and_names_its_scope(

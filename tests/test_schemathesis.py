@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 import schemathesis
 from flask import Flask
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -28,7 +29,7 @@ from sendai_server import create_app
 from sendai_server.config import Config
 from sendai_server.services.keys import SCOPES, create_key
 from sendai_server.uow import UnitOfWork
-from tests.helpers import auth
+from tests.helpers import LiveServer, auth
 
 MAX_EXAMPLES = int(os.environ.get("SENDAI_SCHEMATHESIS_EXAMPLES", "25"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
@@ -79,3 +80,44 @@ def test_every_operation_conforms_to_the_spec(
             if name in params:
                 params[name] = _steer(params[name], choices)
     case.call_and_validate(app=app, headers=auth(every_scope_key), checks=CHECKS)
+
+
+# --- over a live gunicorn: what gunicorn answers before the app ------------------------------
+
+REQUEST_LINE_LIMIT, HEADER_LIMIT = 4094, 8190  # gunicorn's defaults
+
+
+@pytest.mark.slow
+def test_long_generated_queries_and_headers_conform_over_live_gunicorn(
+    live_server: LiveServer, seed: dict[str, Any], every_scope_key: str
+) -> None:
+    """Cases schemathesis generates for every operation, with a query or a header stretched
+    around gunicorn's limits: gunicorn's 414 and 431, and the app's answers just under them,
+    are all documented, with the error schema."""
+    for result in schema.get_all_operations():
+        operation = result.ok()
+
+        @given(case=operation.as_strategy(), length=st.integers(2_000, 30_000),
+               where=st.sampled_from(["query", "header"]))
+        @settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck),
+                  derandomize=True, database=None)
+        def conforms(case: Any, length: int, where: str) -> None:
+            params = case.path_parameters
+            for name, value in (("team_id", seed["team_id"]),
+                                ("project_id", seed["project_id"]),
+                                ("task_id", seed["tasks"]["REVIEWING"][0])):
+                if params and name in params:
+                    params[name] = value
+            headers = auth(every_scope_key)
+            if where == "query":
+                case.query = {**(case.query or {}), "token": "t" * length}
+            else:
+                headers["X-Padding"] = "p" * length
+            response = case.call(base_url=live_server.url, headers=headers, timeout=30)
+            if where == "query" and length > REQUEST_LINE_LIMIT:
+                assert response.status_code == 414, response.text
+            if where == "header" and length > HEADER_LIMIT:
+                assert response.status_code == 431, response.text
+            case.validate_response(response, checks=CHECKS, headers=headers)
+
+        conforms()

@@ -26,6 +26,7 @@ def _caller() -> Caller:
 
 
 @blp.route("/task", methods=["POST"])
+@blp.doc(operationId="createTestTask")  # a test helper, not a Send AI operation
 @blp.response(201, TaskEnvelopeSchema)
 @requires("test_helpers")
 @blp.arguments(HelperTaskSchema)
@@ -39,6 +40,7 @@ def create_task(spec: dict[str, Any], team_id: str, project_id: str) -> dict[str
 
 
 @blp.route("/task/<task_id>/advance", methods=["POST"])
+@blp.doc(operationId="advanceTestTask")
 @blp.response(200, TaskEnvelopeSchema)
 @requires("test_helpers")
 @task_found_before_body

@@ -72,6 +72,7 @@ def _token_secret() -> str:
 
 
 @blp.route("/task", methods=["GET"])
+@blp.doc(operationId="listTasks")
 @blp.response(200, TaskListSchema)
 @requires("task.read")
 @blp.arguments(TaskListQuerySchema, location="query", as_kwargs=True)
@@ -103,6 +104,7 @@ def get_task(team_id: str, project_id: str, task_id: str) -> dict[str, Any]:
 
 
 @blp.route("/task/<task_id>/events", methods=["GET"])
+@blp.doc(operationId="getTaskEvents")
 @blp.response(200, TaskEventListSchema)
 @requires("task.read")
 def task_events(team_id: str, project_id: str, task_id: str) -> dict[str, Any]:
