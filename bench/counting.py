@@ -8,7 +8,9 @@ PostgreSQL, one frontend message that waits for the server's answer, counted on 
 ('S') ending an extended-protocol batch (Parse/Bind/Describe/Execute). Each round trip is
 classified by its SQL: begin, commit, rollback, ping (`;` or `SELECT 1`, what pool_pre_ping
 sends), prepare (a batch that only parses: psycopg preparing a statement), or statement.
-"Statements" are round trips minus BEGIN, COMMIT, ROLLBACK and pings.
+"Statements" are round trips minus BEGIN, COMMIT, ROLLBACK and pings (and prepares, which
+execute nothing: psycopg's one Parse round trip when it first prepares a statement on a
+connection; there are none once a connection is warm).
 
 `Checkouts` counts the `checkout` events of a SQLAlchemy engine's pool.
 
@@ -30,7 +32,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 
 KINDS = ("statement", "begin", "commit", "rollback", "ping", "prepare")
-OVERHEAD = ("begin", "commit", "rollback", "ping")
+NOT_STATEMENTS = ("begin", "commit", "rollback", "ping", "prepare")
 
 
 def classify(sql: str | None) -> str:
@@ -77,7 +79,7 @@ class RoundTrips:
 
     @property
     def statements(self) -> int:
-        return self.round_trips - sum(self.kinds[k] for k in OVERHEAD)
+        return self.round_trips - sum(self.kinds[k] for k in NOT_STATEMENTS)
 
     def counts(self) -> dict[str, int]:
         with self._lock:
