@@ -265,7 +265,7 @@ class _SQLite(_Backend):
     def fetch(self, name: str, params: Any) -> list[Any]:
         cursor = self.cursor()
         cursor.execute(self.sql[name], params)
-        return cursor.fetchall()  # type: ignore[no-any-return]
+        return cursor.fetchall()
 
     @staticmethod
     def timestamp(value: Any) -> str | None:
@@ -324,11 +324,11 @@ class _Postgres(_Backend):
     def fetch(self, name: str, params: Any) -> list[Any]:
         cursor = self.cursor()
         cursor.execute(self.sql[name], params, prepare=True)
-        return cursor.fetchall() if cursor.description is not None else []  # type: ignore[no-any-return]
+        return cursor.fetchall() if cursor.description is not None else []
 
     @staticmethod
     def timestamp(value: Any) -> str | None:
-        return None if value is None else value.strftime(TIMESTAMP_FORMAT)  # type: ignore[no-any-return]
+        return None if value is None else value.strftime(TIMESTAMP_FORMAT)
 
     def begin_write(self) -> None:
         self.cursor().execute("BEGIN")
@@ -380,7 +380,7 @@ def _authorize(db: _Backend, team_id: str, project_id: str, scope: str) -> str:
         raise _Refused(403, "insufficient_scope",
                        f"This API key lacks the '{scope}' scope that this endpoint needs.",
                        {"required": scope})
-    return key_id  # type: ignore[no-any-return]
+    return key_id
 
 
 def _public_task(db: _Backend, row: Any, opened: str | None = None) -> dict[str, Any]:

@@ -219,7 +219,7 @@ def _costs(client: Any, db: dict[str, Any], tally: counting.RoundTrips, targets:
         ("discard_small", "post", [next(targets) + "/discard" for _ in range(MEASURED)]),
         ("discard_large", "post", [large_target + "/discard"]),
     ):
-        runs = []
+        runs: list[dict[str, int]] = []
         for path in paths:
             if executes is not None:
                 executes.clear()
@@ -418,11 +418,11 @@ def bench_backend(name: str, url: str, args: argparse.Namespace) -> dict[str, An
     with (app_server(url) as app_url, bare_server(bare_tasks) as bare_url,
           raw_server(url) as raw_url):
         app_port = int(app_url.rsplit(":", 1)[1])
-        sides = (("bare", bare_url), ("app", app_url), ("raw", raw_url))
+        servers = (("bare", bare_url), ("app", app_url), ("raw", raw_url))
         # Warm the servers (imports, connection pools, statement caches) before measuring.
-        for _side, base in sides:
+        for _side, base in servers:
             wrk(base, prefix, get_ids, key, duration=1, connections=args.connections)
-        runs = (
+        runs: tuple[tuple[str, dict[str, Path], str, str], ...] = (
             ("get", {}, "GET", ""),
             ("discard", {"bare": discard_ids, "app": discard_ids, "raw": raw_discard_ids},
              "POST", "/discard"),
@@ -433,16 +433,16 @@ def bench_backend(name: str, url: str, args: argparse.Namespace) -> dict[str, An
         # time weighs on all alike.
         rounds = max(1, args.duration // 2)
         for run, ids, method, suffix in runs:
-            load[run] = {side: [] for side, _ in sides}
+            load[run] = {side: [] for side, _ in servers}
             for _ in range(rounds):
-                for side, base in sides:
+                for side, base in servers:
                     used = sum(r["requests"] for r in load[run][side])
                     load[run][side].append(wrk(
                         base, prefix, ids.get(side) or default_ids[run], key, method=method,
                         suffix=suffix, duration=args.duration // rounds,
                         connections=args.connections, offset=used + 64 * len(load[run][side]),
                     ))
-            for side, _ in sides:
+            for side, _ in servers:
                 load[run][side] = combine(load[run][side])
         latencies = sequential_latencies(
             app_port, [prefix + db["large"][0]] * 20, headers, "GET"
