@@ -4,19 +4,26 @@ For SQLite (always) and PostgreSQL (when BENCH_DATABASE_URL is set) it:
 
 1. builds a database with the project's own bulk creation (services.task_creation): 40,000
    REVIEWING tasks of 1 page x 5 annotations (timed) and a few of 50 pages x 40 annotations;
-2. counts SQL statements per GET and per discard, small and large task, in-process (a
-   before_cursor_execute listener on the app's engine);
+2. measures what a GET and a discard, small and large task, cost the database, in-process
+   through the Flask test client, for the server and for bench/raw_app.py: round trips as the
+   database sees them (bench/counting.py: sqlite3's trace callback; on PostgreSQL a counting
+   TCP proxy in front of the server), BEGIN, COMMIT, ROLLBACK and pings included; SQL
+   statements (round trips less those); the server's pool checkouts; and, for reference, what
+   SQLAlchemy's before_cursor_execute event sees (not the statements run on the DBAPI
+   connection directly);
 3. serves the database with `sendai-server serve --workers 2` and, beside it under the same
    gunicorn settings, bench/bare_app.py (a bare Flask app answering the same routes with a
-   constant task of the same size), and loads both from `wrk` on loopback, each for a fixed
-   time, in alternation: GET small, discard (every request a distinct REVIEWING task), GET
-   large;
+   constant task of the same size) and bench/raw_app.py (the same two routes on the same
+   database with the raw driver and the server's statements), and loads all three from `wrk`
+   on loopback, each for a fixed time, in alternation: GET small, discard (every request a
+   distinct REVIEWING task), GET large;
 4. times serving a large task over HTTP against json.dumps of its payload;
 5. flatness: discard p50 with 1,000,000 tasks in the table against 1,000 (`--no-flatness`
    skips it).
 
-It prints a table and writes bench/results.json. Ratios are measured side by side in the same
-run; absolute numbers depend on the machine and on whatever else runs on it.
+It prints a table and writes bench/results.json. Ratios (the server's req/s over the bare
+app's, and over the raw app's) are measured side by side in the same run; absolute numbers
+depend on the machine and on whatever else runs on it. `--quick` is a 2 s smoke run.
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ REPO_ROOT = BENCH_DIR.parent
 WORK_DIR = BENCH_DIR / "work"
 sys.path.insert(0, str(REPO_ROOT))
 
+from bench import counting, raw_app  # noqa: E402
 from sendai_server import create_app, migrate  # noqa: E402
 from sendai_server.config import Config  # noqa: E402
 from sendai_server.db import make_engine  # noqa: E402
@@ -59,7 +67,10 @@ from sendai_server.services.task_creation import (  # noqa: E402
 )
 
 SMALL_COUNT = 40_000
-LARGE_COUNT = 5
+LARGE_COUNT = 6  # the GET load's 4, and one to discard in-process for each of server and raw
+MEASURE_TASKS = 64  # small tasks kept out of the load for the in-process measurements
+WARM_UP = 12  # requests of each kind before measuring (psycopg prepares on the 6th use)
+MEASURED = 4  # requests of each kind measured
 WORKERS = 2
 TARGETS = {
     "get_rps_ratio": 0.60, "discard_rps_ratio": 0.45, "get_statements": 8,
@@ -149,32 +160,80 @@ def add_filler_tasks(url: str, project_id: str, count: int) -> None:
 
 # --- in-process measurements ----------------------------------------------------------------
 
-def statement_counts(url: str, db: dict[str, Any]) -> dict[str, int]:
-    """SQL statements per request, as the app sends them (BEGIN included, where the app sends
-    one itself)."""
-    app = bench_app(url)
-    statements: list[str] = []
-    event.listen(
-        app.extensions["sendai_engine"], "before_cursor_execute",
-        lambda _c, _cur, statement, *_a: statements.append(statement),
-    )
-    client = app.test_client()
+def request_costs(url: str, db: dict[str, Any]) -> dict[str, Any]:
+    """What one request costs the database, server and raw app, in-process (bench/counting.py):
+    round trips by kind (statement, BEGIN, COMMIT, ROLLBACK, ping, prepare), statements, the
+    server's pool checkouts and what its before_cursor_execute event saw. Each kind of request
+    is warmed up first (psycopg prepares a statement on its 6th use, or the first with
+    prepare=True), then measured MEASURED times: the mean, an integer when they all agree."""
+    proxy = counting.PostgresProxy.for_url(url) if not url.startswith("sqlite") else None
+    tally = proxy.tally if proxy is not None else counting.RoundTrips()
+    measured_url = proxy.url(url) if proxy is not None else url
+    targets = iter(db["small"][-MEASURE_TASKS:])
+    try:
+        app = bench_app(measured_url)
+        engine = app.extensions["sendai_engine"]
+        if proxy is None:
+            counting.trace_sqlite(engine, tally)
+        checkouts = counting.Checkouts(engine)
+        executes: list[str] = []
+        event.listen(engine, "before_cursor_execute",
+                     lambda _c, _cur, statement, *_a: executes.append(statement))
+        server = _costs(app.test_client(), db, tally, targets, db["large"][-1],
+                        checkouts, executes)
+        engine.dispose()
+
+        raw = raw_app.create_app(measured_url)
+        backend = raw.extensions["raw_backend"]
+        if proxy is None:
+            backend.connect_hooks.append(
+                lambda conn: counting.trace_sqlite_connection(conn, tally))
+        raw_costs = _costs(raw.test_client(), db, tally, targets, db["large"][-2])
+        backend.close()
+    finally:
+        if proxy is not None:
+            proxy.close()
+    return {"server": server, "raw": raw_costs}
+
+
+def _costs(client: Any, db: dict[str, Any], tally: counting.RoundTrips, targets: Iterator[str],
+           large_target: str, checkouts: counting.Checkouts | None = None,
+           executes: list[str] | None = None) -> dict[str, dict[str, float]]:
     seed = db["seed"]
     headers = {"Authorization": f"Bearer {seed['keys']['edit']}"}
     base = f"/v2/{seed['team_id']}/project/{seed['project_id']}/task/"
-    client.get(base + db["small"][0], headers=headers)  # records the key's use; not counted
-    counts = {}
-    for name, method, task_id, suffix in (
-        ("get_small", "get", db["small"][0], ""), ("get_large", "get", db["large"][0], ""),
-        ("discard_small", "post", db["small"][-1], "/discard"),
-        ("discard_large", "post", db["large"][-1], "/discard"),
-    ):
-        statements.clear()
-        response = getattr(client, method)(base + task_id + suffix, headers=headers)
+    small, large = db["small"][0], db["large"][0]
+
+    def request(method: str, path: str) -> None:
+        response = getattr(client, method)(base + path, headers=headers)
         assert response.status_code == 200, response.get_data(as_text=True)
-        counts[name] = len(statements)
-    app.extensions["sendai_engine"].dispose()
-    return counts
+
+    request("get", small)  # records the key's use (a write, once a minute)
+    for _ in range(WARM_UP):
+        request("get", small)
+        request("get", large)
+        request("post", next(targets) + "/discard")
+    out = {}
+    for name, method, paths in (
+        ("get_small", "get", [small] * MEASURED), ("get_large", "get", [large] * MEASURED),
+        ("discard_small", "post", [next(targets) + "/discard" for _ in range(MEASURED)]),
+        ("discard_large", "post", [large_target + "/discard"]),
+    ):
+        runs: list[dict[str, int]] = []
+        for path in paths:
+            if executes is not None:
+                executes.clear()
+            with counting.measuring(tally, checkouts) as cost:
+                request(method, path)
+            if executes is not None:
+                cost["cursor_executes"] = len(executes)
+            runs.append(cost)
+        out[name] = {key: _mean([run[key] for run in runs]) for key in runs[0]}
+    return out
+
+
+def _mean(values: list[int]) -> float:
+    return values[0] if len(set(values)) == 1 else round(statistics.mean(values), 2)
 
 
 def fetch_task(url: str, seed: dict[str, Any], task_id: str) -> dict[str, Any]:
@@ -253,6 +312,14 @@ def bare_server(tasks_file: Path) -> Any:
     return server(argv, env, port, "/readyz")
 
 
+def raw_server(url: str) -> Any:
+    port = free_port()
+    argv = [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py",
+            "--bind", f"127.0.0.1:{port}", "--workers", str(WORKERS), "bench.raw_app:app"]
+    env = {"DATABASE_URL": url, "SENDAI_LOG_LEVEL": "WARNING"}
+    return server(argv, env, port, "/readyz")
+
+
 def http_get(port: int, path: str, headers: dict[str, str] | None = None,
              method: str = "GET") -> tuple[int, bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -322,7 +389,12 @@ def bench_backend(name: str, url: str, args: argparse.Namespace) -> dict[str, An
     headers = {"Authorization": f"Bearer {key}"}
     prefix = f"/v2/{seed['team_id']}/project/{seed['project_id']}/task/"
     result: dict[str, Any] = {"create_40k_seconds": db["create_seconds"]}
-    result["statements"] = statement_counts(url, db)
+    print(f"[{name}] round trips and checkouts per request, in-process...", file=sys.stderr)
+    result["costs"] = request_costs(url, db)
+    # The server's SQL statements: round trips less BEGIN, COMMIT, ROLLBACK and pings.
+    result["statements"] = {
+        request: cost["statements"] for request, cost in result["costs"]["server"].items()
+    }
 
     payload = fetch_task(url, seed, db["large"][0])
     bare_tasks = WORK_DIR / "bare_tasks.json"
@@ -331,40 +403,46 @@ def bench_backend(name: str, url: str, args: argparse.Namespace) -> dict[str, An
     }))
     result["large_json_dumps_ms"] = json_dumps_seconds(payload) * 1000
 
-    # Ids: GETs cycle over 1,000 small tasks; discards take distinct ones, never reused.
+    # Ids: GETs cycle over 1,000 small tasks; discards take distinct ones, never reused (the
+    # server and the raw app each have their half; the bare app changes nothing).
     get_ids = write_ids("get_ids.txt", db["small"][:1000])
-    large_ids = write_ids("large_ids.txt", db["large"][:-1])
-    discard_pool = db["small"][1000:-1]
+    large_ids = write_ids("large_ids.txt", db["large"][:-2])
+    discard_pool = db["small"][1000:-MEASURE_TASKS]
     random.Random(5).shuffle(discard_pool)
-    discard_ids = write_ids("discard_ids.txt", discard_pool)
+    discard_ids = write_ids("discard_ids.txt", discard_pool[0::2])
+    raw_discard_ids = write_ids("discard_ids_raw.txt", discard_pool[1::2])
 
     load: dict[str, dict[str, Any]] = {}
     print(f"[{name}] load: {args.duration:g}s per run, {args.connections} connections",
           file=sys.stderr)
-    with app_server(url) as app_url, bare_server(bare_tasks) as bare_url:
+    with (app_server(url) as app_url, bare_server(bare_tasks) as bare_url,
+          raw_server(url) as raw_url):
         app_port = int(app_url.rsplit(":", 1)[1])
-        # Warm both servers (imports, connection pools, statement caches) before measuring.
-        for base in (app_url, bare_url):
+        servers = (("bare", bare_url), ("app", app_url), ("raw", raw_url))
+        # Warm the servers (imports, connection pools, statement caches) before measuring.
+        for _side, base in servers:
             wrk(base, prefix, get_ids, key, duration=1, connections=args.connections)
-        runs = (
-            ("get", get_ids, "GET", ""),
-            ("discard", discard_ids, "POST", "/discard"),
-            ("get_large", large_ids, "GET", ""),
+        runs: tuple[tuple[str, dict[str, Path], str, str], ...] = (
+            ("get", {}, "GET", ""),
+            ("discard", {"bare": discard_ids, "app": discard_ids, "raw": raw_discard_ids},
+             "POST", "/discard"),
+            ("get_large", {}, "GET", ""),
         )
+        default_ids = {"get": get_ids, "get_large": large_ids}
         # Short rounds, alternating sides, so that whatever else the machine does at the
-        # time weighs on both alike.
+        # time weighs on all alike.
         rounds = max(1, args.duration // 2)
         for run, ids, method, suffix in runs:
-            load[run] = {"bare": [], "app": []}
+            load[run] = {side: [] for side, _ in servers}
             for _ in range(rounds):
-                for side, base in (("bare", bare_url), ("app", app_url)):
+                for side, base in servers:
                     used = sum(r["requests"] for r in load[run][side])
                     load[run][side].append(wrk(
-                        base, prefix, ids, key, method=method, suffix=suffix,
-                        duration=args.duration // rounds, connections=args.connections,
-                        offset=used + 64 * len(load[run][side]),
+                        base, prefix, ids.get(side) or default_ids[run], key, method=method,
+                        suffix=suffix, duration=args.duration // rounds,
+                        connections=args.connections, offset=used + 64 * len(load[run][side]),
                     ))
-            for side in ("bare", "app"):
+            for side, _ in servers:
                 load[run][side] = combine(load[run][side])
         latencies = sequential_latencies(
             app_port, [prefix + db["large"][0]] * 20, headers, "GET"
@@ -376,6 +454,9 @@ def bench_backend(name: str, url: str, args: argparse.Namespace) -> dict[str, An
             "rps": sides["app"]["rps"] / sides["bare"]["rps"],
             "p50": sides["app"]["p50_us"] / max(sides["bare"]["p50_us"], 1),
             "p99": sides["app"]["p99_us"] / max(sides["bare"]["p99_us"], 1),
+            "rps_vs_raw": sides["app"]["rps"] / sides["raw"]["rps"],
+            "p50_vs_raw": sides["app"]["p50_us"] / max(sides["raw"]["p50_us"], 1),
+            "p99_vs_raw": sides["app"]["p99_us"] / max(sides["raw"]["p99_us"], 1),
         }
     result["large_vs_json_dumps"] = result["large_served_ms"] / result["large_json_dumps_ms"]
     if not args.no_flatness:
@@ -423,18 +504,24 @@ def verdict(ok: bool) -> str:
 def table(name: str, r: dict[str, Any]) -> str:
     t = TARGETS
     load, st = r["load"], r["statements"]
-    rows = [f"== {name} ({WORKERS} gunicorn workers; ratios are app / bare Flask, same run) =="]
-    rows.append(f"{'':22}{'app req/s':>10}{'bare req/s':>11}{'ratio':>7}{'p50 ms':>9}"
-                 f"{'(bare)':>8}{'p99 ms':>9}{'(bare)':>8}  target")
+    rows = [f"== {name} ({WORKERS} gunicorn workers; ratios are app / bare Flask and app / raw "
+            "driver, same run) =="]
+    rows.append(f"{'':14}{'app req/s':>10}{'bare':>7}{'raw':>7}{'/bare':>7}{'/raw':>6}"
+                 f"{'p50 ms':>8}{'(bare)':>7}{'(raw)':>7}{'p99 ms':>8}{'(bare)':>7}{'(raw)':>7}"
+                 "  target (/bare)")
     for run, target in (("get", t["get_rps_ratio"]), ("discard", t["discard_rps_ratio"]),
                         ("get_large", None)):
-        a, b, ratio = load[run]["app"], load[run]["bare"], load[run]["ratio"]["rps"]
+        a, b, w = load[run]["app"], load[run]["bare"], load[run]["raw"]
+        ratio, raw_ratio = load[run]["ratio"]["rps"], load[run]["ratio"]["rps_vs_raw"]
         goal = f">= {target:.2f} {verdict(ratio >= target)}" if target else "(50x40 task)"
-        errors = f"  [{a['errors']} app errors]" if a["errors"] else ""
+        errors = "".join(f"  [{side['errors']} {label} errors]"
+                         for label, side in (("app", a), ("raw", w)) if side["errors"])
         rows.append(
-            f"{run.replace('_', ' '):22}{a['rps']:10.0f}{b['rps']:11.0f}{ratio:7.2f}"
-            f"{a['p50_us'] / 1000:9.2f}{b['p50_us'] / 1000:8.2f}{a['p99_us'] / 1000:9.2f}"
-            f"{b['p99_us'] / 1000:8.2f}  {goal}{errors}"
+            f"{run.replace('_', ' '):14}{a['rps']:10.0f}{b['rps']:7.0f}{w['rps']:7.0f}"
+            f"{ratio:7.2f}{raw_ratio:6.2f}"
+            f"{a['p50_us'] / 1000:8.2f}{b['p50_us'] / 1000:7.2f}{w['p50_us'] / 1000:7.2f}"
+            f"{a['p99_us'] / 1000:8.2f}{b['p99_us'] / 1000:7.2f}{w['p99_us'] / 1000:7.2f}"
+            f"  {goal}{errors}"
         )
     get_ok = st["get_small"] == st["get_large"] <= t["get_statements"]
     discard_ok = st["discard_small"] == st["discard_large"] <= t["discard_statements"]
@@ -443,6 +530,7 @@ def table(name: str, r: dict[str, Any]) -> str:
     rows.append(f"SQL statements, discard 1x5: {st['discard_small']:3}   50x40: "
                 f"{st['discard_large']:3}   target same, <= {t['discard_statements']}  "
                 f"{verdict(discard_ok)}")
+    rows.extend(costs_table(r["costs"]))
     ratio = r["large_vs_json_dumps"]
     rows.append(f"50x40 task served over HTTP {r['large_served_ms']:.1f} ms; json.dumps "
                 f"{r['large_json_dumps_ms']:.2f} ms; {ratio:.1f}x  target <= "
@@ -463,6 +551,30 @@ def table(name: str, r: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def costs_table(costs: dict[str, Any]) -> list[str]:
+    """Round trips per request by kind, server and raw app, and the server's checkouts."""
+    kinds = (("statements", "stmt"), ("begin", "BEGIN"), ("commit", "COMMIT"),
+             ("rollback", "ROLLBK"), ("ping", "ping"))
+    head = "".join(f"{label:>7}" for _, label in kinds)
+    rows = [f"{'round trips/request':20}{'server':>7}{head}  {'raw':>5}{head}  checkouts"]
+    prepares = []
+    for request in ("get_small", "get_large", "discard_small", "discard_large"):
+        server, raw = costs["server"][request], costs["raw"][request]
+        cells = []
+        for cost, width in ((server, 7), (raw, 5)):
+            cells.append(f"{cost['round_trips']:{width}g}"
+                         + "".join(f"{cost[kind]:7g}" for kind, _ in kinds))
+            if cost["prepare"]:
+                prepares.append(request)
+        label = request.replace("_small", " 1x5").replace("_large", " 50x40")
+        rows.append(f"{label:20}{cells[0]}  {cells[1]}{server['checkouts']:11g}")
+    rows.append("  (as the database sees them, in-process; checkouts: the server's pool; the "
+                "raw app keeps one connection per worker)")
+    if prepares:
+        rows.append(f"  psycopg prepare round trips in {', '.join(prepares)}: see results.json")
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=8,
@@ -474,7 +586,11 @@ def main() -> int:
                         help="sequential discards per flatness database (first 50 warm up)")
     parser.add_argument("--sqlite-only", action="store_true",
                         help="ignore BENCH_DATABASE_URL")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run: 2 s of load per measurement and side, no flatness")
     args = parser.parse_args()
+    if args.quick:
+        args.duration, args.no_flatness = 2, True
     if shutil.which("wrk") is None:
         print("wrk is not installed: run `apt-get install -y wrk` (or `make bench` as root).",
               file=sys.stderr)
