@@ -56,8 +56,8 @@ _TASK_COLUMNS = ("task.id, task.project_id, task.name, task.created_at, task.sta
 _CHILD_COLUMNS = (
     ("kind", "VARCHAR"), ("rank", "INTEGER"), ("task_id", "VARCHAR"), ("page_id", "VARCHAR"),
     ("position", "INTEGER"), ("id", "VARCHAR"), ("name", "VARCHAR"), ("value", "TEXT"),
-    ("width", "INTEGER"), ("height", "INTEGER"), ("confidence", "FLOAT"),
-    ("entity_id", "VARCHAR"), ("content", "TEXT"), ("top", "FLOAT"), ("left_of_line", "FLOAT"),
+    ("width", "INTEGER"), ("height", "INTEGER"), ("entity_id", "VARCHAR"), ("content", "TEXT"),
+    ("top", "FLOAT"), ("left_of_line", "FLOAT"), ("confidence", "FLOAT"),
     ("checked", "BOOLEAN"), ("coordinates", "JSON"),
 )
 _ITEM_COLUMNS = {
@@ -409,16 +409,16 @@ def _add_children(db: _Backend, task: dict[str, Any]) -> dict[str, Any]:
             pages.append(page)
         elif kind == "annotations":
             by_id[r[3]]["annotations"].append({
-                "id": r[5], "entity_id": r[11], "confidence": r[10], "content": r[12],
-                "top": r[13], "left_of_line": r[14],
+                "id": r[5], "entity_id": r[10], "confidence": r[14], "content": r[11],
+                "top": r[12], "left_of_line": r[13],
             })
         elif kind == "checkboxes":
             by_id[r[3]]["checkboxes"].append({
-                "id": r[5], "confidence": r[10], "checked": bool(r[15]),
+                "id": r[5], "confidence": r[14], "checked": bool(r[15]),
                 "coordinates": json_value(r[16]),
             })
         else:  # segments, signatures
-            by_id[r[3]][kind].append({"id": r[5], "confidence": r[10],
+            by_id[r[3]][kind].append({"id": r[5], "confidence": r[14],
                                       "coordinates": json_value(r[16])})
     return task
 

@@ -65,6 +65,7 @@ from sendai_server.services.task_creation import (  # noqa: E402
     create_tasks,
     synthetic_pages,
 )
+from sendai_server.uow import UnitOfWork  # noqa: E402
 
 SMALL_COUNT = 40_000
 LARGE_COUNT = 6  # the GET load's 4, and one to discard in-process for each of server and raw
@@ -107,15 +108,15 @@ def create_batch(app: Any, project_id: str, count: int, pages: int, annotations:
         TaskSpec(name=f"Task {n + 1}", status=TaskStatus.REVIEWING, pages=template)
         for n in range(count)
     )
-    with app.extensions["sendai_sessions"]() as session:
-        return create_tasks(session, project_id, specs)
+    with UnitOfWork(app.extensions["sendai_engine"]) as uow:
+        return create_tasks(uow, project_id, specs)
 
 
 def build_main_database(url: str) -> dict[str, Any]:
     fresh_database(url)
     app = bench_app(url)
-    with app.extensions["sendai_sessions"]() as session:
-        seed = seed_demo(session)
+    with UnitOfWork(app.extensions["sendai_engine"]) as uow:
+        seed = seed_demo(uow)
     started = time.perf_counter()
     small = create_batch(app, seed["project_id"], SMALL_COUNT, 1, 5)
     create_seconds = time.perf_counter() - started
@@ -473,8 +474,8 @@ def flatness(name: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
         print(f"[{name}] flatness: {total:,} tasks...", file=sys.stderr)
         fresh_database(url)
         app = bench_app(url)
-        with app.extensions["sendai_sessions"]() as session:
-            seed = seed_demo(session)
+        with UnitOfWork(app.extensions["sendai_engine"]) as uow:
+            seed = seed_demo(uow)
         targets = create_batch(app, seed["project_id"], 1_000, 1, 5)
         app.extensions["sendai_engine"].dispose()
         started = time.perf_counter()

@@ -118,7 +118,7 @@ def revoke_key(uow: UnitOfWork, key_id: str) -> None:
 
 
 # On every request: compiled once, run on the driver (statements.py).
-_KEY_LOOKUP = Statement(
+KEY_LOOKUP = Statement(
     select(
         ApiKey.id, ApiKey.team_id, ApiKey.scopes, ApiKey.key_hash,
         ApiKey.revoked_at, ApiKey.last_used_at, ApiKeyProject.project_id,
@@ -138,7 +138,7 @@ def authenticate(conn: Connection, plain_key: str) -> tuple[Principal, datetime 
     """The principal behind a key, and when the key was last used. Unknown or revoked: 401.
     `conn` is the unit of work's, in read mode."""
     digest = hash_key(plain_key)
-    rows = _KEY_LOOKUP.rows(conn, {"digest": digest})
+    rows = KEY_LOOKUP.rows(conn, {"digest": digest})
     if not rows:
         raise Unauthenticated()
     key_id, team_id, scopes, key_hash, revoked_at, last_used_at, _ = rows[0]

@@ -108,7 +108,7 @@ def _children(task_filter: Any) -> Select[Any]:
 _CHILDREN_ORDERED = _children(lambda column: column.in_(_TASK_IDS))
 # One task (every GET and change): `=` rather than an expanding IN, which SQLAlchemy re-renders
 # on every execution.
-_ONE_TASK_CHILDREN_ORDERED = Statement(_children(lambda column: column == bindparam("task_id")))
+ONE_TASK_CHILDREN_ORDERED = Statement(_children(lambda column: column == bindparam("task_id")))
 
 
 def select_task_row(
@@ -130,7 +130,7 @@ def add_meta_and_pages(conn: Connection, tasks: list[PublicTask]) -> list[Public
     pages: dict[str, dict[str, Any]] = {}
     page_lists: dict[str, list[dict[str, Any]]] = {task_id: [] for task_id in by_id}
     if len(by_id) == 1:
-        rows: Any = _ONE_TASK_CHILDREN_ORDERED.rows(conn, {"task_id": next(iter(by_id))})
+        rows: Any = ONE_TASK_CHILDREN_ORDERED.rows(conn, {"task_id": next(iter(by_id))})
     else:
         rows = conn.execute(_CHILDREN_ORDERED, {"task_ids": list(by_id)}).all()
     for row in rows:

@@ -57,7 +57,7 @@ _LIFECYCLE_FIELDS = ("status", "approved", "exported_at", "export_failed_at")
 
 _TASK_TABLE: Table = Task.__table__  # type: ignore[assignment]
 _EVENT_TABLE: Table = TaskEvent.__table__  # type: ignore[assignment]
-_INSERT_EVENT = Statement(
+INSERT_EVENT = Statement(
     insert(_EVENT_TABLE).values({
         name: bindparam(name, type_=column.type)
         for name, column in _EVENT_TABLE.c.items() if name != "seq"
@@ -67,13 +67,16 @@ _INSERT_EVENT = Statement(
 _UPDATES: dict[frozenset[str], Statement] = {}
 
 
-def _update_task(columns: frozenset[str]) -> Statement:
+def update_task_statement(columns: frozenset[str]) -> Statement:
     statement = _UPDATES.get(columns)
     if statement is None:
         statement = _UPDATES[columns] = Statement(
             update(_TASK_TABLE)
             .where(_TASK_TABLE.c.id == bindparam("changed_task_id"))
-            .values({name: bindparam(name, type_=_TASK_TABLE.c[name].type) for name in columns})
+            .values({  # in the table's order: one text per set, on every worker
+                column.name: bindparam(column.name, type_=column.type)
+                for column in _TASK_TABLE.c if column.name in columns
+            })
         )
     return statement
 
@@ -156,9 +159,10 @@ def change_task(
         if opens_task(trigger):
             changes["last_opened_at"] = now
         if changes:
-            _update_task(frozenset(changes)).execute(conn, {**changes, "changed_task_id": task_id})
+            update = update_task_statement(frozenset(changes))
+            update.execute(conn, {**changes, "changed_task_id": task_id})
             task.update(changes)
-        _INSERT_EVENT.execute(conn, {
+        INSERT_EVENT.execute(conn, {
             "id": new_id("evt"), "task_id": task_id, "action": trigger,
             "from_status": TaskStatus(from_status).value,
             "to_status": TaskStatus(state.status).value, "approved": state.approved,
