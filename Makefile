@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test test-quick lint bench clean
 
 $(INSTALLED): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ lint: install
 # Every test: SQLite always, PostgreSQL too when TEST_DATABASE_URL points at one.
 test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# While working: everything but the slow tests (live gunicorn, browsers, fuzzing, faults).
+test-quick: lint
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
 # Load test: sendai-server against a bare Flask app, side by side (bench/run.py; about 3
 # minutes on SQLite, twice that with BENCH_DATABASE_URL). Needs wrk: installed with apt-get

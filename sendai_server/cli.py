@@ -339,8 +339,8 @@ def _exec(argv: list[str]) -> None:
 @click.option("--bind", help="HOST:PORT (default SENDAI_BIND or 127.0.0.1:8000).")
 @click.option("--workers", type=click.IntRange(1, 64),
               help="Worker processes (default SENDAI_WORKERS or 2).")
-# Environment variables are read in config.py by project rule; this one is read by click, through
-# envvar=, so that the flag and the variable are one setting (config.py is being reworked).
+# The flag and the variable are one setting: click reads the variable here, and the flag sets it
+# for gunicorn's workers, whose Config (config.py) reads it again.
 @click.option("--allow-schema-mismatch", is_flag=True, envvar="SENDAI_ALLOW_SCHEMA_MISMATCH",
               help="Serve even if the schema is not at this version's head, e.g. during a "
                    "rolling upgrade (or SENDAI_ALLOW_SCHEMA_MISMATCH=1).")
@@ -357,6 +357,8 @@ def serve(bind: str | None, workers: int | None, allow_schema_mismatch: bool) ->
                 "or set SENDAI_ALLOW_SCHEMA_MISMATCH=1"
             ) from mismatch
         click.echo(f"warning: serving anyway (--allow-schema-mismatch): {mismatch}", err=True)
+    if allow_schema_mismatch:
+        os.environ["SENDAI_ALLOW_SCHEMA_MISMATCH"] = "1"
     argv = [
         sys.executable, "-m", "gunicorn",
         "--config", str(REPO_ROOT / "gunicorn.conf.py"),

@@ -45,6 +45,9 @@ class Config:
     key_touch_interval_seconds: int = 60
     bind: str = "127.0.0.1:8000"
     workers: int = 2
+    # Serve a database whose schema is not at this version's head (a rolling upgrade); off,
+    # such a database answers 503 `unavailable` (uow.py) and `serve` refuses to start (cli.py).
+    allow_schema_mismatch: bool = False
     # Signs list pagination tokens. Unset: a random secret made once and kept in the database,
     # so every worker and host on that database shares it (services/signing.py).
     secret_key: str | None = field(default=None, repr=False)
@@ -85,6 +88,9 @@ class Config:
             max_body_bytes=max_body,
             bind=env.get("SENDAI_BIND") or cls.bind,
             workers=workers,
+            allow_schema_mismatch=_flag(
+                env.get("SENDAI_ALLOW_SCHEMA_MISMATCH"), False, "SENDAI_ALLOW_SCHEMA_MISMATCH"
+            ),
             secret_key=env.get("SENDAI_SECRET_KEY") or None,
         )
         config.check()

@@ -29,11 +29,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from flask import Flask, g
+from alembic.runtime.migration import MigrationContext
+from flask import Flask, current_app, g
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
-from . import db
+from . import db, migrate
 from .errors import Unavailable
 
 log = logging.getLogger("sendai_server.db")
@@ -202,10 +203,14 @@ def _is_missing_table(exc: BaseException) -> bool:
 # --- Flask: one unit of work per request ---------------------------------------------------
 
 _ENGINE = "sendai_engine"
+_SCHEMA_AT_HEAD = "sendai_schema_at_head"
 
 
 def init_app(app: Flask, engine: Engine) -> None:
     app.extensions[_ENGINE] = engine
+    # Checked on the first request that needs the database (one statement per process), and
+    # again after any failure to check it, so a database migrated meanwhile is served at once.
+    app.extensions[_SCHEMA_AT_HEAD] = app.config["SENDAI"].allow_schema_mismatch
 
     @app.teardown_appcontext
     def _close_uow(_exc: BaseException | None) -> None:
@@ -218,7 +223,18 @@ def current_uow() -> UnitOfWork:
     """The request's unit of work, made on first use; closed when the request ends."""
     uow: UnitOfWork | None = g.get("uow")
     if uow is None:
-        from flask import current_app
-
         uow = g.uow = UnitOfWork(current_app.extensions[_ENGINE])
+        if not current_app.extensions[_SCHEMA_AT_HEAD]:
+            _check_schema(uow)
+            current_app.extensions[_SCHEMA_AT_HEAD] = True
     return uow
+
+
+def _check_schema(uow: UnitOfWork) -> None:
+    """503 `unavailable` on a database whose schema is not this version's (never migrated,
+    older, or migrated by a newer version): every request would fail in its own way."""
+    with uow.read() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    head = migrate.head_revision()
+    if current != head:
+        raise Unavailable(_NOT_MIGRATED, details={"current": current, "head": head})

@@ -38,7 +38,7 @@ def free_port() -> int:
 
 class LiveServer:
     def __init__(self, database_url: str, workers: int, env: dict[str, str] | None = None,
-                 log_path: Path | None = None):
+                 log_path: Path | None = None, ready_path: str = "/readyz"):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         environ = {**os.environ, "DATABASE_URL": database_url, "SENDAI_ENV": "test",
@@ -50,15 +50,15 @@ class LiveServer:
              "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers), "wsgi:app"],
             cwd=REPO_ROOT, env=environ, stdout=self.log, stderr=subprocess.STDOUT,
         )
-        self._wait_ready()
+        self._wait_ready(ready_path)
 
-    def _wait_ready(self, timeout: float = 30.0) -> None:
+    def _wait_ready(self, ready_path: str, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {self.process.returncode}")
             try:
-                if requests.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                if requests.get(f"{self.url}{ready_path}", timeout=1).status_code == 200:
                     return
             except requests.RequestException:  # not up yet, or too busy to answer within 1 s
                 pass

@@ -22,6 +22,8 @@ import requests
 from tests.api_spec import operations
 from tests.helpers import LiveServer
 
+pytestmark = pytest.mark.slow  # live gunicorn, a browser or a fuzzer
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 REQUIRE_BROWSER = os.environ.get("SENDAI_REQUIRE_BROWSER") == "1"

@@ -290,6 +290,7 @@ def _live_cases(seed: dict[str, Any], key: str) -> list[tuple[str, bytes, set[in
     ]
 
 
+@pytest.mark.slow
 def test_hostile_input_over_live_gunicorn_answers_json_4xx_and_changes_nothing(
     database_url: str, seed: dict[str, Any], engine: Engine, every_scope_key: str,
 ) -> None:

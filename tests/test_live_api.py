@@ -12,6 +12,8 @@ from tests import lifecycle_rules as rules
 from tests.helpers import LiveServer
 from tests.live import Live, live  # noqa: F401 - the module-scoped fixture
 
+pytestmark = pytest.mark.slow  # live gunicorn, a browser or a fuzzer
+
 REPORT = {"issues": [{"label": "Total", "value": "wrong"}], "message": "Please check."}
 
 

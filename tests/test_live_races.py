@@ -18,6 +18,8 @@ import requests
 from sendai_server.lifecycle import TaskStatus, fire
 from tests.live import Live, live  # noqa: F401 - the module-scoped fixture
 
+pytestmark = pytest.mark.slow  # live gunicorn, a browser or a fuzzer
+
 ROUNDS = 6
 
 

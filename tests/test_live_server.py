@@ -9,10 +9,13 @@ import sys
 import threading
 from typing import Any
 
+import pytest
 import requests
 from sqlalchemy import Engine
 
 from tests.helpers import REPO_ROOT, LiveServer, auth, count_rows, task_path
+
+pytestmark = pytest.mark.slow  # live gunicorn, a browser or a fuzzer
 
 RACERS = 16
 

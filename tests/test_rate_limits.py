@@ -136,6 +136,7 @@ def redis_prefix() -> Iterator[str]:
     client.close()
 
 
+@pytest.mark.slow
 def test_redis_shares_one_count_across_four_gunicorn_workers(
     database_url: str, seed: dict[str, Any], redis_prefix: str, tmp_path: Path
 ) -> None:

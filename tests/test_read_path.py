@@ -145,6 +145,7 @@ def test_compiled_dump_equals_marshmallows(index: int) -> None:
     assert json.dumps(fast) == json.dumps(reference)  # the same keys in the same order
 
 
+@pytest.mark.slow
 def test_racing_discards_have_exactly_one_winner_across_workers(
     database_url: str, seed: dict[str, Any], engine: Engine
 ) -> None:

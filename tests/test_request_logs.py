@@ -98,6 +98,7 @@ def test_errors_are_logged_with_traceback_and_request_id(
     assert (request_line["request_id"], request_line["status"]) == ("boom-1", 500)
 
 
+@pytest.mark.slow
 def test_live_gunicorn_log_never_holds_a_key(
     database_url: str, seed: dict[str, Any], tmp_path: Path
 ) -> None:

@@ -31,6 +31,8 @@ from sendai_server.services.keys import SCOPES, create_key
 from sendai_server.uow import UnitOfWork
 from tests.helpers import LiveServer, auth
 
+pytestmark = pytest.mark.slow  # live gunicorn, a browser or a fuzzer
+
 MAX_EXAMPLES = int(os.environ.get("SENDAI_SCHEMATHESIS_EXAMPLES", "25"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
@@ -87,7 +89,6 @@ def test_every_operation_conforms_to_the_spec(
 REQUEST_LINE_LIMIT, HEADER_LIMIT = 4094, 8190  # gunicorn's defaults
 
 
-@pytest.mark.slow
 def test_long_generated_queries_and_headers_conform_over_live_gunicorn(
     live_server: LiveServer, seed: dict[str, Any], every_scope_key: str
 ) -> None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app
 from marshmallow import Schema, fields
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import SendAIError
 from ..migrate import current_revision, head_revision
-from ..uow import current_uow
 from .blueprint import Blueprint, error_ref
 
 blp = Blueprint("health", __name__, description="Liveness and readiness probes.")
@@ -38,7 +38,7 @@ def healthz() -> dict[str, Any]:
 def readyz() -> dict[str, Any]:
     """The database answers and its schema is at the migrations' head"""
     try:
-        current = current_revision(current_uow().engine)
+        current = current_revision(current_app.extensions["sendai_engine"])
     except SQLAlchemyError as exc:
         raise NotReady("The database does not answer.") from exc
     head = head_revision()
