@@ -69,3 +69,10 @@ def test_every_file_besides_python_modules_is_declared_as_package_data() -> None
 def test_a_checkout_migrates_with_the_top_level_migrations_folder() -> None:
     assert migrate.MIGRATIONS_DIR == REPO_ROOT / "migrations"
     assert (REPO_ROOT / "alembic.ini").read_text().count("script_location = migrations") == 1
+
+
+def test_the_pytest_plugin_is_an_entry_point_and_an_extra() -> None:
+    parser = configparser.ConfigParser()
+    parser.read(REPO_ROOT / "setup.cfg")
+    assert _lines(parser["options.entry_points"]["pytest11"]) == ["sendai = sendai_server.testing"]
+    assert _lines(parser["options.extras_require"]["pytest"]) == ["pytest>=8.0"]
