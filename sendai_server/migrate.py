@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
+from importlib import resources
 from pathlib import Path
 
 from alembic import command
@@ -11,7 +12,18 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+def _migrations_dir() -> Path:
+    """An installed wheel carries migrations/ inside the package, as sendai_server.migrations
+    (setup.cfg maps it); a checkout, and an editable install of one, has it at the top of the
+    repository, beside alembic.ini."""
+    packaged = resources.files("sendai_server").joinpath("migrations")
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parent.parent / "migrations"
+
+
+MIGRATIONS_DIR = _migrations_dir()
 
 
 def alembic_config(database_url: str) -> AlembicConfig:

@@ -1,0 +1,93 @@
+"""An integration a team might write against Send AI's documentation: wait for an uploaded
+invoice's task to come out of processing, read its total, and discard the tasks that have none
+so nobody reviews them. Nothing here knows about sendai-server; its tests
+(test_invoice_client.py) only point `base_url` at it.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from decimal import Decimal
+from typing import Any
+
+import requests
+
+SEND_AI = "https://api.send.ai"
+# Statuses a task does not leave by itself: waiting for REVIEWING past them would never end.
+SETTLED = {"COMPLETED", "FAILED", "DISCARDED", "FILTERED"}
+
+
+class SendAIError(Exception):
+    """Send AI refused a request: its HTTP status and the error's stable `code`."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+
+
+class NotForReview(Exception):
+    """The task settled without going to review (it failed, was filtered, ...)."""
+
+    def __init__(self, task: dict[str, Any]) -> None:
+        super().__init__(f"task {task['id']} is {task['status']}; it will not be reviewed")
+        self.task = task
+
+
+class SendAI:
+    """The few calls this integration makes, for one project."""
+
+    def __init__(self, api_key: str, team_id: str, project_id: str, *,
+                 base_url: str = SEND_AI, poll_interval: float = 2.0) -> None:
+        self.url = f"{base_url}/v2/{team_id}/project/{project_id}"
+        self.poll_interval = poll_interval
+        self.http = requests.Session()
+        self.http.headers["Authorization"] = f"Bearer {api_key}"
+
+    def get_task(self, task_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/task/{task_id}")
+
+    def discard_task(self, task_id: str) -> dict[str, Any]:
+        return self._call("POST", f"/task/{task_id}/discard")
+
+    def wait_until_in_review(self, task_id: str, timeout: float = 600.0) -> dict[str, Any]:
+        """Poll until the task is REVIEWING and return it. NotForReview if it settles in
+        another status; TimeoutError if it is still processing after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            task = self.get_task(task_id)
+            if task["status"] == "REVIEWING":
+                return task
+            if task["status"] in SETTLED:
+                raise NotForReview(task)
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"task {task_id} still {task['status']} after {timeout} s")
+            time.sleep(self.poll_interval)
+
+    def _call(self, method: str, path: str) -> dict[str, Any]:
+        response = self.http.request(method, self.url + path, timeout=30)
+        if response.status_code >= 400:
+            error = response.json()["error"]
+            raise SendAIError(response.status_code, error["code"], error["message"])
+        task: dict[str, Any] = response.json()["payload"]
+        return task
+
+
+def invoice_total(task: dict[str, Any]) -> Decimal | None:
+    """The `total_amount` annotation's content as a number ("$1,234.56" → 1234.56), or None."""
+    for page in task["pages"]:
+        for annotation in page["annotations"]:
+            if annotation["entity_id"] == "total_amount":
+                return Decimal(re.sub(r"[^0-9.\-]", "", annotation["content"]))
+    return None
+
+
+def triage_invoice(client: SendAI, task_id: str, timeout: float = 600.0) -> Decimal | None:
+    """Wait for the invoice's task to be in review and return its total; discard it first when
+    it has none, so that nobody reviews it."""
+    task = client.wait_until_in_review(task_id, timeout)
+    total = invoice_total(task)
+    if total is None:
+        client.discard_task(task_id)
+    return total

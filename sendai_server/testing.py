@@ -1,0 +1,292 @@
+"""The pytest plugin for teams that integrate with Send AI (API.md §13).
+
+`pip install 'sendai-server[pytest]'` registers this module with pytest (entry point
+`pytest11`, name `sendai`). A test asks for the `sendai` fixture and points its client at
+`sendai.base_url`:
+
+    def test_discard(sendai):
+        task_id = sendai.task(status="REVIEWING")
+        client = MyClient(sendai.base_url, sendai.key("task.read", "task.edit"))
+        client.discard(sendai.team_id, sendai.project_id, task_id)
+        assert sendai.get_task(task_id)["status"] == "DISCARDED"
+
+What runs is the real application (`create_app`, the same one `sendai-server serve` runs) on
+a free port of 127.0.0.1, over real HTTP, on a fresh SQLite file in pytest's temporary folder,
+migrated. The server starts once per session (fixture `sendai_app_server`); each test's `sendai`
+is a fresh team and project in it, and `sendai.project()` makes more, so what one test leaves
+behind (a task in any state, a key) is out of every other test's sight without a restart.
+
+Tasks are made and moved through the test helpers over HTTP (API.md §6), as a client would:
+the same validation, state machine and audit trail as every other change. `upload()`,
+`outcome()` and `notifications` (§13) join `SendAIProject` when uploads (§9) and notifications
+(§11) land, as do `project(automation=..., pipeline=...)`'s settings (§8).
+
+The ini option `sendai_log_level` (default WARNING) sets the server's log level; its JSON log
+lines go to standard error, so pytest shows them with a failing test (INFO adds one line per
+request).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from . import create_app, migrate
+from .config import Config
+from .lifecycle import TaskStatus
+from .services.demo import EDIT_SCOPES, HELPER_SCOPES, _team_with_project
+from .services.keys import canonical_scope, create_key
+from .uow import UnitOfWork
+
+__all__ = ["SendAIHelperError", "SendAIProject", "SendAIServer", "WaitTimeout"]
+
+# Keys by role, as `sendai-server seed` names them (API.md §7).
+ROLES: dict[str, tuple[str, ...]] = {
+    "edit": tuple(EDIT_SCOPES),
+    "read": ("task.read",),
+    "helpers": tuple(HELPER_SCOPES),
+}
+HTTP_TIMEOUT = 10.0
+
+Task = dict[str, Any]
+"""A public task object (API.md §5), as the API answers it."""
+
+StatusOrPredicate = str | Iterable[str] | Callable[[Task], bool]
+
+
+class SendAIHelperError(Exception):
+    """A request the plugin made for a test was refused: the answer's status and body are
+    kept, and the message names the request and the API's error code and message."""
+
+    def __init__(self, method: str, url: str, status: int, body: Any) -> None:
+        self.status = status
+        self.body = body
+        error = body.get("error", {}) if isinstance(body, dict) else {}
+        what = f"{error.get('code')}: {error.get('message')}" if error else repr(body)[:500]
+        super().__init__(f"{method} {url} answered {status} ({what})")
+
+
+class WaitTimeout(AssertionError):
+    """`wait_for` ran out of time: the message says what it waited for and what it last saw."""
+
+
+class _QuietRequestHandler(WSGIRequestHandler):
+    """The application logs every request itself (JSON, at INFO); werkzeug's access line
+    would repeat it on standard error at every level."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+class SendAIServer:
+    """The application serving a migrated SQLite file on a free port, in a background thread.
+    One per pytest session (the `sendai_app_server` fixture)."""
+
+    def __init__(self, database_path: Path, *, log_level: str = "WARNING") -> None:
+        self.database_url = f"sqlite:///{database_path}"
+        migrate.upgrade(self.database_url)
+        self.app = create_app(Config(
+            env="test", database_url=self.database_url, test_helpers=True, log_level=log_level,
+        ))
+        self.engine: Engine = self.app.extensions["sendai_engine"]
+        self._server: BaseWSGIServer = make_server(
+            "127.0.0.1", 0, self.app, threaded=True, request_handler=_QuietRequestHandler,
+        )
+        self.base_url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="sendai-server", daemon=True,
+        )
+        self._thread.start()
+
+    def new_project(self, name: str = "pytest") -> SendAIProject:
+        """A fresh team with one project and no tasks; its keys are made when first asked."""
+        # The demo's maker, so one place says what a team and project are; it moves to the
+        # projects service (API.md §8, folders and settings) when that lands.
+        with UnitOfWork(self.engine) as uow:
+            team_id, project_id = _team_with_project(uow, name[:150])
+        return SendAIProject(self, team_id, project_id)
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=10)
+        self._server.server_close()
+        self.engine.dispose()
+
+
+@dataclass
+class SendAIProject:
+    """One team's project on the test server, with keys for it and helpers to put its tasks
+    in any state. Everything here goes over HTTP with a key of this project, so nothing it
+    does reaches another project."""
+
+    server: SendAIServer
+    team_id: str
+    project_id: str
+    _keys: dict[frozenset[str], str] = field(default_factory=dict, repr=False)
+
+    @property
+    def base_url(self) -> str:
+        """Where a client points instead of https://api.send.ai (no trailing slash)."""
+        return self.server.base_url
+
+    @property
+    def api_url(self) -> str:
+        """The project's base path (API.md §1): `{base_url}/v2/{team_id}/project/{project_id}`."""
+        return f"{self.base_url}/v2/{self.team_id}/project/{self.project_id}"
+
+    # --- keys ------------------------------------------------------------------------------
+
+    def key(self, *scopes: str) -> str:
+        """A plain API key of this project's team, added to this project, holding `scopes`
+        (API.md §3; Send AI's aliases such as `tasks.view` are accepted). No scopes: task.read
+        and task.edit. The same scopes give the same key within a test."""
+        wanted = frozenset(canonical_scope(scope) for scope in scopes or ROLES["edit"])
+        if wanted not in self._keys:
+            with UnitOfWork(self.server.engine) as uow:
+                created = create_key(uow, self.team_id, sorted(wanted), [self.project_id],
+                                     "pytest " + " ".join(sorted(wanted)))
+            self._keys[wanted] = created.key
+        return self._keys[wanted]
+
+    @property
+    def keys(self) -> dict[str, str]:
+        """Keys by role, as `sendai-server seed` names them: `edit` (task.read, task.edit),
+        `read` (task.read), `helpers` (test_helpers, task.read, task.edit)."""
+        return {role: self.key(*scopes) for role, scopes in ROLES.items()}
+
+    # --- tasks -----------------------------------------------------------------------------
+
+    def task(
+        self,
+        status: str = TaskStatus.REVIEWING,
+        pages: list[dict[str, Any]] | None = None,
+        meta: list[dict[str, str]] | None = None,
+        name: str | None = None,
+    ) -> str:
+        """Create a task in `status` and return its id (the test helpers, API.md §6). `pages`
+        are page objects without ids (`width`, `height`, `annotations`, `checkboxes`,
+        `segments`, `signatures`), `meta` a list of `{"name", "value"}`."""
+        body: dict[str, Any] = {"status": str(status), "pages": pages or [], "meta": meta or []}
+        if name is not None:
+            body["name"] = name
+        created = self._helper("POST", "/test_helpers/task", body)
+        task_id: str = created["payload"]["id"]
+        return task_id
+
+    def advance(self, task_id: str, event: str) -> Task:
+        """Fire a pipeline event on the task (`to_review`, `auto_complete`, `fail`, `filter`,
+        `retry`, `export`, `export_fail`) and return the task as it now is. An event its state
+        forbids raises SendAIHelperError (400 invalid_task_state)."""
+        answer = self._helper("POST", f"/test_helpers/task/{task_id}/advance", {"event": event})
+        task: Task = answer["payload"]
+        return task
+
+    def get_task(self, task_id: str) -> Task:
+        """The task as `GET .../task/{task_id}` answers it (its `payload`)."""
+        answer = self._helper("GET", f"/task/{task_id}", key=self.key("task.read"))
+        task: Task = answer["payload"]
+        return task
+
+    def wait_for(
+        self, task_id: str, status: StatusOrPredicate, timeout: float = 5.0,
+        interval: float = 0.05,
+    ) -> Task:
+        """Poll the task until it is in `status` (a status, or several: any of them) or
+        `status(task)` is true, and return the task. After `timeout` seconds, fail with a
+        WaitTimeout naming the task, what was awaited and the task as last seen. A task this
+        project cannot see fails at once."""
+        wanted, description = _condition(status)
+        deadline = time.monotonic() + timeout
+        polls = 0
+        while True:
+            task = self.get_task(task_id)
+            polls += 1
+            if wanted(task):
+                return task
+            if time.monotonic() >= deadline:
+                raise WaitTimeout(
+                    f"waited {timeout:g} s for task {task_id} to be {description}; "
+                    f"last seen after {polls} polls: {_summary(task)}"
+                )
+            time.sleep(interval)
+
+    def project(self) -> SendAIProject:
+        """Another fresh team and project on the same server, for a test that needs two
+        (isolation: neither's keys see the other's tasks)."""
+        return self.server.new_project()
+
+    # --- HTTP --------------------------------------------------------------------------------
+
+    def _helper(
+        self, method: str, path: str, body: Any = None, key: str | None = None
+    ) -> dict[str, Any]:
+        url = self.api_url + path
+        request = urllib.request.Request(url, method=method, headers={
+            "Authorization": f"Bearer {key or self.key(*ROLES['helpers'])}",
+            "Content-Type": "application/json",
+        }, data=None if body is None else json.dumps(body).encode())
+        try:
+            with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as response:
+                answer: dict[str, Any] = json.load(response)
+                return answer
+        except urllib.error.HTTPError as exc:
+            raw = exc.read()
+            try:
+                error_body: Any = json.loads(raw)
+            except ValueError:
+                error_body = raw.decode(errors="replace")
+            raise SendAIHelperError(method, url, exc.code, error_body) from None
+
+
+def _condition(status: StatusOrPredicate) -> tuple[Callable[[Task], bool], str]:
+    """The test for a task, and how to say it in a failure."""
+    if isinstance(status, str):
+        return (lambda task: task["status"] == status), str(status)
+    if callable(status):
+        name = getattr(status, "__name__", repr(status))
+        return status, f"such that {name}(task) is true"
+    statuses = [str(s) for s in status]
+    return (lambda task: task["status"] in statuses), "one of " + ", ".join(statuses)
+
+
+def _summary(task: Task) -> str:
+    """A task in one line: its status and flags, without its pages' contents."""
+    fields = ("status", "approved", "exported_at", "export_failed_at", "last_opened_at")
+    shown = ", ".join(f"{name} {json.dumps(task.get(name))}" for name in fields)
+    return f"{shown}, {len(task.get('pages') or [])} pages"
+
+
+# --- pytest ------------------------------------------------------------------------------------
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini("sendai_log_level", "log level of the sendai test server", default="WARNING")
+
+
+@pytest.fixture(scope="session")
+def sendai_app_server(
+    tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+) -> Iterator[SendAIServer]:
+    """The application on a free port with a fresh, migrated SQLite file: one per session."""
+    folder = tmp_path_factory.mktemp("sendai")
+    server = SendAIServer(folder / "sendai.db", log_level=pytestconfig.getini("sendai_log_level"))
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def sendai(sendai_app_server: SendAIServer, request: pytest.FixtureRequest) -> SendAIProject:
+    """A fresh team and project of this test's own on the session's server (API.md §13)."""
+    return sendai_app_server.new_project(request.node.nodeid)
