@@ -9,6 +9,7 @@ from alembic import context
 from sendai_server.config import Config
 from sendai_server.db import make_engine
 from sendai_server.models import Base
+from sendai_server.uow import UnitOfWork
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -33,8 +34,11 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
+    # One write transaction for the whole upgrade (the engine's connections are in driver
+    # autocommit; the unit of work issues BEGIN): a failed migration leaves nothing half done,
+    # on SQLite as on PostgreSQL (both have transactional DDL).
     engine = make_engine(database_url())
-    with engine.connect() as connection:
+    with UnitOfWork(engine) as uow, uow.write() as connection:
         context.configure(
             connection=connection, target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",

@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert
 
 from ..errors import NotFound
 from ..ids import new_id
 from ..lifecycle import TaskStatus
-from ..models import ITEM_KINDS, Page, Project, Task, TaskEvent, TaskMeta
+from ..models import ITEM_KINDS, Page, Task, TaskEvent, TaskMeta, Upload
 from ..uow import UnitOfWork
+from .projects import INBOX, folder_ids
 
 
 @dataclass
@@ -30,7 +31,7 @@ class TaskSpec:
     meta: list[dict[str, str]] = field(default_factory=list)
     pages: list[dict[str, Any]] = field(default_factory=list)
     step_type: str = "EXTRACT"
-    upload_id: str | None = None
+    upload_id: str | None = None  # an existing upload's; None: an upload of its own, no files
     approved: bool = False
     exported_at: datetime | None = None
 
@@ -60,7 +61,7 @@ def synthetic_pages(pages: int, annotations: int, rng: random.Random) -> list[di
 ANALYZE_AFTER = 1000
 # Parents before children, so foreign keys hold at every statement.
 _LOADED_MODELS: tuple[Any, ...] = (
-    Task, TaskMeta, Page, *(kind.model for kind in ITEM_KINDS), TaskEvent
+    Upload, Task, TaskMeta, Page, *(kind.model for kind in ITEM_KINDS), TaskEvent
 )
 _LOADED_TABLES = tuple(model.__tablename__ for model in _LOADED_MODELS)
 
@@ -68,8 +69,9 @@ _LOADED_TABLES = tuple(model.__tablename__ for model in _LOADED_MODELS)
 class _Rows:
     """Rows per table, written out in chunks so memory stays flat for large batches."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, inbox: str) -> None:
         self.conn = conn
+        self.inbox = inbox  # where a task's own upload is filed
         self.tables: dict[Any, list[dict[str, Any]]] = {}
 
     def add(self, model: Any, row: dict[str, Any]) -> None:
@@ -94,10 +96,11 @@ def create_tasks(
 ) -> list[str]:
     """Create the tasks, each with its pages and a `create` event, in one transaction."""
     with uow.write() as conn:
-        if conn.scalar(select(Project.id).where(Project.id == project_id)) is None:
+        inbox = folder_ids(conn, project_id).get(INBOX)
+        if inbox is None:
             raise NotFound(f"No project {project_id}.")
         start = datetime.now(UTC)
-        rows = _Rows(conn)
+        rows = _Rows(conn, inbox)
         task_ids: list[str] = []
         for index, spec in enumerate(specs):
             # Distinct created_at values keep "newest first" equal to creation order.
@@ -128,9 +131,17 @@ def _add_task(
 ) -> str:
     task_id = new_id("task")
     status = TaskStatus(spec.status)
+    upload_id = spec.upload_id
+    if upload_id is None:
+        upload_id = "upl_" + task_id.removeprefix("task_")
+        rows.add(Upload, {
+            "id": upload_id, "project_id": project_id, "name": spec.name[:500],
+            "folder_id": rows.inbox, "meta": spec.meta, "moved_at": None,
+            "created_at": created_at, "updated_at": created_at,
+        })
     rows.add(Task, {
         "id": task_id, "project_id": project_id, "name": spec.name, "created_at": created_at,
-        "status": status, "step_type": spec.step_type, "upload_id": spec.upload_id,
+        "status": status, "step_type": spec.step_type, "upload_id": upload_id,
         "approved": spec.approved, "exported_at": spec.exported_at, "export_failed_at": None,
         "last_opened_at": None,
     })
