@@ -10,6 +10,7 @@ traceback. The mapping lives in one place: `_CommandLine.invoke`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -17,6 +18,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
+from pathlib import Path
 from typing import Any
 
 import click
@@ -30,7 +32,7 @@ from . import create_app, migrate
 from .config import Config, ConfigError
 from .errors import SendAIError
 from .lifecycle import TaskStatus, mermaid_diagram
-from .services import demo, keys
+from .services import demo, keys, projects, uploads
 from .services.task_creation import TaskSpec, create_tasks, synthetic_pages
 from .uow import UnitOfWork
 
@@ -319,6 +321,112 @@ def tasks_create(
 
 
 # --- lifecycle ------------------------------------------------------------------------------
+
+# --- teams, projects, folders, uploads (API.md §8, §9) --------------------------------------
+
+@main.group("teams", help="Teams.")
+def teams_group() -> None:
+    pass
+
+
+@teams_group.command("create", help="Create a team.")
+@click.option("--name", required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print only the JSON document.")
+@_domain_errors
+def teams_create(name: str, as_json: bool) -> None:
+    with _uow() as uow:
+        team_id = projects.create_team(uow, name)
+    _emit(as_json, {"team_id": team_id}, team_id)
+
+
+def _project_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The settings of API.md §8; unset options leave a setting as it is (or its default)."""
+    for option in reversed([
+        click.option("--automation", type=click.Choice(projects.AUTOMATIONS)),
+        click.option("--threshold", type=click.FloatRange(0, 1)),
+        click.option("--pipeline", type=click.Choice(projects.PIPELINES)),
+        click.option("--delay", type=click.FloatRange(0, projects.MAX_DELAY_SECONDS),
+                     help="Seconds per pipeline step (default: SENDAI_PIPELINE_DELAY)."),
+    ]):
+        command = option(command)
+    return command
+
+
+def _settings_given(**options: Any) -> dict[str, Any]:
+    return {name: value for name, value in options.items() if value is not None}
+
+
+@main.group("projects", help="Projects and their pipeline settings.")
+def projects_group() -> None:
+    pass
+
+
+@projects_group.command("create", help="Create a project, with its four system folders.")
+@click.option("--team", required=True, help="Team id (team_...).")
+@click.option("--name", default="Project", show_default=True)
+@_project_options
+@click.option("--json", "as_json", is_flag=True, help="Print only the JSON document.")
+@_domain_errors
+def projects_create(team: str, name: str, as_json: bool, **options: Any) -> None:
+    settings = projects.ProjectSettings(**_settings_given(**options))
+    with _uow() as uow:
+        project_id, folders = projects.create_project(uow, team, name, settings)
+    document = {"project_id": project_id,
+                "folders": {key.lower(): value for key, value in folders.items()}}
+    _emit(as_json, document, project_id)
+
+
+@projects_group.command("update", help="Change a project's pipeline settings.")
+@click.argument("project_id")
+@_project_options
+@click.option("--json", "as_json", is_flag=True, help="Print only the JSON document.")
+@_domain_errors
+def projects_update(project_id: str, as_json: bool, **options: Any) -> None:
+    with _uow() as uow:
+        settings = projects.update_project(uow, project_id, **_settings_given(**options))
+    document = {"project_id": project_id, **dataclasses.asdict(settings)}
+    _emit(as_json, document, f"updated {project_id}")
+
+
+@main.group("folders", help="Folders of a project.")
+def folders_group() -> None:
+    pass
+
+
+@folders_group.command("create", help="Create a custom folder (2 to 15 characters).")
+@click.option("--project", required=True, help="Project id (proj_...).")
+@click.option("--name", required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print only the JSON document.")
+@_domain_errors
+def folders_create(project: str, name: str, as_json: bool) -> None:
+    with _uow() as uow:
+        folder_id = projects.create_folder(uow, project, name)
+    _emit(as_json, {"folder_id": folder_id}, folder_id)
+
+
+@main.group("uploads", help="Uploads.")
+def uploads_group() -> None:
+    pass
+
+
+@uploads_group.command("create", help="Upload files into a project; one task per file.")
+@click.option("--project", required=True, help="Project id (proj_...).")
+@click.argument("files", nargs=-1, required=True, type=click.File("rb"))
+@click.option("--name", help="The upload's name (default: the first file's).")
+@click.option("--json", "as_json", is_flag=True, help="Print only the JSON document.")
+@_domain_errors
+def uploads_create(project: str, files: tuple[Any, ...], name: str | None, as_json: bool) -> None:
+    app = _app()
+    config: Config = app.config["SENDAI"]
+    incoming = [uploads.IncomingFile(Path(f.name).name, f) for f in files]
+    with _uow() as uow:
+        created = uploads.create_upload_as_operator(
+            uow, app.extensions["sendai_storage"], project, incoming, name=name,
+            default_delay=config.pipeline_delay,
+        )
+    document = {"upload_id": created["id"], "task_ids": created["taskIds"]}
+    _emit(as_json, document, f"{created['id']}: {', '.join(created['taskIds'])}")
+
 
 @main.command(help="Print the task lifecycle as a Mermaid stateDiagram-v2, from the one table.")
 def lifecycle() -> None:

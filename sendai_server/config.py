@@ -41,6 +41,12 @@ class Config:
     rate_limit_key_prefix: str = "sendai"
     log_level: str = "INFO"
     max_body_bytes: int = 1024 * 1024
+    # The whole of an upload request (API.md §9); each file is at most 40 MiB besides.
+    max_upload_bytes: int = 512 * 1024 * 1024
+    # Where uploaded files are kept: a folder, or s3://bucket/prefix (storage.py).
+    storage_url: str = "instance/files"
+    # Seconds a pipeline step takes, for projects that do not set their own delay (§8).
+    pipeline_delay: float = 1.0
     # A key's last_used_at is written at most this often, so reads stay reads.
     key_touch_interval_seconds: int = 60
     bind: str = "127.0.0.1:8000"
@@ -68,13 +74,20 @@ class Config:
         production = app_env == "production"
         try:
             max_body = int(env.get("SENDAI_MAX_BODY_BYTES", str(cls.max_body_bytes)))
+            max_upload = int(env.get("SENDAI_MAX_UPLOAD_BYTES", str(cls.max_upload_bytes)))
+            pipeline_delay = float(env.get("SENDAI_PIPELINE_DELAY", str(cls.pipeline_delay)))
             workers = int(env.get("SENDAI_WORKERS", str(cls.workers)))
         except ValueError as exc:
             raise ConfigError(
-                f"SENDAI_MAX_BODY_BYTES and SENDAI_WORKERS are integers: {exc}"
+                "SENDAI_MAX_BODY_BYTES, SENDAI_MAX_UPLOAD_BYTES and SENDAI_WORKERS are integers "
+                f"and SENDAI_PIPELINE_DELAY a number of seconds: {exc}"
             ) from exc
-        if max_body < 1 or workers < 1:
-            raise ConfigError("SENDAI_MAX_BODY_BYTES and SENDAI_WORKERS must be positive")
+        if max_body < 1 or workers < 1 or max_upload < 1:
+            raise ConfigError(
+                "SENDAI_MAX_BODY_BYTES, SENDAI_MAX_UPLOAD_BYTES and SENDAI_WORKERS must be positive"
+            )
+        if not 0 <= pipeline_delay <= 3600:
+            raise ConfigError("SENDAI_PIPELINE_DELAY is between 0 and 3600 seconds")
         config = cls(
             env=app_env,
             database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
@@ -86,6 +99,9 @@ class Config:
             rate_limit_key_prefix=env.get("SENDAI_RATE_LIMIT_PREFIX") or cls.rate_limit_key_prefix,
             log_level=(env.get("SENDAI_LOG_LEVEL") or "INFO").upper(),
             max_body_bytes=max_body,
+            max_upload_bytes=max_upload,
+            storage_url=env.get("SENDAI_STORAGE_URL") or cls.storage_url,
+            pipeline_delay=pipeline_delay,
             bind=env.get("SENDAI_BIND") or cls.bind,
             workers=workers,
             allow_schema_mismatch=_flag(
