@@ -27,7 +27,7 @@ def run(data: bytes, file_type: str = "pdf") -> Extraction:
     return extract(io.BytesIO(data), file_type, hashlib.sha256(data).hexdigest())
 
 
-def annotations(extraction: Extraction, page: int = 0) -> dict[str, dict[str, Any]]:
+def fields_of(extraction: Extraction, page: int = 0) -> dict[str, dict[str, Any]]:
     return {a["entity_id"]: a for a in extraction.pages[page]["annotations"]}
 
 
@@ -46,7 +46,7 @@ def test_the_invoice_is_one_a4_page_at_300_dpi() -> None:
 
 
 def test_the_invoice_total_is_the_printed_amount_after_total_not_the_subtotal() -> None:
-    found = annotations(run(documents.invoice_pdf()))
+    found = fields_of(run(documents.invoice_pdf()))
 
     assert found["total_amount"]["content"] == INVOICE_TOTAL
 
@@ -62,7 +62,7 @@ def test_the_invoice_total_is_the_printed_amount_after_total_not_the_subtotal() 
     ],
 )
 def test_each_invoice_field_is_found_where_it_is_printed(entity_id: str, content: str) -> None:
-    annotation = annotations(run(documents.invoice_pdf()))[entity_id]
+    annotation = fields_of(run(documents.invoice_pdf()))[entity_id]
     x, y, size, text = line_of(content)
 
     assert annotation["content"] == content
@@ -141,10 +141,10 @@ def test_a_two_page_pdf_gives_two_pages_each_with_its_own_fields() -> None:
     extraction = run(documents.two_page_pdf())
 
     assert len(extraction.pages) == 2
-    assert {k: a["content"] for k, a in annotations(extraction, 0).items()} == {
+    assert {k: a["content"] for k, a in fields_of(extraction, 0).items()} == {
         "invoice_number": "7781", "date": "2024-01-31",
     }
-    assert {k: a["content"] for k, a in annotations(extraction, 1).items()} == {
+    assert {k: a["content"] for k, a in fields_of(extraction, 1).items()} == {
         "total_amount": "$99.00",
     }
 
@@ -162,7 +162,7 @@ def test_a_page_turned_a_quarter_is_as_wide_as_it_is_shown() -> None:
     [page] = run(data).pages
 
     assert (page["width"], page["height"]) == (3508, 2480)
-    total = annotations(run(data))["total_amount"]
+    total = fields_of(run(data))["total_amount"]
     assert 0 <= total["left_of_line"] <= 3508 and 0 <= total["top"] <= 2480
 
 
@@ -194,7 +194,7 @@ def test_a_page_turned_a_quarter_is_as_wide_as_it_is_shown() -> None:
     ],
 )
 def test_fields_in_a_line_of_text(text: str, entity_id: str, content: str | None) -> None:
-    found = annotations(run(make_pdf([[(72, 700, 12, text)]])))
+    found = fields_of(run(make_pdf([[(72, 700, 12, text)]])))
 
     assert found.get(entity_id, {}).get("content") == content
 
@@ -202,7 +202,7 @@ def test_fields_in_a_line_of_text(text: str, entity_id: str, content: str | None
 def test_a_field_split_over_several_text_runs_is_found_on_its_line() -> None:
     data = make_pdf([[(72, 700, 12, "Total:"), (300, 700, 12, "$1,234.56"), (72, 650, 12, "x")]])
 
-    total = annotations(run(data))["total_amount"]
+    total = fields_of(run(data))["total_amount"]
 
     assert total["content"] == "$1,234.56"
     assert total["left_of_line"] == pytest.approx(300 * SCALE)
