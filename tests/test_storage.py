@@ -12,6 +12,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -226,6 +227,21 @@ def test_saving_stored_bytes_again_is_safe_and_changes_nothing(
     assert stored_names(storage) == [key_of(storage, first.sha256)]
     assert os.listdir(spool_dir) == []
     with storage.open(first.sha256) as stream:
+        assert stream.read() == data
+
+
+def test_saves_of_the_same_bytes_at_once_all_succeed_and_keep_one_copy(
+    storage: Storage, spool_dir: Path
+) -> None:
+    data = os.urandom(2 * MIB)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: storage.save(io.BytesIO(data)), range(4)))
+
+    assert len({r.sha256 for r in results}) == 1
+    assert stored_names(storage) == [key_of(storage, results[0].sha256)]
+    assert os.listdir(spool_dir) == []
+    with storage.open(results[0].sha256) as stream:
         assert stream.read() == data
 
 
