@@ -1,1 +1,1 @@
-"""The simulated Send AI pipeline: jobs, the worker loop, extraction, deliveries."""
+"""The simulated Send AI pipeline: jobs, the worker, extraction."""

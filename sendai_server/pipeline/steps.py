@@ -69,7 +69,7 @@ def extract_task(uow: UnitOfWork, storage: Storage, job: Any) -> None:
             ).first()
             plan = _plan(conn, storage, job.task_id, settings, file, outcome)
     with uow.write() as conn:
-        if plan is not None and _still_processing(conn, job.task_id):
+        if task is not None and plan is not None and _still_processing(conn, job.task_id):
             if plan.pages is not None:
                 replace_pages(conn, job.task_id, plan.pages)
             if plan.trigger is not None:

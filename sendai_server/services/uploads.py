@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO, cast
 
 from itsdangerous import URLSafeSerializer
 from sqlalchemy import (
@@ -53,7 +53,7 @@ _SALT = "sendai.upload-list.v1"
 @dataclass(frozen=True)
 class IncomingFile:
     name: str
-    stream: BinaryIO
+    stream: IO[bytes]
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ def _store(uow: UnitOfWork, storage: Storage, files: list[IncomingFile]) -> list
 
 def _store_one(storage: Storage, incoming: IncomingFile) -> _Stored:
     try:
-        saved = storage.save(incoming.stream, limit=MAX_FILE_BYTES)
+        saved = storage.save(cast(BinaryIO, incoming.stream), limit=MAX_FILE_BYTES)
     except FileTooLarge as exc:
         raise PayloadTooLarge(
             f"The file {incoming.name!r} is larger than {MAX_FILE_BYTES} bytes.",
