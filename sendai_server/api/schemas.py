@@ -9,6 +9,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_dump, post_load, validate
 
+from ..ids import LOOKUP_ID
 from ..lifecycle import PIPELINE_EVENTS, TaskStatus
 from ..models import ITEM_KINDS
 from .fast_dump import CompiledDumpSchema
@@ -343,7 +344,7 @@ class UploadListQuerySchema(Schema):
         fields.String(validate=validate.OneOf(["PROCESSING", "IN_REVIEW", "COMPLETED"])),
         metadata={"description": "Repeat for several statuses."},
     )
-    folder_id = fields.String(validate=[validate.Length(min=1, max=128), _no_nul])
+    folder_id = fields.String(validate=validate.Regexp(LOOKUP_ID.pattern + "$"))
     sort = fields.String(
         load_default="created_at:desc",
         validate=validate.OneOf(["created_at:asc", "created_at:desc"]),

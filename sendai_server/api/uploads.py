@@ -180,7 +180,7 @@ def get_team_upload(team_id: str, upload_id: str) -> dict[str, Any]:
 
 
 @blp.route(f"{PROJECT}/upload/<upload_id>/files/<int(signed=True):index>", methods=["GET"])
-@blp.response(200, content_type="application/octet-stream",
+@blp.response(200, {"type": "string", "format": "binary"}, content_type="application/octet-stream",
               description="The file's bytes, with its content type.")
 @blp.doc(operationId="getUploadFile")
 @requires("upload.read")
