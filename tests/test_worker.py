@@ -23,7 +23,7 @@ import pytest
 import requests
 from sqlalchemy import Engine, select, text
 
-from sendai_server.config import Config
+from sendai_server.config import Config, ConfigError
 from sendai_server.errors import Unavailable
 from sendai_server.models import utcnow
 from sendai_server.pipeline import jobs
@@ -419,3 +419,37 @@ def test_serve_runs_a_worker_beside_gunicorn_and_stops_both_on_sigterm(
     for pid in map(int, children):  # nothing of serve is left running
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+# --- configuration ----------------------------------------------------------------------------
+
+def test_the_pipeline_settings_come_from_the_environment() -> None:
+    config = Config.from_env({"SENDAI_PIPELINE_DELAY": "0", "SENDAI_JOB_LEASE_SECONDS": "2",
+                              "SENDAI_WORKER_POLL_SECONDS": "0.25",
+                              "SENDAI_TEST_JOB_BARRIER": "/tmp/barrier",
+                              "SENDAI_TEST_JOB_HANDLERS": "tests.test_worker:TEST_HANDLERS"})
+    assert (config.pipeline_delay, config.job_lease_seconds, config.worker_poll_seconds) == (
+        0.0, 2.0, 0.25)
+    assert config.test_job_barrier == "/tmp/barrier"
+    assert config.test_job_handlers == "tests.test_worker:TEST_HANDLERS"
+    defaults = Config.from_env({})
+    assert (defaults.pipeline_delay, defaults.job_lease_seconds,
+            defaults.worker_poll_seconds) == (1.0, 60.0, 1.0)
+    assert defaults.test_job_barrier is None and defaults.test_job_handlers is None
+
+
+def test_production_ignores_the_worker_test_hooks() -> None:
+    config = Config.from_env({"SENDAI_ENV": "production", "DATABASE_URL": "sqlite:///x.db",
+                              "SENDAI_TEST_JOB_BARRIER": "/tmp/barrier",
+                              "SENDAI_TEST_JOB_HANDLERS": "tests.test_worker:TEST_HANDLERS"})
+    assert config.test_job_barrier is None and config.test_job_handlers is None
+
+
+@pytest.mark.parametrize("name, value", [("SENDAI_PIPELINE_DELAY", "3601"),
+                                         ("SENDAI_PIPELINE_DELAY", "soon"),
+                                         ("SENDAI_JOB_LEASE_SECONDS", "0"),
+                                         ("SENDAI_WORKER_POLL_SECONDS", "-1"),
+                                         ("SENDAI_WORKER_POLL_SECONDS", "nan")])
+def test_a_pipeline_setting_out_of_range_is_refused(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Config.from_env({name: value})
