@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import random
+import signal
+import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
@@ -30,13 +34,16 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from . import create_app, migrate
 from .config import Config, ConfigError
+from .db import make_engine
 from .errors import SendAIError
 from .lifecycle import TaskStatus, mermaid_diagram
+from .pipeline.worker import run_worker
 from .services import demo, keys, projects, uploads
 from .services.task_creation import TaskSpec, create_tasks, synthetic_pages
 from .uow import UnitOfWork
 
 REPO_ROOT = migrate.MIGRATIONS_DIR.parent
+log = logging.getLogger("sendai_server.cli")
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 _URL_EXAMPLES = "sqlite:///path/to/file.db or postgresql://user@host/dbname"
 
@@ -433,17 +440,109 @@ def lifecycle() -> None:
     click.echo(mermaid_diagram(), nl=False)
 
 
+# --- worker ---------------------------------------------------------------------------------
+
+@main.command(help="Run the pipeline's jobs (API.md §10) until SIGTERM or SIGINT, which let the "
+                   "current job finish. Run any number, on any host sharing the database.")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Jobs run at once (threads, each with its own connection).")
+def worker(concurrency: int) -> None:
+    app = _app()
+    config: Config = app.config["SENDAI"]
+    if not config.allow_schema_mismatch:
+        migrate.check_schema(_engine(app))
+    _engine(app).dispose()
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: object) -> None:
+        if not stop.is_set():
+            log.info("%s: stopping after the current job", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    engine = make_engine(config.database_url, pool_size=concurrency)
+    try:
+        run_worker(engine, config, concurrency=concurrency, stop=stop)
+    finally:
+        engine.dispose()
+
+
 # --- serve ----------------------------------------------------------------------------------
 
+# `sendai-server worker` as a child of this interpreter (whatever venv or checkout it runs from).
+WORKER_ARGV = [sys.executable, "-c", "from sendai_server.cli import main; "
+               "main(prog_name='sendai-server')", "worker"]
+
+
+class ServeCommand(list[str]):
+    """gunicorn's argv, and the argv of the pipeline worker to run beside it (None: gunicorn
+    alone). A list, so what `_exec` is handed still reads as the command it starts."""
+
+    def __init__(self, argv: list[str], worker: list[str] | None) -> None:
+        super().__init__(argv)
+        self.worker = worker
+
+
 def _exec(argv: list[str]) -> None:
-    """Replace this process with argv (a function of its own so tests can stand in for it)."""
+    """Start the server: replace this process with argv (gunicorn) or, when argv carries a
+    worker, supervise the two (a function of its own so tests can stand in for it)."""
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execv(argv[0], argv)
+    worker = argv.worker if isinstance(argv, ServeCommand) else None
+    if worker is None:
+        os.execv(argv[0], argv)
+    sys.exit(_supervise(list(argv), worker))
 
 
-@main.command(help="Serve the API under gunicorn (settings in gunicorn.conf.py). Refuses a "
-                   "database whose schema is not at this version's head.")
+def _supervise(server_argv: list[str], worker_argv: list[str]) -> int:
+    """Run gunicorn and one pipeline worker. SIGTERM and SIGINT go to gunicorn as they came and
+    to the worker as SIGTERM (it finishes its current job); when gunicorn exits, the worker is
+    stopped the same way and this exits with gunicorn's status. A worker that exits on its own
+    meanwhile is started again.
+
+    The worker has a process group of its own, so a Ctrl-C in the terminal reaches it only as
+    this SIGTERM: a worker still starting up then ends quietly, not with a KeyboardInterrupt."""
+    server: subprocess.Popen[bytes] | None = None
+    worker: subprocess.Popen[bytes] | None = None
+    stopping = threading.Event()
+
+    def _stop_worker() -> None:
+        if worker is not None and worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+
+    def _forward(signum: int, _frame: object) -> None:
+        stopping.set()
+        if server is not None and server.poll() is None:
+            server.send_signal(signum)
+        _stop_worker()
+
+    # Before the children start, so that a signal in between does not orphan them.
+    signal.signal(signal.SIGTERM, _forward)
+    signal.signal(signal.SIGINT, _forward)
+    server = subprocess.Popen(server_argv)
+    worker = subprocess.Popen(worker_argv, process_group=0)
+    while True:
+        try:
+            status = server.wait(timeout=1.0)
+            break
+        except subprocess.TimeoutExpired:
+            pass
+        if worker.poll() is not None and not stopping.is_set():
+            log.warning("the pipeline worker exited with %s; starting another", worker.returncode)
+            worker = subprocess.Popen(worker_argv, process_group=0)
+    _stop_worker()
+    try:
+        worker.wait(timeout=Config.from_env().job_lease_seconds)
+    except subprocess.TimeoutExpired:  # its job is due again once the lease runs out
+        worker.kill()
+        worker.wait()
+    return status
+
+
+@main.command(help="Serve the API under gunicorn (settings in gunicorn.conf.py), with one "
+                   "pipeline worker beside it unless --no-worker. Refuses a database whose "
+                   "schema is not at this version's head.")
 @click.option("--bind", help="HOST:PORT (default SENDAI_BIND or 127.0.0.1:8000).")
 @click.option("--workers", type=click.IntRange(1, 64),
               help="Worker processes (default SENDAI_WORKERS or 2).")
@@ -452,7 +551,11 @@ def _exec(argv: list[str]) -> None:
 @click.option("--allow-schema-mismatch", is_flag=True, envvar="SENDAI_ALLOW_SCHEMA_MISMATCH",
               help="Serve even if the schema is not at this version's head, e.g. during a "
                    "rolling upgrade (or SENDAI_ALLOW_SCHEMA_MISMATCH=1).")
-def serve(bind: str | None, workers: int | None, allow_schema_mismatch: bool) -> None:
+@click.option("--no-worker", is_flag=True,
+              help="No pipeline worker beside gunicorn (run 'sendai-server worker' elsewhere).")
+def serve(
+    bind: str | None, workers: int | None, allow_schema_mismatch: bool, no_worker: bool
+) -> None:
     app = _app()
     config: Config = app.config["SENDAI"]
     engine = _engine(app)
@@ -475,7 +578,7 @@ def serve(bind: str | None, workers: int | None, allow_schema_mismatch: bool) ->
         "--workers", str(workers or config.workers),
         "wsgi:app",
     ]
-    _exec(argv)
+    _exec(ServeCommand(argv, worker=None if no_worker else WORKER_ARGV))
 
 
 def register(app: Flask) -> None:

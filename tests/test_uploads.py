@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from sendai_server.services.keys import create_key
 from sendai_server.uow import UnitOfWork
@@ -223,7 +223,8 @@ def test_uploads_list_pages_filters_and_sorts(
                    ).get_json()["id"] for n in range(5)]
     walked, token = [], None
     while True:
-        query = f"?status=PROCESSING&limit=2&sort=created_at:asc{f'&token={token}' if token else ''}"
+        query = "?status=PROCESSING&limit=2&sort=created_at:asc"
+        query += f"&token={token}" if token else ""
         page = client.get(project_path(seed, f"/upload{query}"), headers=auth(key)).get_json()
         assert page["count"] == 5
         walked += [u["id"] for u in page["payload"]]
@@ -246,10 +247,7 @@ def test_move_sets_the_folder_and_a_foreign_folder_is_404(
     moved = client.post(f"{path}/{seed['folders']['reported']}", headers=auth(key))
     assert moved.status_code == 200
     assert moved.get_json()["payload"]["folder_id"] == seed["folders"]["reported"]
-    other_folder = count_rows  # noqa: F841 - keeps the import list honest below
     with engine.connect() as conn:
-        from sqlalchemy import text
-
         foreign = conn.execute(text(
             "SELECT id FROM folder WHERE project_id = :p AND name = 'Bin'"),
             {"p": seed["other"]["project_id"]}).scalar_one()
