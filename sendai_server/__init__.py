@@ -6,6 +6,7 @@ from flask import Flask
 
 from . import api, db, logs, ratelimit, uow
 from .config import Config
+from .storage import storage_from_url
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -19,6 +20,7 @@ def create_app(config: Config | None = None) -> Flask:
     logs.configure(config.log_level)
 
     uow.init_app(app, db.make_engine(config.database_url))
+    app.extensions["sendai_storage"] = storage_from_url(config.storage_url)
     logs.init_app(app)  # first, so its clock starts before any other before_request hook
     api.init_app(app)
     ratelimit.init_app(app)

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from flask import current_app, g, request
 
-from .errors import Unauthenticated
+from .errors import NotFound, Unauthenticated
 from .services.keys import Principal, authenticate, touch_key
 from .uow import current_uow
 
@@ -57,7 +57,11 @@ def requires(scope: str) -> Callable[[F], F]:
             g.principal = principal
             for hook in after_authentication:
                 hook(principal)
-            principal.check_visibility(kwargs["team_id"], kwargs["project_id"])
+            team_id, project_id = kwargs.get("team_id"), kwargs.get("project_id")
+            if project_id is not None:
+                principal.check_visibility(team_id or "", project_id)
+            elif team_id is not None and team_id != principal.team_id:
+                raise NotFound()  # a path with a team but no project: the key's team only
             principal.check_scope(scope)
             return view(*args, **kwargs)
 

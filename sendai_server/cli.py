@@ -10,13 +10,19 @@ traceback. The mapping lives in one place: `_CommandLine.invoke`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import os
 import random
+import signal
+import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
+from pathlib import Path
 from typing import Any
 
 import click
@@ -28,13 +34,16 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from . import create_app, migrate
 from .config import Config, ConfigError
+from .db import make_engine
 from .errors import SendAIError
 from .lifecycle import TaskStatus, mermaid_diagram
-from .services import demo, keys
+from .pipeline.worker import run_worker
+from .services import demo, keys, projects, uploads
 from .services.task_creation import TaskSpec, create_tasks, synthetic_pages
 from .uow import UnitOfWork
 
 REPO_ROOT = migrate.MIGRATIONS_DIR.parent
+log = logging.getLogger("sendai_server.cli")
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 _URL_EXAMPLES = "sqlite:///path/to/file.db or postgresql://user@host/dbname"
 
@@ -320,22 +329,220 @@ def tasks_create(
 
 # --- lifecycle ------------------------------------------------------------------------------
 
+# --- teams, projects, folders, uploads (API.md §8, §9) --------------------------------------
+
+@main.group("teams", help="Teams.")
+def teams_group() -> None:
+    pass
+
+
+@teams_group.command("create", help="Create a team.")
+@click.option("--name", required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print only the JSON document.")
+@_domain_errors
+def teams_create(name: str, as_json: bool) -> None:
+    with _uow() as uow:
+        team_id = projects.create_team(uow, name)
+    _emit(as_json, {"team_id": team_id}, team_id)
+
+
+def _project_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The settings of API.md §8; unset options leave a setting as it is (or its default)."""
+    for option in reversed([
+        click.option("--automation", type=click.Choice(projects.AUTOMATIONS)),
+        click.option("--threshold", type=click.FloatRange(0, 1)),
+        click.option("--pipeline", type=click.Choice(projects.PIPELINES)),
+        click.option("--delay", type=click.FloatRange(0, projects.MAX_DELAY_SECONDS),
+                     help="Seconds per pipeline step (default: SENDAI_PIPELINE_DELAY)."),
+    ]):
+        command = option(command)
+    return command
+
+
+def _settings_given(**options: Any) -> dict[str, Any]:
+    return {name: value for name, value in options.items() if value is not None}
+
+
+@main.group("projects", help="Projects and their pipeline settings.")
+def projects_group() -> None:
+    pass
+
+
+@projects_group.command("create", help="Create a project, with its four system folders.")
+@click.option("--team", required=True, help="Team id (team_...).")
+@click.option("--name", default="Project", show_default=True)
+@_project_options
+@click.option("--json", "as_json", is_flag=True, help="Print only the JSON document.")
+@_domain_errors
+def projects_create(team: str, name: str, as_json: bool, **options: Any) -> None:
+    settings = projects.ProjectSettings(**_settings_given(**options))
+    with _uow() as uow:
+        project_id, folders = projects.create_project(uow, team, name, settings)
+    document = {"project_id": project_id,
+                "folders": {key.lower(): value for key, value in folders.items()}}
+    _emit(as_json, document, project_id)
+
+
+@projects_group.command("update", help="Change a project's pipeline settings.")
+@click.argument("project_id")
+@_project_options
+@click.option("--json", "as_json", is_flag=True, help="Print only the JSON document.")
+@_domain_errors
+def projects_update(project_id: str, as_json: bool, **options: Any) -> None:
+    with _uow() as uow:
+        settings = projects.update_project(uow, project_id, **_settings_given(**options))
+    document = {"project_id": project_id, **dataclasses.asdict(settings)}
+    _emit(as_json, document, f"updated {project_id}")
+
+
+@main.group("folders", help="Folders of a project.")
+def folders_group() -> None:
+    pass
+
+
+@folders_group.command("create", help="Create a custom folder (2 to 15 characters).")
+@click.option("--project", required=True, help="Project id (proj_...).")
+@click.option("--name", required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print only the JSON document.")
+@_domain_errors
+def folders_create(project: str, name: str, as_json: bool) -> None:
+    with _uow() as uow:
+        folder_id = projects.create_folder(uow, project, name)
+    _emit(as_json, {"folder_id": folder_id}, folder_id)
+
+
+@main.group("uploads", help="Uploads.")
+def uploads_group() -> None:
+    pass
+
+
+@uploads_group.command("create", help="Upload files into a project; one task per file.")
+@click.option("--project", required=True, help="Project id (proj_...).")
+@click.argument("files", nargs=-1, required=True, type=click.File("rb"))
+@click.option("--name", help="The upload's name (default: the first file's).")
+@click.option("--json", "as_json", is_flag=True, help="Print only the JSON document.")
+@_domain_errors
+def uploads_create(project: str, files: tuple[Any, ...], name: str | None, as_json: bool) -> None:
+    app = _app()
+    config: Config = app.config["SENDAI"]
+    incoming = [uploads.IncomingFile(Path(f.name).name, f) for f in files]
+    with _uow() as uow:
+        created = uploads.create_upload_as_operator(
+            uow, app.extensions["sendai_storage"], project, incoming, name=name,
+            default_delay=config.pipeline_delay,
+        )
+    document = {"upload_id": created["id"], "task_ids": created["taskIds"]}
+    _emit(as_json, document, f"{created['id']}: {', '.join(created['taskIds'])}")
+
+
 @main.command(help="Print the task lifecycle as a Mermaid stateDiagram-v2, from the one table.")
 def lifecycle() -> None:
     click.echo(mermaid_diagram(), nl=False)
 
 
+# --- worker ---------------------------------------------------------------------------------
+
+@main.command(help="Run the pipeline's jobs (API.md §10) until SIGTERM or SIGINT, which let the "
+                   "current job finish. Run any number, on any host sharing the database.")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Jobs run at once (threads, each with its own connection).")
+def worker(concurrency: int) -> None:
+    app = _app()
+    config: Config = app.config["SENDAI"]
+    if not config.allow_schema_mismatch:
+        migrate.check_schema(_engine(app))
+    _engine(app).dispose()
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: object) -> None:
+        if not stop.is_set():
+            log.info("%s: stopping after the current job", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    engine = make_engine(config.database_url, pool_size=concurrency)
+    try:
+        run_worker(engine, config, concurrency=concurrency, stop=stop)
+    finally:
+        engine.dispose()
+
+
 # --- serve ----------------------------------------------------------------------------------
 
+# `sendai-server worker` as a child of this interpreter (whatever venv or checkout it runs from).
+WORKER_ARGV = [sys.executable, "-c", "from sendai_server.cli import main; "
+               "main(prog_name='sendai-server')", "worker"]
+
+
+class ServeCommand(list[str]):
+    """gunicorn's argv, and the argv of the pipeline worker to run beside it (None: gunicorn
+    alone). A list, so what `_exec` is handed still reads as the command it starts."""
+
+    def __init__(self, argv: list[str], worker: list[str] | None) -> None:
+        super().__init__(argv)
+        self.worker = worker
+
+
 def _exec(argv: list[str]) -> None:
-    """Replace this process with argv (a function of its own so tests can stand in for it)."""
+    """Start the server: replace this process with argv (gunicorn) or, when argv carries a
+    worker, supervise the two (a function of its own so tests can stand in for it)."""
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execv(argv[0], argv)
+    worker = argv.worker if isinstance(argv, ServeCommand) else None
+    if worker is None:
+        os.execv(argv[0], argv)
+    sys.exit(_supervise(list(argv), worker))
 
 
-@main.command(help="Serve the API under gunicorn (settings in gunicorn.conf.py). Refuses a "
-                   "database whose schema is not at this version's head.")
+def _supervise(server_argv: list[str], worker_argv: list[str]) -> int:
+    """Run gunicorn and one pipeline worker. SIGTERM and SIGINT go to gunicorn as they came and
+    to the worker as SIGTERM (it finishes its current job); when gunicorn exits, the worker is
+    stopped the same way and this exits with gunicorn's status. A worker that exits on its own
+    meanwhile is started again.
+
+    The worker has a process group of its own, so a Ctrl-C in the terminal reaches it only as
+    this SIGTERM: a worker still starting up then ends quietly, not with a KeyboardInterrupt."""
+    server: subprocess.Popen[bytes] | None = None
+    worker: subprocess.Popen[bytes] | None = None
+    stopping = threading.Event()
+
+    def _stop_worker() -> None:
+        if worker is not None and worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+
+    def _forward(signum: int, _frame: object) -> None:
+        stopping.set()
+        if server is not None and server.poll() is None:
+            server.send_signal(signum)
+        _stop_worker()
+
+    # Before the children start, so that a signal in between does not orphan them.
+    signal.signal(signal.SIGTERM, _forward)
+    signal.signal(signal.SIGINT, _forward)
+    server = subprocess.Popen(server_argv)
+    worker = subprocess.Popen(worker_argv, process_group=0)
+    while True:
+        try:
+            status = server.wait(timeout=1.0)
+            break
+        except subprocess.TimeoutExpired:
+            pass
+        if worker.poll() is not None and not stopping.is_set():
+            log.warning("the pipeline worker exited with %s; starting another", worker.returncode)
+            worker = subprocess.Popen(worker_argv, process_group=0)
+    _stop_worker()
+    try:
+        worker.wait(timeout=Config.from_env().job_lease_seconds)
+    except subprocess.TimeoutExpired:  # its job is due again once the lease runs out
+        worker.kill()
+        worker.wait()
+    return status
+
+
+@main.command(help="Serve the API under gunicorn (settings in gunicorn.conf.py), with one "
+                   "pipeline worker beside it unless --no-worker. Refuses a database whose "
+                   "schema is not at this version's head.")
 @click.option("--bind", help="HOST:PORT (default SENDAI_BIND or 127.0.0.1:8000).")
 @click.option("--workers", type=click.IntRange(1, 64),
               help="Worker processes (default SENDAI_WORKERS or 2).")
@@ -344,7 +551,11 @@ def _exec(argv: list[str]) -> None:
 @click.option("--allow-schema-mismatch", is_flag=True, envvar="SENDAI_ALLOW_SCHEMA_MISMATCH",
               help="Serve even if the schema is not at this version's head, e.g. during a "
                    "rolling upgrade (or SENDAI_ALLOW_SCHEMA_MISMATCH=1).")
-def serve(bind: str | None, workers: int | None, allow_schema_mismatch: bool) -> None:
+@click.option("--no-worker", is_flag=True,
+              help="No pipeline worker beside gunicorn (run 'sendai-server worker' elsewhere).")
+def serve(
+    bind: str | None, workers: int | None, allow_schema_mismatch: bool, no_worker: bool
+) -> None:
     app = _app()
     config: Config = app.config["SENDAI"]
     engine = _engine(app)
@@ -367,7 +578,7 @@ def serve(bind: str | None, workers: int | None, allow_schema_mismatch: bool) ->
         "--workers", str(workers or config.workers),
         "wsgi:app",
     ]
-    _exec(argv)
+    _exec(ServeCommand(argv, worker=None if no_worker else WORKER_ARGV))
 
 
 def register(app: Flask) -> None:

@@ -30,6 +30,22 @@ def _flag(value: str | None, default: bool, name: str) -> bool:
     raise ConfigError(f"{name} must be one of 1/0, true/false, yes/no, on/off; got {value!r}")
 
 
+def _seconds(
+    env: Mapping[str, str], name: str, default: float, *, low: float, high: float | None = None
+) -> float:
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= (high if high is not None else float("inf")):
+        bounds = f"from {low:g} to {high:g}" if high is not None else f"at least {low:g}"
+        raise ConfigError(f"{name} is a number of seconds {bounds}; got {raw!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Config:
     env: str = "development"  # development | production | test
@@ -41,6 +57,10 @@ class Config:
     rate_limit_key_prefix: str = "sendai"
     log_level: str = "INFO"
     max_body_bytes: int = 1024 * 1024
+    # The whole of an upload request (API.md §9); each file is at most 40 MiB besides.
+    max_upload_bytes: int = 512 * 1024 * 1024
+    # Where uploaded files are kept: a folder, or s3://bucket/prefix (storage.py).
+    storage_url: str = "instance/files"
     # A key's last_used_at is written at most this often, so reads stay reads.
     key_touch_interval_seconds: int = 60
     bind: str = "127.0.0.1:8000"
@@ -51,6 +71,17 @@ class Config:
     # Signs list pagination tokens. Unset: a random secret made once and kept in the database,
     # so every worker and host on that database shares it (services/signing.py).
     secret_key: str | None = field(default=None, repr=False)
+    # The pipeline (API.md §10, pipeline/): how long a step takes unless the project says
+    # otherwise; how long a worker holds a job before another may take it (a worker that died
+    # mid-job); how long an idle worker sleeps before it looks for new jobs again.
+    pipeline_delay: float = 1.0
+    job_lease_seconds: float = 60.0
+    worker_poll_seconds: float = 1.0
+    # Test hooks of the worker (pipeline/worker.py), ignored in production: a folder where the
+    # worker holds each job it claims until the test releases it, and "module:attribute" of a
+    # mapping of extra job handlers (kind -> handler) for workers started as processes.
+    test_job_barrier: str | None = None
+    test_job_handlers: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -68,13 +99,20 @@ class Config:
         production = app_env == "production"
         try:
             max_body = int(env.get("SENDAI_MAX_BODY_BYTES", str(cls.max_body_bytes)))
+            max_upload = int(env.get("SENDAI_MAX_UPLOAD_BYTES", str(cls.max_upload_bytes)))
             workers = int(env.get("SENDAI_WORKERS", str(cls.workers)))
         except ValueError as exc:
             raise ConfigError(
-                f"SENDAI_MAX_BODY_BYTES and SENDAI_WORKERS are integers: {exc}"
+                "SENDAI_MAX_BODY_BYTES, SENDAI_MAX_UPLOAD_BYTES and SENDAI_WORKERS are "
+                f"integers: {exc}"
             ) from exc
-        if max_body < 1 or workers < 1:
-            raise ConfigError("SENDAI_MAX_BODY_BYTES and SENDAI_WORKERS must be positive")
+        if max_body < 1 or workers < 1 or max_upload < 1:
+            raise ConfigError(
+                "SENDAI_MAX_BODY_BYTES, SENDAI_MAX_UPLOAD_BYTES and SENDAI_WORKERS must be positive"
+            )
+        delay = _seconds(env, "SENDAI_PIPELINE_DELAY", cls.pipeline_delay, low=0.0, high=3600.0)
+        lease = _seconds(env, "SENDAI_JOB_LEASE_SECONDS", cls.job_lease_seconds, low=0.1)
+        poll = _seconds(env, "SENDAI_WORKER_POLL_SECONDS", cls.worker_poll_seconds, low=0.01)
         config = cls(
             env=app_env,
             database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
@@ -86,12 +124,19 @@ class Config:
             rate_limit_key_prefix=env.get("SENDAI_RATE_LIMIT_PREFIX") or cls.rate_limit_key_prefix,
             log_level=(env.get("SENDAI_LOG_LEVEL") or "INFO").upper(),
             max_body_bytes=max_body,
+            max_upload_bytes=max_upload,
+            storage_url=env.get("SENDAI_STORAGE_URL") or cls.storage_url,
             bind=env.get("SENDAI_BIND") or cls.bind,
             workers=workers,
             allow_schema_mismatch=_flag(
                 env.get("SENDAI_ALLOW_SCHEMA_MISMATCH"), False, "SENDAI_ALLOW_SCHEMA_MISMATCH"
             ),
             secret_key=env.get("SENDAI_SECRET_KEY") or None,
+            pipeline_delay=delay,
+            job_lease_seconds=lease,
+            worker_poll_seconds=poll,
+            test_job_barrier=None if production else env.get("SENDAI_TEST_JOB_BARRIER") or None,
+            test_job_handlers=None if production else env.get("SENDAI_TEST_JOB_HANDLERS") or None,
         )
         config.check()
         return config

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 import secrets
 
-PREFIXES = ("team", "proj", "task", "upl", "page", "ann", "cb", "seg", "sig", "key", "evt", "req")
+PREFIXES = ("team", "proj", "folder", "task", "upl", "page", "ann", "cb", "seg", "sig", "key",
+            "evt", "req", "con", "ntf")
 
 # What a path segment may look like before the database is asked about it at all. Anything
 # else (control bytes, 10,000 characters, traversal) is simply "not found".

@@ -91,13 +91,15 @@ PERSON, PIPELINE = "person", "pipeline"
 # transition: the status stays; conditions; after) and the trigger's own facts: `by` who fires
 # it (a person with an API key, or the pipeline), `opens` whether it sets last_opened_at
 # (API.md §4: the actions a person takes on a task, but approve/disapprove), `past` its past
-# tense for messages. Everything else about a trigger derives from this table.
+# tense for messages, and `then` the pipeline's job that follows it, after the project's delay
+# (API.md §10; only on projects whose pipeline is `auto`). Everything else about a trigger
+# derives from this table.
 TRANSITIONS: list[dict[str, Any]] = [
     # What a person (an API key) does. API.md §4.
     {"trigger": "discard", "source": S.REVIEWING, "dest": S.DISCARDED,
      "by": PERSON, "opens": True, "past": "discarded"},
     {"trigger": "complete", "source": S.REVIEWING, "dest": S.PROCESSING,
-     "by": PERSON, "opens": True, "past": "completed"},
+     "by": PERSON, "opens": True, "past": "completed", "then": "auto_complete"},
     {"trigger": "unlock", "source": [S.COMPLETED, S.FILTERED], "dest": S.REVIEWING,
      "conditions": not_exported, "by": PERSON, "opens": True, "past": "unlocked"},
     {"trigger": "approve", "source": NOT_PROCESSING, "dest": None,
@@ -118,7 +120,7 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "filter", "source": S.PROCESSING, "dest": S.FILTERED,
      "by": PIPELINE, "opens": False, "past": "filtered"},
     {"trigger": "retry", "source": S.FAILED, "dest": S.PROCESSING,
-     "by": PIPELINE, "opens": False, "past": "retried"},
+     "by": PIPELINE, "opens": False, "past": "retried", "then": "extract"},
     {"trigger": "export", "source": S.COMPLETED, "dest": None, "after": _set_exported_at,
      "by": PIPELINE, "opens": False, "past": "exported"},
     {"trigger": "export_fail", "source": S.COMPLETED, "dest": None,
@@ -127,8 +129,10 @@ TRANSITIONS: list[dict[str, Any]] = [
 ]
 
 _FACTS = ("by", "opens", "past")
+_OPTIONAL_FACTS = ("then",)
 FACTS: dict[str, dict[str, Any]] = {
-    row["trigger"]: {name: row[name] for name in _FACTS} for row in TRANSITIONS
+    row["trigger"]: {name: row.get(name) for name in _FACTS + _OPTIONAL_FACTS}
+    for row in TRANSITIONS
 }
 USER_ACTIONS = tuple(t for t, facts in FACTS.items() if facts["by"] == PERSON)
 PIPELINE_EVENTS = tuple(t for t, facts in FACTS.items() if facts["by"] == PIPELINE)
@@ -141,6 +145,12 @@ def opens_task(trigger: str) -> bool:
 
 def past_tense(trigger: str) -> str:
     return str(FACTS[trigger]["past"])
+
+
+def follow_up(trigger: str) -> str | None:
+    """The pipeline job that follows the trigger, if any."""
+    then: str | None = FACTS[trigger]["then"]
+    return then
 
 
 def machine_rows(table: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -161,7 +171,9 @@ def machine_rows(table: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     f"guard {getattr(guard, '__name__', guard)!r} of {row['trigger']!r} "
                     "declares no field: decorate it with @reads('field')"
                 )
-        rows.append({key: value for key, value in row.items() if key not in _FACTS})
+        rows.append({
+            key: value for key, value in row.items() if key not in _FACTS + _OPTIONAL_FACTS
+        })
     return rows
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -70,11 +72,70 @@ class Team(Base):
 
 
 class Project(Base):
+    """A team's project and its pipeline settings (API.md §8)."""
+
     __tablename__ = "project"
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     team_id: Mapped[str] = mapped_column(ForeignKey("team.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    automation: Mapped[str] = mapped_column(String(16), default="auto_predict")
+    threshold: Mapped[float] = mapped_column(Float, default=0.9)
+    pipeline: Mapped[str] = mapped_column(String(16), default="auto")
+    # Seconds per pipeline step; NULL: the server's SENDAI_PIPELINE_DELAY.
+    delay: Mapped[float | None] = mapped_column(Float)
+
+
+class Folder(Base):
+    """Where a project's uploads sit: the four system folders and any custom ones (§8)."""
+
+    __tablename__ = "folder"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    system: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Upload(Base):
+    """One or more files, each becoming one task (§9). Its status is derived from its tasks'.
+    Tasks made without a file (the CLI, the test helpers) have an upload of their own with no
+    files, so a task's upload_id is never null."""
+
+    __tablename__ = "upload"
+    __table_args__ = (
+        Index("ix_upload_project_id_created_at_id", "project_id", "created_at", "id"),
+    )
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(500))
+    folder_id: Mapped[str | None] = mapped_column(
+        ForeignKey("folder.id", ondelete="SET NULL"), index=True
+    )
+    meta: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    # Set once someone moves it: a COMPLETED upload then stays where it was put (§9 Move).
+    moved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class UploadFile(Base):
+    """One file of an upload, and the task it became. The bytes are in storage, by sha256."""
+
+    __tablename__ = "upload_file"
+    upload_id: Mapped[str] = mapped_column(
+        ForeignKey("upload.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[str] = mapped_column(
+        ForeignKey("task.id", ondelete="CASCADE"), unique=True
+    )
+    name: Mapped[str] = mapped_column(String(500))
+    file_type: Mapped[str] = mapped_column(String(16))  # pdf, png, jpeg, tiff
+    content_type: Mapped[str] = mapped_column(String(64))
+    file_size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
 
 
 class ApiKeyProject(Base):
@@ -122,7 +183,9 @@ class Task(Base):
         )
     )
     step_type: Mapped[str] = mapped_column(String(64), default="EXTRACT")
-    upload_id: Mapped[str | None] = mapped_column(ID)
+    upload_id: Mapped[str] = mapped_column(
+        ForeignKey("upload.id", ondelete="CASCADE"), index=True
+    )
     approved: Mapped[bool] = mapped_column(Boolean, default=False)
     exported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     export_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -231,6 +294,41 @@ class TaskEvent(Base):
     request_id: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class Job(Base):
+    """Work for the pipeline's workers (pipeline/jobs.py), written in the same transaction as
+    the change that needs it and deleted in the same transaction as its effect. A worker that
+    takes it holds a lease; a lease that runs out (the worker died) lets another take it."""
+
+    __tablename__ = "job"
+    __table_args__ = (Index("ix_job_run_at", "run_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    task_id: Mapped[str | None] = mapped_column(
+        ForeignKey("task.id", ondelete="CASCADE"), index=True
+    )
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    run_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_token: Mapped[str | None] = mapped_column(String(64))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Outcome(Base):
+    """A registered outcome (API.md §6): a file with this hash, uploaded to this project, ends
+    the pipeline with this status and, when given, exactly these pages."""
+
+    __tablename__ = "outcome"
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("project.id", ondelete="CASCADE"), primary_key=True
+    )
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    pages: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ServerSecret(Base):

@@ -32,6 +32,8 @@ class _Compiled:
     sql: str
     positional: tuple[str, ...] | None  # parameter names in order, for qmark drivers
     binds: tuple[tuple[str, Callable[[Any], Any]], ...]  # names whose values need converting
+    # The values the statement carries itself (`Folder.name == "Inbox"`), converted once.
+    constants: dict[str, Any]
     prepare: bool
     # Columns whose values need converting; decided on the first result, whose description
     # gives the driver's column types (PostgreSQL's numeric processors depend on them).
@@ -48,15 +50,17 @@ class Statement:
 
     def _compile(self, dialect: Dialect) -> _Compiled:
         compiled: Any = self.statement.compile(dialect=dialect)
-        binds = []
+        binds, constants = [], {}
         for name, bind in compiled.binds.items():
             process = bind.type.dialect_impl(dialect).bind_processor(dialect)
-            if process is not None:
+            if bind.value is not None and bind.callable is None:  # a constant of the statement
+                constants[name] = process(bind.value) if process is not None else bind.value
+            elif process is not None:
                 binds.append((name, process))
         positional = tuple(compiled.positiontup) if compiled.positional else None
         return _Compiled(
             sql=compiled.string, positional=positional, binds=tuple(binds),
-            prepare=dialect.name == "postgresql",
+            constants=constants, prepare=dialect.name == "postgresql",
         )
 
     def _result_processors(
@@ -78,8 +82,8 @@ class Statement:
 
     def _run(self, conn: Connection, params: Mapping[str, Any]) -> Any:
         compiled = self._compiled(conn.dialect)
-        if compiled.binds:
-            params = dict(params)
+        if compiled.binds or compiled.constants:
+            params = {**compiled.constants, **params}
             for name, process in compiled.binds:
                 if name in params:
                     params[name] = process(params[name])

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from sendai_server import create_app, migrate
 from sendai_server.config import Config
@@ -94,8 +94,11 @@ def backend(database_url: str) -> str:
 # --- the app --------------------------------------------------------------------------------
 
 @pytest.fixture
-def config(database_url: str) -> Config:
-    return Config(env="test", database_url=database_url, test_helpers=True)
+def config(database_url: str, tmp_path: Path) -> Config:
+    # Uploads up to 8 MiB per request here, so that the tests of what is over it stay small.
+    return Config(env="test", database_url=database_url, test_helpers=True,
+                  max_upload_bytes=8 * 1024 * 1024, storage_url=str(tmp_path / "files"),
+                  pipeline_delay=0.0)
 
 
 @pytest.fixture
@@ -124,8 +127,15 @@ def uow(engine: Engine) -> Iterator[UnitOfWork]:
 
 @pytest.fixture
 def seed(uow: UnitOfWork) -> dict[str, Any]:
-    """API.md §7's demo data: keys per role, tasks in every state, and another team."""
-    return seed_demo(uow)
+    """API.md §7's demo data: keys per role, tasks in every state, and another team; and, for
+    the tests, `other_upload_id`: the other team's task's upload."""
+    document = seed_demo(uow)
+    with uow.read() as conn:
+        document["other_upload_id"] = conn.execute(
+            text("SELECT upload_id FROM task WHERE id = :t"),
+            {"t": document["other"]["task_id"]},
+        ).scalar_one()
+    return document
 
 
 @pytest.fixture

@@ -34,7 +34,8 @@ def test_seed_json_is_the_documented_document_and_nothing_else(database_url: str
     result = run_process(database_url, "seed", "--json")
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)  # stdout holds only the JSON
-    assert set(document) == {"team_id", "project_id", "keys", "tasks", "other"}
+    assert set(document) == {"team_id", "project_id", "keys", "tasks", "folders", "other"}
+    assert set(document["folders"]) == {"inbox", "processed", "reported", "bin"}
     assert set(document["keys"]) == {"edit", "read", "revoked", "helpers"}
     assert set(document["tasks"]) == {"PROCESSING", "REVIEWING", "COMPLETED", "FAILED",
                                       "DISCARDED", "FILTERED"}

@@ -86,9 +86,19 @@ def every_scope_key(uow: UnitOfWork, seed: dict[str, Any]) -> str:
     return create_key(uow, seed["team_id"], list(SCOPES), [seed["project_id"]]).key
 
 
+def _is_upload(op: Operation) -> bool:
+    """A multipart upload: its body may be as large as SENDAI_MAX_UPLOAD_BYTES."""
+    return "multipart/form-data" in op.doc.get("requestBody", {}).get("content", {})
+
+
 def _url(op: Operation, seed: dict[str, Any], task: str, override: dict[str, str] | None = None
          ) -> str:
-    values = {"team_id": seed["team_id"], "project_id": seed["project_id"], "task_id": task}
+    """The operation's URL on the seed's project and `task`; an upload's operations get the
+    upload of the OTHER team's task (404 whatever the body: nothing to change), unless
+    `override` says otherwise."""
+    values = {"team_id": seed["team_id"], "project_id": seed["project_id"], "task_id": task,
+              "upload_id": seed["other_upload_id"], "folder_id": seed["folders"]["bin"],
+              "index": "0"}
     return op.url(**{**values, **(override or {})})
 
 
@@ -103,7 +113,7 @@ def test_hostile_ids_are_not_found_and_change_nothing(
 ) -> None:
     before = snapshot(engine)
     for op in _v2(spec):
-        for name in ("team_id", "project_id", "task_id"):
+        for name in ("team_id", "project_id", "task_id", "upload_id", "folder_id"):
             if "{" + name + "}" not in op.path:
                 continue
             url = _url(op, seed, seed["tasks"]["REVIEWING"][0], {name: hostile_id})
@@ -130,8 +140,13 @@ def test_hostile_bodies_are_rejected_and_change_nothing(
                                headers=auth(every_scope_key))
         error = assert_json_error(response.status_code, response.content_type, response.data,
                                   str(op))
-        expected = "validation_error" if op.has_body else "invalid_task_state"
-        assert (response.status_code, error["code"]) == (400, expected), (str(op), error)
+        if op.has_body:
+            expected = (400, "validation_error")
+        elif "{task_id}" in op.path:
+            expected = (400, "invalid_task_state")
+        else:  # another team's upload
+            expected = (404, "not_found")
+        assert (response.status_code, error["code"]) == expected, (str(op), error)
     assert snapshot(engine) == before
 
 
@@ -140,10 +155,12 @@ def test_bodies_over_the_limit_are_413_before_anything_else(
     client: FlaskClient, spec: dict[str, Any], seed: dict[str, Any], engine: Engine,
     every_scope_key: str, transfer: str,
 ) -> None:
-    limit = client.application.config["MAX_CONTENT_LENGTH"]
-    body = b"{" + b" " * limit + b"}"
+    assert client.application.config["SENDAI"].max_upload_bytes <= 8 * 1024 * 1024
     before = snapshot(engine)
     for op in operations(spec):
+        limit = client.application.config["SENDAI"].max_upload_bytes if _is_upload(op) \
+            else client.application.config["MAX_CONTENT_LENGTH"]
+        body = b"{" + b" " * limit + b"}"
         # A REVIEWING task: were the body ignored, discard would succeed.
         url = _url(op, seed, seed["tasks"]["REVIEWING"][0])
         headers = {**auth(every_scope_key), "Content-Type": JSON}

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import io
 import re
+import tempfile
 
 from flask import Flask, Response, g, request
 
 from ..errors import PayloadTooLarge, ValidationError
 from ..ids import new_id
-from . import docs, errors, health, helper_endpoints, tasks
+from . import docs, errors, health, helper_endpoints, tasks, uploads
 from .blueprint import API_DESCRIPTION, Api
 
+_SPOOL_BYTES = 1024 * 1024
+_CHUNK_BYTES = 256 * 1024
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
@@ -34,6 +36,7 @@ def init_app(app: Flask) -> Api:
     app.register_blueprint(docs.blp)
     api.register_blueprint(health.blp)
     api.register_blueprint(tasks.blp)
+    api.register_blueprint(uploads.blp)
     if app.config["SENDAI"].test_helpers:  # off: the paths do not exist at all (404)
         api.register_blueprint(helper_endpoints.blp)
 
@@ -45,6 +48,10 @@ def init_app(app: Flask) -> Api:
         if request.routing_exception is not None:
             raise request.routing_exception
         limit = app.config["MAX_CONTENT_LENGTH"]
+        view = app.view_functions.get(request.endpoint or "")
+        if getattr(view, "sendai_large_body", False):  # an upload (api/uploads.py)
+            limit = request.max_content_length = app.config["SENDAI"].max_upload_bytes
+            request.max_form_memory_size = 1024 * 1024  # meta: 50 pairs of 10,000 characters
         if request.content_length is not None and request.content_length > limit:
             raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
         if request.content_length is None and _is_chunked():
@@ -66,15 +73,26 @@ def _is_chunked() -> bool:
 
 def _buffer_chunked_body(limit: int) -> None:
     """A chunked body has no length to check up front, and werkzeug does not limit a stream the
-    server has already de-chunked. Read at most `limit` + 1 bytes now: past the limit, 413 (so
-    even a view that ignores its body answers 413 and changes nothing); otherwise hand the body
-    on as an ordinary one with a Content-Length."""
+    server has already de-chunked. Read at most `limit` + 1 bytes now, into memory up to 1 MiB
+    and into a temporary file beyond (an upload may be hundreds of MiB): past the limit, 413
+    (so even a view that ignores its body answers 413 and changes nothing); otherwise hand the
+    body on as an ordinary one with a Content-Length."""
     environ = request.environ
+    body = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115 - handed on
+    size = 0
     try:
-        body = environ["wsgi.input"].read(limit + 1)
+        while size <= limit:
+            chunk = environ["wsgi.input"].read(min(_CHUNK_BYTES, limit + 1 - size))
+            if not chunk:
+                break
+            body.write(chunk)
+            size += len(chunk)
     except Exception as exc:  # noqa: BLE001 - the server's de-chunking failed: a malformed body
+        body.close()
         raise ValidationError("The chunked request body is malformed.") from exc
-    if len(body) > limit:
+    if size > limit:
+        body.close()
         raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
-    environ["wsgi.input"] = io.BytesIO(body)
-    environ["CONTENT_LENGTH"] = str(len(body))
+    body.seek(0)
+    environ["wsgi.input"] = body
+    environ["CONTENT_LENGTH"] = str(size)

@@ -79,6 +79,9 @@ PATH_PARAMETERS = {
     "team_id": "The team's ID (`team_...`).",
     "project_id": "The project's ID (`proj_...`), in that team.",
     "task_id": "The task's ID (`task_...`), in that project. A malformed ID is not found.",
+    "upload_id": "The upload's ID (`upl_...`). A malformed ID is not found.",
+    "folder_id": "The folder's ID (`folder_...`), one of the project's.",
+    "index": "The file's 0-based position in the upload.",
 }
 
 API_DESCRIPTION = """\

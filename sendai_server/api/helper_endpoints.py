@@ -5,14 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g
+from flask import current_app, g
 
 from ..auth import requires
 from ..services import helper_tasks
 from ..services.tasks import Caller
 from ..uow import current_uow
 from .blueprint import Blueprint
-from .schemas import AdvanceSchema, HelperTaskSchema, TaskEnvelopeSchema
+from .schemas import (
+    AdvanceSchema,
+    HelperTaskSchema,
+    OutcomeEnvelopeSchema,
+    OutcomeSchema,
+    TaskEnvelopeSchema,
+)
 from .tasks import task_found_before_body
 
 blp = Blueprint(
@@ -54,6 +60,25 @@ def advance_task(
     export_fail (on a COMPLETED task), through the same state machine as every action.
     """
     task = helper_tasks.advance_task(
-        current_uow(), _caller(), team_id, project_id, task_id, body["event"]
+        current_uow(), _caller(), team_id, project_id, task_id, body["event"],
+        pipeline_delay=current_app.config["SENDAI"].pipeline_delay,
     )
     return {"payload": task}
+
+
+@blp.route("/outcomes", methods=["POST"])
+@blp.doc(operationId="registerTestOutcome")
+@blp.response(201, OutcomeEnvelopeSchema)
+@requires("test_helpers")
+@blp.arguments(OutcomeSchema)
+def register_outcome(outcome: dict[str, Any], team_id: str, project_id: str) -> dict[str, Any]:
+    """Register how the pipeline ends for a file
+
+    From now on, every file with this SHA-256 uploaded to this project ends the pipeline with
+    this status and, when given, exactly these pages. A later call for the same hash replaces
+    it.
+    """
+    registered = helper_tasks.register_outcome(
+        current_uow(), g.principal, team_id, project_id, **outcome
+    )
+    return {"payload": registered}

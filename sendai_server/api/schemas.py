@@ -3,11 +3,13 @@ validates and serializes with them and builds /openapi.json from them."""
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, post_dump, validate
+from marshmallow import Schema, ValidationError, fields, post_dump, post_load, validate
 
+from ..ids import LOOKUP_ID
 from ..lifecycle import PIPELINE_EVENTS, TaskStatus
 from ..models import ITEM_KINDS
 from .fast_dump import CompiledDumpSchema
@@ -242,3 +244,130 @@ class HelperTaskSchema(Schema):
 
 class AdvanceSchema(Schema):
     event = fields.String(required=True, validate=validate.OneOf(PIPELINE_EVENTS))
+
+
+class OutcomeSchema(Schema):
+    """A registered outcome (API.md §6): how the pipeline ends for a file with this hash."""
+
+    sha256 = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"),
+                           metadata={"description": "Hex SHA-256 of the file's bytes."})
+    status = fields.String(
+        required=True, validate=validate.OneOf(["REVIEWING", "COMPLETED", "FAILED", "FILTERED"])
+    )
+    pages = fields.List(fields.Nested(PageSchema), allow_none=True)
+
+
+class OutcomeEnvelopeSchema(Schema):
+    payload = fields.Nested(OutcomeSchema, required=True)
+
+
+# --- uploads and folders (API.md §8, §9) ------------------------------------------------------
+
+class MetaText(fields.String):
+    """`meta` as the upload form sends it: JSON text of [{"name", "value"}, ...]."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            pairs = json.loads(text)
+        except ValueError as exc:
+            raise ValidationError("meta must be JSON text.") from exc
+        return UploadMetaSchema(many=True).load(pairs if isinstance(pairs, list) else [pairs])
+
+
+class UploadMetaSchema(Schema):
+    name = Text(200, min_length=1, required=True)
+    value = Text(10_000, required=True)
+
+
+class UploadFormSchema(Schema):
+    """The form fields of an upload (besides its files)."""
+
+    name = Text(500, min_length=1)
+    meta = MetaText(validate=validate.Length(max=200_000))
+    projectId = Text(64, min_length=1)  # noqa: N815 - Send AI's name
+
+    @post_load
+    def _at_most_50_pairs(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        if len(data.get("meta") or []) > 50:
+            raise ValidationError({"meta": ["At most 50 pairs."]})
+        return data
+
+
+class CreatedUploadSchema(CompiledDumpSchema):
+    """Send AI's documented answer to an upload: a bare camelCase object (API.md §9)."""
+
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    projectId = fields.String(required=True)  # noqa: N815
+    status = fields.String(required=True, metadata={"example": "processing"})
+    fileType = fields.String(required=True, metadata={"example": "pdf"})  # noqa: N815
+    fileSize = fields.Integer(required=True)  # noqa: N815
+    createdAt = Timestamp(required=True)  # noqa: N815
+    updatedAt = Timestamp(required=True)  # noqa: N815
+    taskIds = fields.List(fields.String(), required=True)  # noqa: N815
+
+
+class UploadFileSchema(Schema):
+    index = fields.Integer()
+    name = fields.String()
+    file_type = fields.String()
+    file_size = fields.Integer()
+    sha256 = fields.String()
+
+
+class UploadSchema(Schema):
+    """The upload object (API.md §9). `files` maps each of its task ids to its file."""
+
+    id = fields.String()
+    name = fields.String()
+    status = fields.String(validate=validate.OneOf(["PROCESSING", "IN_REVIEW", "COMPLETED"]))
+    files = fields.Dict(keys=fields.String(), values=fields.Nested(UploadFileSchema))
+    meta = fields.List(fields.Nested(MetaSchema))
+    folder_id = fields.String(allow_none=True)
+    created_at = Timestamp()
+
+
+class UploadEnvelopeSchema(CompiledDumpSchema):
+    payload = fields.Nested(UploadSchema, required=True)
+
+
+class UploadListSchema(CompiledDumpSchema):
+    payload = fields.List(fields.Nested(UploadSchema), required=True)
+    count = fields.Integer(required=True)
+    more = fields.Boolean(required=True)
+    paginationToken = fields.String(allow_none=True, required=True)  # noqa: N815
+
+
+class UploadListQuerySchema(Schema):
+    status = fields.List(
+        fields.String(validate=validate.OneOf(["PROCESSING", "IN_REVIEW", "COMPLETED"])),
+        metadata={"description": "Repeat for several statuses."},
+    )
+    folder_id = fields.String(validate=validate.Regexp(LOOKUP_ID.pattern + "$"))
+    sort = fields.String(
+        load_default="created_at:desc",
+        validate=validate.OneOf(["created_at:asc", "created_at:desc"]),
+    )
+    limit = fields.Integer(load_default=20, validate=validate.Range(1, 100))
+    token = fields.String(validate=validate.Length(min=1, max=2000))
+
+
+class DeletedUploadSchema(Schema):
+    id = fields.String(required=True)
+    deleted = fields.Boolean(required=True)
+
+
+class DeletedUploadEnvelopeSchema(Schema):
+    payload = fields.Nested(DeletedUploadSchema, required=True)
+
+
+class FolderSchema(Schema):
+    id = fields.String()
+    name = fields.String()
+    system = fields.Boolean()
+    created_at = Timestamp()
+
+
+class FolderListSchema(Schema):
+    payload = fields.List(fields.Nested(FolderSchema), required=True)

@@ -42,7 +42,8 @@ def _change(
 ) -> tasks.PublicTask:
     """Fire a lifecycle trigger on the task for the request's caller (lifecycle.TRANSITIONS)."""
     return tasks.change_task(
-        current_uow(), _caller(), team_id, project_id, task_id, trigger, details
+        current_uow(), _caller(), team_id, project_id, task_id, trigger, details,
+        pipeline_delay=current_app.config["SENDAI"].pipeline_delay,
     )
 
 
@@ -61,7 +62,7 @@ def task_found_before_body(view: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _token_secret() -> str:
+def token_secret() -> str:
     # Read once per process: the configured key, or the one every worker shares through the
     # database.
     extensions = current_app.extensions
@@ -89,7 +90,7 @@ def list_project_tasks(team_id: str, project_id: str, **params: Any) -> dict[str
         limit=params["limit"],
         token=params.get("token"),
     )
-    page = list_tasks(current_uow(), g.principal, team_id, project_id, query, _token_secret())
+    page = list_tasks(current_uow(), g.principal, team_id, project_id, query, token_secret())
     return {"payload": page.tasks, "count": page.count, "more": page.more,
             "paginationToken": page.token}
 

@@ -4,16 +4,15 @@ second team for isolation checks. Every run makes a fresh team, so runs never co
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
-from ..ids import new_id
 from ..lifecycle import TaskStatus
 from ..models import Project, Task, Team
 from ..uow import UnitOfWork
 from .keys import create_key, revoke_key
+from .projects import ProjectSettings, create_project, create_team
 from .task_creation import TaskSpec, create_tasks, synthetic_pages
 
 # Send AI's discard page's example task: name, meta and pages (its ids are made fresh).
@@ -45,22 +44,24 @@ EXAMPLE_TASK: dict[str, Any] = {
 }
 
 EDIT_SCOPES = ["task.read", "task.edit"]
-HELPER_SCOPES = ["test_helpers", "task.read", "task.edit"]
+HELPER_SCOPES = ["test_helpers", "task.read", "task.edit",
+                 "upload.read", "upload.create", "upload.edit", "upload.delete"]
 
 
-def _team_with_project(uow: UnitOfWork, name: str) -> tuple[str, str]:
-    team_id, project_id, now = new_id("team"), new_id("proj"), datetime.now(UTC)
-    with uow.write() as conn:
-        conn.execute(insert(Team), {"id": team_id, "name": name, "created_at": now})
-        conn.execute(insert(Project), {"id": project_id, "team_id": team_id,
-                                       "name": f"{name} project", "created_at": now})
-    return team_id, project_id
+def _team_with_project(uow: UnitOfWork, name: str) -> tuple[str, str, dict[str, str]]:
+    """A team and its project, whose pipeline is `manual`: tasks stay where the seed puts them
+    (API.md §7), and uploads are extracted but move only when the test helpers move them."""
+    team_id = create_team(uow, name)
+    project_id, folders = create_project(
+        uow, team_id, f"{name} project", ProjectSettings(pipeline="manual")
+    )
+    return team_id, project_id, folders
 
 
 def seed_demo(uow: UnitOfWork) -> dict[str, Any]:
     """Create the demo data and return API.md §7's `seed --json` document."""
     rng = random.Random()
-    team_id, project_id = _team_with_project(uow, "Demo team")
+    team_id, project_id, folders = _team_with_project(uow, "Demo team")
     keys = {
         "edit": create_key(uow, team_id, EDIT_SCOPES, [project_id], "demo edit").key,
         "read": create_key(uow, team_id, ["task.read"], [project_id], "demo read").key,
@@ -70,7 +71,7 @@ def seed_demo(uow: UnitOfWork) -> dict[str, Any]:
     revoke_key(uow, revoked.id)
     keys["revoked"] = revoked.key
 
-    specs = [TaskSpec(status=TaskStatus.REVIEWING, upload_id=new_id("upl"), **EXAMPLE_TASK)]
+    specs = [TaskSpec(status=TaskStatus.REVIEWING, **EXAMPLE_TASK)]
     specs += [
         TaskSpec(name=f"Invoice {n}", status=TaskStatus.REVIEWING,
                  meta=[{"name": "category", "value": "invoice"}],
@@ -88,7 +89,7 @@ def seed_demo(uow: UnitOfWork) -> dict[str, Any]:
     for spec, task_id in zip(specs, task_ids, strict=True):
         tasks[TaskStatus(spec.status).value].append(task_id)
 
-    other_team, other_project = _team_with_project(uow, "Other team")
+    other_team, other_project, _ = _team_with_project(uow, "Other team")
     other_key = create_key(uow, other_team, EDIT_SCOPES, [other_project], "other edit").key
     other_spec = TaskSpec(name="Other team's task", pages=synthetic_pages(1, 1, rng))
     [other_task] = create_tasks(uow, other_project, [other_spec])
@@ -97,6 +98,7 @@ def seed_demo(uow: UnitOfWork) -> dict[str, Any]:
         "project_id": project_id,
         "keys": keys,
         "tasks": tasks,
+        "folders": {name.lower(): folder_id for name, folder_id in folders.items()},
         "other": {
             "team_id": other_team, "project_id": other_project,
             "task_id": other_task, "key": other_key,

@@ -3,10 +3,15 @@ lifecycle, through the same machine and the same audit trail as every other chan
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import delete, insert
+
 from ..lifecycle import PIPELINE_EVENTS, TaskStatus
+from ..models import Outcome
 from ..uow import UnitOfWork
+from .keys import Principal
 from .task_creation import TaskSpec, create_tasks
 from .task_reads import PublicTask, load_public_task
 from .tasks import Caller, change_task
@@ -40,10 +45,35 @@ def create_test_task(
 
 
 def advance_task(
-    uow: UnitOfWork, caller: Caller, team_id: str, project_id: str, task_id: str, event: str
+    uow: UnitOfWork, caller: Caller, team_id: str, project_id: str, task_id: str, event: str,
+    *, pipeline_delay: float = 1.0,
 ) -> PublicTask:
     """Fire a pipeline event (to_review, auto_complete, fail, filter, retry, export,
     export_fail) on the task; a state that forbids it is 400 invalid_task_state."""
     if event not in PIPELINE_EVENTS:  # the schema has already refused it; never fire a user action
         raise ValueError(f"not a pipeline event: {event!r}")
-    return change_task(uow, caller, team_id, project_id, task_id, event)
+    return change_task(uow, caller, team_id, project_id, task_id, event,
+                       pipeline_delay=pipeline_delay)
+
+
+def register_outcome(
+    uow: UnitOfWork,
+    principal: Principal,
+    team_id: str,
+    project_id: str,
+    *,
+    sha256: str,
+    status: str,
+    pages: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A file with this hash, uploaded to this project, ends the pipeline with `status` (and
+    exactly `pages`, when given): API.md §6. Replaces an earlier one for the same hash."""
+    principal.check_visibility(team_id, project_id)
+    with uow.write() as conn:
+        conn.execute(delete(Outcome).where(
+            Outcome.project_id == project_id, Outcome.sha256 == sha256))
+        conn.execute(insert(Outcome), {
+            "project_id": project_id, "sha256": sha256, "status": status, "pages": pages,
+            "created_at": datetime.now(UTC),
+        })
+    return {"sha256": sha256, "status": status, "pages": pages}

@@ -62,7 +62,7 @@ def list_tasks(
     principal.check_visibility(team_id, project_id)
     serializer = URLSafeSerializer(secret, salt=_SALT)
     binding = query.binding(team_id, project_id)
-    after = _read_token(serializer, query.token, binding) if query.token else None
+    after = read_token(serializer, query.token, binding) if query.token else None
 
     conditions: list[Any] = [Task.project_id == project_id]
     if query.statuses:
@@ -85,11 +85,11 @@ def list_tasks(
         ).all()
         more = len(rows) > query.limit
         tasks = add_meta_and_pages(conn, [row._asdict() for row in rows[: query.limit]])
-    token = _make_token(serializer, binding, tasks[-1]) if more else None
+    token = make_token(serializer, binding, tasks[-1]) if more else None
     return TaskPage(tasks=tasks, count=count, more=more, token=token)
 
 
-def _make_token(serializer: URLSafeSerializer, binding: list[Any], last: PublicTask) -> str:
+def make_token(serializer: URLSafeSerializer, binding: list[Any], last: PublicTask) -> str:
     return str(serializer.dumps({"b": binding, "a": [last["created_at"].isoformat(), last["id"]]}))
 
 
@@ -97,7 +97,7 @@ def _invalid_token(message: str) -> ValidationError:
     return ValidationError(message, {"fields": {"token": [message]}})
 
 
-def _read_token(
+def read_token(
     serializer: URLSafeSerializer, token: str, binding: list[Any]
 ) -> tuple[datetime, str]:
     try:

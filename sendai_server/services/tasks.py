@@ -17,19 +17,22 @@ does not hold the write lock while they are read (they never change).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 
 from ..errors import InvalidTaskState, NotFound
 from ..ids import is_lookup_id, new_id
-from ..lifecycle import Refusal, TaskStatus, fire, opens_task, past_tense
+from ..lifecycle import Refusal, TaskStatus, fire, follow_up, opens_task, past_tense
 from ..models import Task, TaskEvent
+from ..pipeline import jobs
 from ..statements import Statement
 from ..uow import UnitOfWork
 from .keys import Principal
+from .projects import project_settings
 from .task_reads import PublicTask, add_meta_and_pages, load_public_task, select_task_row
+from .upload_status import settle_upload
 
 
 @dataclass(frozen=True)
@@ -137,40 +140,72 @@ def change_task(
     task_id: str,
     trigger: str,
     details: dict[str, Any] | None = None,
+    *,
+    pipeline_delay: float = 1.0,
 ) -> PublicTask:
-    """Fire `trigger` on the task and record it, in one write; or change nothing and raise
-    InvalidTaskState with what stood in the way. Returns the public task after the change."""
+    """Fire `trigger` on the task for a caller with a key, in one write; or change nothing and
+    raise InvalidTaskState with what stood in the way. Returns the public task after the
+    change. `pipeline_delay`: the server's default delay of a pipeline step (API.md §8)."""
     _visible(caller.principal, team_id, project_id, task_id)
     with uow.write() as conn:
-        task = select_task_row(conn, project_id, task_id, for_update=True)
-        if task is None:
-            raise _not_found(task_id)
-        state = _LifecycleState(*(task[name] for name in _LIFECYCLE_FIELDS))
-        from_status = state.status
-        refusal = fire(state, trigger)
-        if refusal is not None:
-            raise InvalidTaskState(refusal_message(task_id, refusal), refusal.details)
-        now = datetime.now(UTC)
-        changes = {
-            name: getattr(state, name)
-            for name in _LIFECYCLE_FIELDS
-            if getattr(state, name) != task[name]
-        }
-        if opens_task(trigger):
-            changes["last_opened_at"] = now
-        if changes:
-            update = update_task_statement(frozenset(changes))
-            update.execute(conn, {**changes, "changed_task_id": task_id})
-            task.update(changes)
-        INSERT_EVENT.execute(conn, {
-            "id": new_id("evt"), "task_id": task_id, "action": trigger,
-            "from_status": TaskStatus(from_status).value,
-            "to_status": TaskStatus(state.status).value, "approved": state.approved,
-            "key_id": caller.principal.key_id, "request_id": caller.request_id,
-            "created_at": now, "details": details,
-        })
+        task = fire_on_task(
+            conn, project_id, task_id, trigger, key_id=caller.principal.key_id,
+            request_id=caller.request_id, details=details, pipeline_delay=pipeline_delay,
+        )
     with uow.read() as conn:
         add_meta_and_pages(conn, [task])
+    return task
+
+
+def fire_on_task(
+    conn: Connection,
+    project_id: str,
+    task_id: str,
+    trigger: str,
+    *,
+    key_id: str | None,
+    request_id: str | None,
+    details: dict[str, Any] | None = None,
+    pipeline_delay: float = 1.0,
+) -> PublicTask:
+    """Inside the caller's `uow.write()`: lock the task, fire `trigger`, write what changed, its
+    event, the job that follows it (lifecycle `then`) and the upload's settling. The pipeline
+    (key_id None) calls this with the write that also finishes its job. The task's row
+    after the change, without meta and pages."""
+    task = select_task_row(conn, project_id, task_id, for_update=True)
+    if task is None:
+        raise _not_found(task_id)
+    state = _LifecycleState(*(task[name] for name in _LIFECYCLE_FIELDS))
+    from_status = state.status
+    refusal = fire(state, trigger)
+    if refusal is not None:
+        raise InvalidTaskState(refusal_message(task_id, refusal), refusal.details)
+    now = datetime.now(UTC)
+    changes = {
+        name: getattr(state, name)
+        for name in _LIFECYCLE_FIELDS
+        if getattr(state, name) != task[name]
+    }
+    if opens_task(trigger):
+        changes["last_opened_at"] = now
+    if changes:
+        update = update_task_statement(frozenset(changes))
+        update.execute(conn, {**changes, "changed_task_id": task_id})
+        task.update(changes)
+    INSERT_EVENT.execute(conn, {
+        "id": new_id("evt"), "task_id": task_id, "action": trigger,
+        "from_status": TaskStatus(from_status).value,
+        "to_status": TaskStatus(state.status).value, "approved": state.approved,
+        "key_id": key_id, "request_id": request_id, "created_at": now, "details": details,
+    })
+    then = follow_up(trigger)
+    if then is not None:
+        settings = project_settings(conn, project_id)
+        if settings.pipeline == "auto":
+            delay = settings.delay if settings.delay is not None else pipeline_delay
+            jobs.enqueue(conn, then, task_id=task_id, run_at=now + timedelta(seconds=delay))
+    if from_status != state.status:
+        settle_upload(conn, task["upload_id"], now)
     return task
 
 

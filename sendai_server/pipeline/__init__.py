@@ -1,0 +1,1 @@
+"""The simulated Send AI pipeline: jobs, the worker, extraction."""

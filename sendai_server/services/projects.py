@@ -1,0 +1,157 @@
+"""Teams, projects and their pipeline settings, folders (API.md §8)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from ..errors import NotFound, ValidationError
+from ..ids import is_lookup_id, new_id
+from ..models import Folder, Project, Team
+from ..uow import UnitOfWork
+from .keys import Principal
+
+SYSTEM_FOLDERS = ("Inbox", "Processed", "Reported", "Bin")
+INBOX, PROCESSED = "Inbox", "Processed"
+AUTOMATIONS = ("none", "auto_predict", "auto_process")
+PIPELINES = ("auto", "manual")
+MAX_DELAY_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class ProjectSettings:
+    """What the pipeline does with a project's uploads. `delay` None: the server's default."""
+
+    automation: str = "auto_predict"
+    threshold: float = 0.9
+    pipeline: str = "auto"
+    delay: float | None = None
+
+    def check(self) -> None:
+        if self.automation not in AUTOMATIONS:
+            raise ValidationError(f"automation is one of {', '.join(AUTOMATIONS)}.")
+        if not 0 <= self.threshold <= 1:
+            raise ValidationError("threshold is between 0 and 1.")
+        if self.pipeline not in PIPELINES:
+            raise ValidationError(f"pipeline is one of {', '.join(PIPELINES)}.")
+        if self.delay is not None and not 0 <= self.delay <= MAX_DELAY_SECONDS:
+            raise ValidationError(f"delay is between 0 and {MAX_DELAY_SECONDS} seconds.")
+
+
+def create_team(uow: UnitOfWork, name: str) -> str:
+    if not name.strip() or len(name) > 200:
+        raise ValidationError("A team's name is 1 to 200 characters.")
+    team_id = new_id("team")
+    with uow.write() as conn:
+        conn.execute(insert(Team), {"id": team_id, "name": name, "created_at": _now()})
+    return team_id
+
+
+def create_project(
+    uow: UnitOfWork, team_id: str, name: str, settings: ProjectSettings | None = None
+) -> tuple[str, dict[str, str]]:
+    """A new project with its four system folders; its id and {folder name: folder id}."""
+    settings = settings or ProjectSettings()
+    settings.check()
+    if not name.strip() or len(name) > 200:
+        raise ValidationError("A project's name is 1 to 200 characters.")
+    project_id = new_id("proj")
+    with uow.write() as conn:
+        if conn.scalar(select(Team.id).where(Team.id == team_id)) is None:
+            raise NotFound(f"No team {team_id}.")
+        conn.execute(insert(Project), {
+            "id": project_id, "team_id": team_id, "name": name, "created_at": _now(),
+            **asdict(settings),
+        })
+        folders = _add_system_folders(conn, project_id)
+    return project_id, folders
+
+
+def update_project(uow: UnitOfWork, project_id: str, **changes: Any) -> ProjectSettings:
+    """Change some of a project's settings; the project's settings after the change."""
+    with uow.write() as conn:
+        current = project_settings(conn, project_id)
+        settings = ProjectSettings(**{**asdict(current), **changes})
+        settings.check()
+        conn.execute(update(Project).where(Project.id == project_id).values(**asdict(settings)))
+    return settings
+
+
+def project_settings(conn: Connection, project_id: str) -> ProjectSettings:
+    row = conn.execute(
+        select(Project.automation, Project.threshold, Project.pipeline, Project.delay)
+        .where(Project.id == project_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"No project {project_id}.")
+    return ProjectSettings(*row)
+
+
+def _add_system_folders(conn: Connection, project_id: str) -> dict[str, str]:
+    now = _now()
+    folders = {name: new_id("folder") for name in SYSTEM_FOLDERS}
+    conn.execute(insert(Folder), [
+        {"id": folder_id, "project_id": project_id, "name": name, "system": True,
+         "created_at": now}
+        for name, folder_id in folders.items()
+    ])
+    return folders
+
+
+def create_folder(uow: UnitOfWork, project_id: str, name: str) -> str:
+    """A custom folder: 2 to 15 characters, unique in the project (API.md §8)."""
+    if not 2 <= len(name) <= 15 or "\x00" in name:
+        raise ValidationError("A folder's name is 2 to 15 characters.")
+    folder_id = new_id("folder")
+    with uow.write() as conn:
+        if conn.scalar(select(Project.id).where(Project.id == project_id)) is None:
+            raise NotFound(f"No project {project_id}.")
+        taken = conn.scalar(
+            select(Folder.id).where(Folder.project_id == project_id, Folder.name == name)
+        )
+        if taken is not None:
+            raise ValidationError(f"The project already has a folder named {name!r}.")
+        conn.execute(insert(Folder), {"id": folder_id, "project_id": project_id, "name": name,
+                                      "system": False, "created_at": _now()})
+    return folder_id
+
+
+def list_folders(
+    uow: UnitOfWork, principal: Principal, team_id: str, project_id: str
+) -> list[dict[str, Any]]:
+    principal.check_visibility(team_id, project_id)
+    with uow.read() as conn:
+        rows = conn.execute(
+            select(Folder.id, Folder.name, Folder.system, Folder.created_at)
+            .where(Folder.project_id == project_id)
+        ).mappings().all()
+    # The system folders first, in Send AI's order; then the project's own, oldest first.
+    order = {name: index for index, name in enumerate(SYSTEM_FOLDERS)}
+    return sorted((dict(row) for row in rows), key=lambda f: (
+        not f["system"], order.get(f["name"], 0), f["created_at"], f["id"]))
+
+
+def folder_ids(conn: Connection, project_id: str) -> dict[str, str]:
+    """The project's folders by name."""
+    rows = conn.execute(
+        select(Folder.name, Folder.id).where(Folder.project_id == project_id)
+    ).all()
+    return {name: folder_id for name, folder_id in rows}
+
+
+def find_folder(conn: Connection, project_id: str, folder_id: str) -> str:
+    """The folder's id when it is one of this project's; else 404 (API.md §9 Move)."""
+    if is_lookup_id(folder_id):
+        found = conn.scalar(
+            select(Folder.id).where(Folder.id == folder_id, Folder.project_id == project_id)
+        )
+        if found is not None:
+            return str(found)
+    raise NotFound(f"Folder {folder_id[:64]!r} was not found.")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,386 @@
+"""Uploads (API.md §9): documents in, one task per file, the pipeline's jobs with them.
+
+An upload's files are streamed into storage (by their SHA-256) before anything is written;
+then the upload, its files, its tasks (PROCESSING) and one `extract` job per task commit in
+one write. A request refused on the way (a file too large, of a type the pipeline cannot
+read, bad `meta`) writes nothing and leaves no file that nothing refers to.
+
+An upload's status is not stored: it follows its tasks (`PROCESSING` while any is, else
+`IN_REVIEW` while any task is REVIEWING, else `COMPLETED`). When it becomes COMPLETED it moves
+from Inbox to Processed by itself, unless someone moved it before (`settle_upload`, called
+in the write of every task change).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import IO, Any, BinaryIO, cast
+
+from itsdangerous import URLSafeSerializer
+from sqlalchemy import (
+    Connection,
+    delete,
+    func,
+    insert,
+    select,
+    tuple_,
+    update,
+)
+
+from ..errors import NotFound, PayloadTooLarge, ValidationError
+from ..ids import is_lookup_id, new_id
+from ..lifecycle import TaskStatus
+from ..models import Folder, Upload, UploadFile
+from ..pipeline import jobs
+from ..pipeline.extraction import sniff
+from ..storage import FileTooLarge, Storage
+from ..uow import UnitOfWork
+from .keys import Principal
+from .projects import INBOX, find_folder, project_settings
+from .task_creation import TaskSpec, write_tasks
+from .task_list import make_token, read_token
+from .tasks import Caller
+from .upload_status import status_of
+
+MAX_FILE_BYTES = 40 * 1024 * 1024  # Send AI's limit per file
+MAX_FILES = 100
+UPLOAD_STATUSES = ("PROCESSING", "IN_REVIEW", "COMPLETED")
+_SALT = "sendai.upload-list.v1"
+
+
+@dataclass(frozen=True)
+class IncomingFile:
+    name: str
+    stream: IO[bytes]
+
+
+@dataclass(frozen=True)
+class _Stored:
+    name: str
+    file_type: str
+    content_type: str
+    size: int
+    sha256: str
+
+
+# --- create ---------------------------------------------------------------------------------
+
+def create_upload(
+    uow: UnitOfWork,
+    storage: Storage,
+    caller: Caller,
+    team_id: str,
+    project_id: str,
+    files: list[IncomingFile],
+    *,
+    name: str | None = None,
+    meta: list[dict[str, str]] | None = None,
+    default_delay: float,
+) -> dict[str, Any]:
+    """Store the files, then write the upload, its files, its tasks and their jobs in one
+    transaction. Answers Send AI's documented object (camelCase, API.md §9)."""
+    caller.principal.check_visibility(team_id, project_id)
+    return _create(uow, storage, project_id, files, name, meta or [], default_delay,
+                   key_id=caller.principal.key_id, request_id=caller.request_id)
+
+
+def create_upload_as_operator(
+    uow: UnitOfWork,
+    storage: Storage,
+    project_id: str,
+    files: list[IncomingFile],
+    *,
+    name: str | None = None,
+    default_delay: float,
+) -> dict[str, Any]:
+    """`sendai-server uploads create`: the same upload, made by the operator (no key)."""
+    return _create(uow, storage, project_id, files, name, [], default_delay,
+                   key_id=None, request_id=None)
+
+
+def _create(
+    uow: UnitOfWork, storage: Storage, project_id: str, files: list[IncomingFile],
+    name: str | None, meta: list[dict[str, str]], default_delay: float, *,
+    key_id: str | None, request_id: str | None,
+) -> dict[str, Any]:
+    if not 1 <= len(files) <= MAX_FILES:
+        raise _invalid("file", f"An upload has 1 to {MAX_FILES} files; got {len(files)}.")
+    stored = _store(uow, storage, files)
+    try:
+        return _write_upload(uow, project_id, stored, name, meta, default_delay,
+                             key_id=key_id, request_id=request_id)
+    except BaseException:
+        _forget_unreferenced(uow, storage, [s.sha256 for s in stored])
+        raise
+
+
+def _store(uow: UnitOfWork, storage: Storage, files: list[IncomingFile]) -> list[_Stored]:
+    stored: list[_Stored] = []
+    try:
+        for incoming in files:
+            stored.append(_store_one(storage, incoming))
+    except BaseException:
+        _forget_unreferenced(uow, storage, [s.sha256 for s in stored])
+        raise
+    return stored
+
+
+def _store_one(storage: Storage, incoming: IncomingFile) -> _Stored:
+    try:
+        saved = storage.save(cast(BinaryIO, incoming.stream), limit=MAX_FILE_BYTES)
+    except FileTooLarge as exc:
+        raise PayloadTooLarge(
+            f"The file {incoming.name!r} is larger than {MAX_FILE_BYTES} bytes.",
+            details={"file": incoming.name, "limit_bytes": MAX_FILE_BYTES},
+        ) from exc
+    kind = sniff(saved.head) if saved.size else None
+    if kind is None:
+        _forget_unreferenced(None, storage, [saved.sha256])
+        what = "empty" if not saved.size else "not a PDF, PNG, JPEG or TIFF"
+        raise _invalid("file", f"The file {incoming.name!r} is {what}.")
+    return _Stored(incoming.name, kind.file_type, kind.content_type, saved.size, saved.sha256)
+
+
+def _write_upload(
+    uow: UnitOfWork,
+    project_id: str,
+    stored: list[_Stored],
+    name: str | None,
+    meta: list[dict[str, str]],
+    default_delay: float,
+    *,
+    key_id: str | None,
+    request_id: str | None,
+) -> dict[str, Any]:
+    upload_id = new_id("upl")
+    now = datetime.now(UTC)
+    with uow.write() as conn:
+        settings = project_settings(conn, project_id)
+        inbox = find_folder_by_name(conn, project_id, INBOX)
+        conn.execute(insert(Upload), {
+            "id": upload_id, "project_id": project_id, "name": name or stored[0].name,
+            "folder_id": inbox, "meta": meta, "moved_at": None, "created_at": now,
+            "updated_at": now,
+        })
+        task_ids = write_tasks(
+            conn, project_id,
+            [TaskSpec(name=s.name, status=TaskStatus.PROCESSING, meta=meta, upload_id=upload_id)
+             for s in stored],
+            key_id=key_id, request_id=request_id,
+        )
+        conn.execute(insert(UploadFile), [
+            {"upload_id": upload_id, "position": index, "task_id": task_id, "name": s.name,
+             "file_type": s.file_type, "content_type": s.content_type, "file_size": s.size,
+             "sha256": s.sha256}
+            for index, (s, task_id) in enumerate(zip(stored, task_ids, strict=True))
+        ])
+        delay = settings.delay if settings.delay is not None else default_delay
+        for task_id in task_ids:
+            jobs.enqueue(conn, "extract", task_id=task_id,
+                         run_at=now + timedelta(seconds=delay))
+    return {
+        "id": upload_id, "name": name or stored[0].name, "projectId": project_id,
+        "status": "processing", "fileType": stored[0].file_type,
+        "fileSize": sum(s.size for s in stored), "createdAt": now, "updatedAt": now,
+        "taskIds": task_ids,
+    }
+
+
+def find_folder_by_name(conn: Connection, project_id: str, name: str) -> str:
+    found = conn.scalar(
+        select(Folder.id).where(Folder.project_id == project_id, Folder.name == name)
+    )
+    if found is None:
+        raise NotFound(f"No project {project_id}.")
+    return str(found)
+
+
+def _forget_unreferenced(uow: UnitOfWork | None, storage: Storage, hashes: list[str]) -> None:
+    """Delete stored files no upload refers to (a refused or deleted upload's)."""
+    hashes = list(dict.fromkeys(hashes))
+    if not hashes:
+        return
+    referenced: set[str] = set()
+    if uow is not None:
+        with uow.read() as conn:
+            referenced = set(conn.scalars(
+                select(UploadFile.sha256).where(UploadFile.sha256.in_(hashes))
+            ))
+    for sha256 in hashes:
+        if sha256 not in referenced:
+            storage.delete(sha256)
+
+
+def _invalid(field: str, message: str) -> ValidationError:
+    return ValidationError(message, {"fields": {field: [message]}})
+
+
+# --- read -----------------------------------------------------------------------------------
+
+_UPLOAD_COLUMNS = (Upload.id, Upload.name, Upload.folder_id, Upload.meta, Upload.created_at,
+                   Upload.updated_at, Upload.project_id)
+
+
+def _select_uploads() -> Any:
+    return select(*_UPLOAD_COLUMNS, status_of(Upload.id).label("status"))
+
+
+def _with_files(conn: Connection, uploads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each upload's `files`: its task ids mapped to their files (API.md §9)."""
+    by_id = {u["id"]: u for u in uploads}
+    for upload in uploads:
+        upload["files"] = {}
+    if by_id:
+        rows = conn.execute(
+            select(UploadFile).where(UploadFile.upload_id.in_(list(by_id)))
+            .order_by(UploadFile.upload_id, UploadFile.position)
+        ).mappings()
+        for row in rows:
+            by_id[row["upload_id"]]["files"][row["task_id"]] = {
+                "index": row["position"], "name": row["name"], "file_type": row["file_type"],
+                "file_size": row["file_size"], "sha256": row["sha256"],
+            }
+    return uploads
+
+
+def _visible_upload(principal: Principal, team_id: str, project_id: str | None,
+                    upload_id: str) -> None:
+    if project_id is not None:
+        principal.check_visibility(team_id, project_id)
+    elif team_id != principal.team_id:
+        raise NotFound()
+    if not is_lookup_id(upload_id):
+        raise NotFound(f"Upload {upload_id[:64]!r} was not found.")
+
+
+def get_upload(
+    uow: UnitOfWork, principal: Principal, team_id: str, project_id: str | None,
+    upload_id: str,
+) -> dict[str, Any]:
+    """The upload object. Without a project (the import guide's path), any project of the
+    key's team that the key may see."""
+    _visible_upload(principal, team_id, project_id, upload_id)
+    query = _select_uploads().where(Upload.id == upload_id)
+    query = query.where(
+        Upload.project_id == project_id if project_id is not None
+        else Upload.project_id.in_(sorted(principal.project_ids))
+    )
+    with uow.read() as conn:
+        row = conn.execute(query).mappings().first()
+        if row is None:
+            raise NotFound(f"Upload {upload_id} was not found.")
+        [upload] = _with_files(conn, [dict(row)])
+    return upload
+
+
+@dataclass(frozen=True)
+class UploadListQuery:
+    statuses: tuple[str, ...] = ()
+    folder_id: str | None = None
+    descending: bool = True
+    limit: int = 20
+    token: str | None = None
+
+    def binding(self, team_id: str, project_id: str) -> list[Any]:
+        return [team_id, project_id, sorted(set(self.statuses)), self.folder_id,
+                self.descending]
+
+
+def list_uploads(
+    uow: UnitOfWork, principal: Principal, team_id: str, project_id: str,
+    query: UploadListQuery, secret: str,
+) -> tuple[list[dict[str, Any]], int, bool, str | None]:
+    """One page of the project's uploads (§4's paging): uploads, count, more, token."""
+    principal.check_visibility(team_id, project_id)
+    serializer = URLSafeSerializer(secret, salt=_SALT)
+    binding = query.binding(team_id, project_id)
+    after = read_token(serializer, query.token, binding) if query.token else None
+    conditions: list[Any] = [Upload.project_id == project_id]
+    if query.statuses:
+        conditions.append(status_of(Upload.id).in_(sorted(set(query.statuses))))
+    if query.folder_id is not None:
+        conditions.append(Upload.folder_id == query.folder_id)
+    key = tuple_(Upload.created_at, Upload.id)
+    page_conditions = list(conditions)
+    if after is not None:
+        page_conditions.append(key < after if query.descending else key > after)
+    order = ((Upload.created_at.desc(), Upload.id.desc()) if query.descending
+             else (Upload.created_at.asc(), Upload.id.asc()))
+    with uow.read() as conn:
+        count = conn.scalar(select(func.count()).select_from(Upload).where(*conditions)) or 0
+        rows = conn.execute(
+            _select_uploads().where(*page_conditions).order_by(*order).limit(query.limit + 1)
+        ).mappings().all()
+        more = len(rows) > query.limit
+        uploads = _with_files(conn, [dict(row) for row in rows[: query.limit]])
+    token = make_token(serializer, binding, uploads[-1]) if more else None
+    return uploads, count, more, token
+
+
+def file_of_upload(
+    uow: UnitOfWork, storage: Storage, principal: Principal, team_id: str, project_id: str,
+    upload_id: str, index: int,
+) -> tuple[dict[str, Any], Iterator[bytes]]:
+    """The upload's index-th file (0-based): its row, and its bytes in chunks."""
+    _visible_upload(principal, team_id, project_id, upload_id)
+    with uow.read() as conn:
+        row = conn.execute(
+            select(UploadFile.name, UploadFile.content_type, UploadFile.file_size,
+                   UploadFile.sha256)
+            .join(Upload, Upload.id == UploadFile.upload_id)
+            .where(Upload.id == upload_id, Upload.project_id == project_id,
+                   UploadFile.position == index)
+        ).mappings().first()
+    if row is None:
+        raise NotFound(f"Upload {upload_id} has no file {index}.")
+    stream = storage.open(row["sha256"])
+    return dict(row), _chunks(stream)
+
+
+def _chunks(stream: BinaryIO, size: int = 256 * 1024) -> Iterator[bytes]:
+    try:
+        while chunk := stream.read(size):
+            yield chunk
+    finally:
+        stream.close()
+
+
+# --- move and delete ------------------------------------------------------------------------
+
+def move_upload(
+    uow: UnitOfWork, principal: Principal, team_id: str, project_id: str, upload_id: str,
+    folder_id: str,
+) -> dict[str, Any]:
+    _visible_upload(principal, team_id, project_id, upload_id)
+    now = datetime.now(UTC)
+    with uow.write() as conn:
+        target = find_folder(conn, project_id, folder_id)
+        moved = conn.execute(
+            update(Upload).where(Upload.id == upload_id, Upload.project_id == project_id)
+            .values(folder_id=target, moved_at=now, updated_at=now)
+        ).rowcount
+        if not moved:
+            raise NotFound(f"Upload {upload_id} was not found.")
+    return get_upload(uow, principal, team_id, project_id, upload_id)
+
+
+def delete_upload(
+    uow: UnitOfWork, storage: Storage, principal: Principal, team_id: str, project_id: str,
+    upload_id: str,
+) -> dict[str, Any]:
+    """The upload, its tasks (with their events and pages) and their jobs go in one write;
+    then each stored file that no upload refers to any longer."""
+    _visible_upload(principal, team_id, project_id, upload_id)
+    with uow.write() as conn:
+        hashes = list(conn.scalars(
+            select(UploadFile.sha256).where(UploadFile.upload_id == upload_id)
+        ))
+        gone = conn.execute(
+            delete(Upload).where(Upload.id == upload_id, Upload.project_id == project_id)
+        ).rowcount
+        if not gone:
+            raise NotFound(f"Upload {upload_id} was not found.")
+    _forget_unreferenced(uow, storage, hashes)
+    return {"id": upload_id, "deleted": True}
