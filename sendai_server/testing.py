@@ -45,8 +45,9 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from . import create_app, migrate
 from .config import Config
 from .lifecycle import TaskStatus
-from .services.demo import EDIT_SCOPES, HELPER_SCOPES, _team_with_project
+from .services.demo import EDIT_SCOPES, HELPER_SCOPES
 from .services.keys import canonical_scope, create_key
+from .services.projects import ProjectSettings, create_project, create_team
 from .uow import UnitOfWork
 
 __all__ = ["SendAIHelperError", "SendAIProject", "SendAIServer", "WaitTimeout"]
@@ -111,10 +112,10 @@ class SendAIServer:
 
     def new_project(self, name: str = "pytest") -> SendAIProject:
         """A fresh team with one project and no tasks; its keys are made when first asked."""
-        # The demo's maker, so one place says what a team and project are; it moves to the
-        # projects service (API.md §8, folders and settings) when that lands.
         with UnitOfWork(self.engine) as uow:
-            team_id, project_id = _team_with_project(uow, name[:150])
+            team_id = create_team(uow, name[:150])
+            project_id, _ = create_project(uow, team_id, name[:150],
+                                           ProjectSettings(pipeline="manual"))
         return SendAIProject(self, team_id, project_id)
 
     def close(self) -> None:
