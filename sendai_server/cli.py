@@ -42,7 +42,6 @@ from .services import demo, keys, projects, uploads
 from .services.task_creation import TaskSpec, create_tasks, synthetic_pages
 from .uow import UnitOfWork
 
-REPO_ROOT = migrate.MIGRATIONS_DIR.parent
 log = logging.getLogger("sendai_server.cli")
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 _URL_EXAMPLES = "sqlite:///path/to/file.db or postgresql://user@host/dbname"
@@ -540,7 +539,8 @@ def _supervise(server_argv: list[str], worker_argv: list[str]) -> int:
     return status
 
 
-@main.command(help="Serve the API under gunicorn (settings in gunicorn.conf.py), with one "
+@main.command(help="Serve the API under gunicorn (settings in sendai_server/gunicorn_conf.py), "
+                   "with one "
                    "pipeline worker beside it unless --no-worker. Refuses a database whose "
                    "schema is not at this version's head.")
 @click.option("--bind", help="HOST:PORT (default SENDAI_BIND or 127.0.0.1:8000).")
@@ -570,13 +570,14 @@ def serve(
         click.echo(f"warning: serving anyway (--allow-schema-mismatch): {mismatch}", err=True)
     if allow_schema_mismatch:
         os.environ["SENDAI_ALLOW_SCHEMA_MISMATCH"] = "1"
+    # The package's own settings and app factory: an installed copy serves as the repository
+    # does, from any working directory.
     argv = [
         sys.executable, "-m", "gunicorn",
-        "--config", str(REPO_ROOT / "gunicorn.conf.py"),
-        "--chdir", str(REPO_ROOT),
+        "--config", "python:sendai_server.gunicorn_conf",
         "--bind", bind or config.bind,
         "--workers", str(workers or config.workers),
-        "wsgi:app",
+        "sendai_server:create_app()",
     ]
     _exec(ServeCommand(argv, worker=None if no_worker else WORKER_ARGV))
 

@@ -244,7 +244,8 @@ def test_serve_with_the_override_starts_anyway(
         f"{previous}, this version needs {HEAD}: {UPGRADE}\n"
     )
     [argv] = execs
-    assert argv[:3] == [sys.executable, "-m", "gunicorn"] and argv[-1] == "wsgi:app"
+    assert argv[:3] == [sys.executable, "-m", "gunicorn"]
+    assert argv[-1] == "sendai_server:create_app()"  # the package's factory: no repository needed
     assert argv[argv.index("--workers") + 1] == "3"
 
 
