@@ -11,6 +11,7 @@ traceback. The mapping lives in one place: `_CommandLine.invoke`.
 from __future__ import annotations
 
 import dataclasses
+import importlib.resources
 import json
 import logging
 import os
@@ -250,9 +251,15 @@ def demo_curl(base_url: str) -> None:
             demo.seed_demo(uow)
             click.echo("Seeded demo data.", err=True)
         document = demo.demo_curl(uow, base_url.rstrip("/"))
+        sample = importlib.resources.files("sendai_server") / "samples" / "invoice.pdf"
+        uploading = demo.upload_demo_curl(uow, base_url.rstrip("/"), str(sample))
     click.echo(f"Demo API key (shown once): {document['key']}")
     click.echo("Discard a demo task with:")
     click.echo(f"  {document['curl']}")
+    click.echo("Upload a sample invoice into a project whose pipeline runs (key shown once):")
+    click.echo(f"  {uploading['curl']}")
+    click.echo("then, after a second, see its task in REVIEWING with its total:")
+    click.echo(f"  curl '{uploading['task_url']}' -H 'Authorization: Bearer {uploading['key']}'")
 
 
 # --- keys -----------------------------------------------------------------------------------

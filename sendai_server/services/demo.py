@@ -134,3 +134,32 @@ def demo_curl(uow: UnitOfWork, base_url: str) -> dict[str, str]:
         "url": url,
         "curl": f"curl -X POST '{url}' -H 'Authorization: Bearer {key.key}'",
     }
+
+
+UPLOAD_DEMO_PROJECT = "Uploads demo"
+UPLOAD_DEMO_SCOPES = ["upload.read", "upload.create", "upload.edit", "upload.delete",
+                      "task.read", "task.edit"]
+
+
+def upload_demo_curl(uow: UnitOfWork, base_url: str, sample: str) -> dict[str, str]:
+    """A project of the oldest demo team whose pipeline runs (`auto`; made once), a fresh key
+    with the upload and task scopes, and a curl that uploads `sample` there (API.md §7)."""
+    with uow.read() as conn:
+        team_id: str = conn.execute(
+            select(Project.team_id).order_by(Project.created_at).limit(1)
+        ).scalar_one()
+        project_id = conn.scalar(
+            select(Project.id).where(Project.team_id == team_id,
+                                     Project.name == UPLOAD_DEMO_PROJECT)
+        )
+    if project_id is None:
+        project_id, _ = create_project(uow, team_id, UPLOAD_DEMO_PROJECT,
+                                       ProjectSettings(pipeline="auto"))
+    key = create_key(uow, team_id, UPLOAD_DEMO_SCOPES, [project_id], "make run upload demo")
+    url = f"{base_url}/v2/{team_id}/project/{project_id}/upload"
+    return {
+        "key": key.key,
+        "url": url,
+        "curl": f"curl -F 'file=@{sample}' '{url}' -H 'Authorization: Bearer {key.key}'",
+        "task_url": f"{base_url}/v2/{team_id}/project/{project_id}/task",
+    }
