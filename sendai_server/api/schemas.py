@@ -12,6 +12,7 @@ from marshmallow import Schema, ValidationError, fields, post_dump, post_load, v
 from ..ids import LOOKUP_ID
 from ..lifecycle import PIPELINE_EVENTS, TaskStatus
 from ..models import ITEM_KINDS
+from ..services.upload_status import UPLOAD_STATUSES
 from .fast_dump import CompiledDumpSchema
 
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -175,18 +176,23 @@ class TaskListSchema(CompiledDumpSchema):
     )
 
 
-class TaskListQuerySchema(Schema):
-    status = fields.List(
-        fields.String(validate=validate.OneOf([s.value for s in TaskStatus])),
-        metadata={"description": "Repeat for several statuses."},
-    )
-    approved = fields.Boolean(truthy={"true"}, falsy={"false"})
+class PagingQuerySchema(Schema):
+    """What every list takes besides its filters (API.md §4's paging)."""
+
     sort = fields.String(
         load_default="created_at:desc",
         validate=validate.OneOf(["created_at:asc", "created_at:desc"]),
     )
     limit = fields.Integer(load_default=20, validate=validate.Range(1, 100))
     token = fields.String(validate=validate.Length(min=1, max=2000))
+
+
+class TaskListQuerySchema(PagingQuerySchema):
+    status = fields.List(
+        fields.String(validate=validate.OneOf([s.value for s in TaskStatus])),
+        metadata={"description": "Repeat for several statuses."},
+    )
+    approved = fields.Boolean(truthy={"true"}, falsy={"false"})
 
 
 class ReportIssueSchema(Schema):
@@ -321,7 +327,7 @@ class UploadSchema(Schema):
 
     id = fields.String()
     name = fields.String()
-    status = fields.String(validate=validate.OneOf(["PROCESSING", "IN_REVIEW", "COMPLETED"]))
+    status = fields.String(validate=validate.OneOf(UPLOAD_STATUSES))
     files = fields.Dict(keys=fields.String(), values=fields.Nested(UploadFileSchema))
     meta = fields.List(fields.Nested(MetaSchema))
     folder_id = fields.String(allow_none=True)
@@ -339,18 +345,12 @@ class UploadListSchema(CompiledDumpSchema):
     paginationToken = fields.String(allow_none=True, required=True)  # noqa: N815
 
 
-class UploadListQuerySchema(Schema):
+class UploadListQuerySchema(PagingQuerySchema):
     status = fields.List(
-        fields.String(validate=validate.OneOf(["PROCESSING", "IN_REVIEW", "COMPLETED"])),
+        fields.String(validate=validate.OneOf(UPLOAD_STATUSES)),
         metadata={"description": "Repeat for several statuses."},
     )
     folder_id = fields.String(validate=validate.Regexp(LOOKUP_ID.pattern + "$"))
-    sort = fields.String(
-        load_default="created_at:desc",
-        validate=validate.OneOf(["created_at:asc", "created_at:desc"]),
-    )
-    limit = fields.Integer(load_default=20, validate=validate.Range(1, 100))
-    token = fields.String(validate=validate.Length(min=1, max=2000))
 
 
 class DeletedUploadSchema(Schema):

@@ -14,6 +14,8 @@ from ..models import Folder, Task, Upload
 from ..statements import Statement
 from .projects import INBOX, PROCESSED
 
+UPLOAD_STATUSES = ("PROCESSING", "IN_REVIEW", "COMPLETED")
+
 
 def _task_exists(upload_id: Any, status: TaskStatus) -> Any:
     return exists().where(Task.upload_id == upload_id, Task.status == status)

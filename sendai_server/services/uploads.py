@@ -46,7 +46,6 @@ from .upload_status import status_of
 
 MAX_FILE_BYTES = 40 * 1024 * 1024  # Send AI's limit per file
 MAX_FILES = 100
-UPLOAD_STATUSES = ("PROCESSING", "IN_REVIEW", "COMPLETED")
 _SALT = "sendai.upload-list.v1"
 
 
