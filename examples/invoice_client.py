@@ -1,14 +1,18 @@
-"""An integration a team might write against Send AI's documentation: wait for an uploaded
-invoice's task to come out of processing, read its total, and discard the tasks that have none
-so nobody reviews them. Nothing here knows about sendai-server; its tests
+"""An integration a team might write against Send AI's documentation: upload an invoice, wait
+for its task to come out of processing, read its total, and discard the task so nobody reviews
+it (`import_invoice`); or, for invoices uploaded elsewhere, read the total and discard only the
+tasks that have none (`triage_invoice`). Nothing here knows about sendai-server; its tests
 (test_invoice_client.py) only point `base_url` at it.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import time
+from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -41,9 +45,24 @@ class SendAI:
     def __init__(self, api_key: str, team_id: str, project_id: str, *,
                  base_url: str = SEND_AI, poll_interval: float = 2.0) -> None:
         self.url = f"{base_url}/v2/{team_id}/project/{project_id}"
+        self.project_id = project_id
         self.poll_interval = poll_interval
         self.http = requests.Session()
         self.http.headers["Authorization"] = f"Bearer {api_key}"
+
+    def upload(self, path: str | Path, meta: dict[str, str] | None = None) -> dict[str, Any]:
+        """Upload one document, as Send AI's upload guide does (multipart, `file` and
+        `projectId`); its answer: `id`, `status`, `taskIds`, ..."""
+        path = Path(path)
+        data = {"projectId": self.project_id}
+        if meta:
+            data["meta"] = json.dumps([{"name": k, "value": v} for k, v in meta.items()])
+        with path.open("rb") as file:
+            response = self.http.post(f"{self.url}/upload", data=data,
+                                      files={"file": (path.name, file, "application/pdf")},
+                                      timeout=120)
+        answer: dict[str, Any] = self._answer(response)
+        return answer
 
     def get_task(self, task_id: str) -> dict[str, Any]:
         return self._call("GET", f"/task/{task_id}")
@@ -66,12 +85,16 @@ class SendAI:
             time.sleep(self.poll_interval)
 
     def _call(self, method: str, path: str) -> dict[str, Any]:
-        response = self.http.request(method, self.url + path, timeout=30)
+        task: dict[str, Any] = self._answer(self.http.request(method, self.url + path,
+                                                              timeout=30))["payload"]
+        return task
+
+    @staticmethod
+    def _answer(response: requests.Response) -> Any:
         if response.status_code >= 400:
             error = response.json()["error"]
             raise SendAIError(response.status_code, error["code"], error["message"])
-        task: dict[str, Any] = response.json()["payload"]
-        return task
+        return response.json()
 
 
 def invoice_total(task: dict[str, Any]) -> Decimal | None:
@@ -91,3 +114,21 @@ def triage_invoice(client: SendAI, task_id: str, timeout: float = 600.0) -> Deci
     if total is None:
         client.discard_task(task_id)
     return total
+
+
+@dataclass(frozen=True)
+class ImportedInvoice:
+    task_id: str
+    total: Decimal | None
+
+
+def import_invoice(client: SendAI, path: str | Path, timeout: float = 600.0) -> ImportedInvoice:
+    """Upload the invoice at `path`, wait until its task is in review, read its total and
+    discard the task: the total is all this integration needs, so nobody has to review it.
+    NotForReview when Send AI settles it otherwise (it could not read the file, or completed
+    it by itself); TimeoutError when it is still processing after `timeout` seconds."""
+    [task_id] = client.upload(path, meta={"source": "invoice-import"})["taskIds"]
+    task = client.wait_until_in_review(task_id, timeout)
+    total = invoice_total(task)
+    client.discard_task(task_id)
+    return ImportedInvoice(task_id, total)

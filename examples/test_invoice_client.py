@@ -1,13 +1,25 @@
 """The invoice integration against a real sendai-server, through the `sendai` fixture of the
-installed sendai-server's pytest plugin alone: each test gets a project of its own."""
+installed sendai-server's pytest plugin alone: each test gets a project of its own. The first
+tests put tasks in any state with the test helpers (the fixture's own project, whose pipeline
+is manual); the last ones upload invoices made from the package's sample to a project whose
+pipeline runs, and force Send AI's other answers with `outcome`."""
 
 from __future__ import annotations
 
 import threading
 from decimal import Decimal
+from importlib.resources import files
+from pathlib import Path
 
 import pytest
-from invoice_client import NotForReview, SendAI, SendAIError, invoice_total, triage_invoice
+from invoice_client import (
+    NotForReview,
+    SendAI,
+    SendAIError,
+    import_invoice,
+    invoice_total,
+    triage_invoice,
+)
 
 INVOICE_PAGE = {
     "width": 2480, "height": 3508,
@@ -129,3 +141,107 @@ def test_triage_discards_an_invoice_without_a_total(sendai, client):
 
     assert triage_invoice(client, task_id, timeout=10) is None
     sendai.wait_for(task_id, "DISCARDED", timeout=1)
+
+
+# --- documents in: the upload flow, on a project whose pipeline runs ---------------------------
+
+SAMPLE = files("sendai_server") / "samples/invoice.pdf"  # installed with sendai-server
+SAMPLE_TOTAL_LINE = b"(Total: 1,234.56 EUR)"
+
+
+def make_invoice(folder: Path, total: str | None = "1,234.56 EUR") -> Path:
+    """A PDF invoice made from the package's sample, printing `total` as its total (None: no
+    total at all). The text is swapped in place, at the same length, so the PDF stays valid;
+    each total gives other bytes."""
+    sample = SAMPLE.read_bytes()
+    text = "Amount due: see web" if total is None else "Total: " + total.rjust(12)
+    line = f"({text})".encode()
+    assert len(line) == len(SAMPLE_TOTAL_LINE), f"at most 12 characters: {total!r}"
+    path = folder / f"invoice {total}.pdf"
+    path.write_bytes(sample.replace(SAMPLE_TOTAL_LINE, line))
+    return path
+
+
+@pytest.fixture
+def invoices(sendai):
+    """A project whose pipeline runs, as Send AI's does (uploads go to review by themselves)."""
+    return sendai.project(pipeline="auto")
+
+
+@pytest.fixture
+def importer(invoices) -> SendAI:
+    return SendAI(invoices.key("upload.create", "task.read", "task.edit"), invoices.team_id,
+                  invoices.project_id, base_url=invoices.base_url, poll_interval=0.05)
+
+
+def test_upload_answers_the_new_upload_and_its_task_goes_to_review(invoices, importer,
+                                                                   tmp_path):
+    answer = importer.upload(make_invoice(tmp_path), meta={"order": "42"})
+
+    assert (answer["status"], answer["projectId"]) == ("processing", invoices.project_id)
+    [task_id] = answer["taskIds"]
+    task = invoices.wait_for(task_id, "REVIEWING")
+    assert task["meta"] == [{"name": "order", "value": "42"}]
+    assert invoice_total(task) == Decimal("1234.56")
+
+
+def test_import_invoice_reads_the_total_and_discards_the_task(invoices, importer, tmp_path):
+    imported = import_invoice(importer, make_invoice(tmp_path), timeout=10)
+
+    assert imported.total == Decimal("1234.56")
+    assert invoices.get_task(imported.task_id)["status"] == "DISCARDED"
+
+
+@pytest.mark.parametrize("printed, total", [("99.00 EUR", Decimal("99.00")),
+                                            ("12,000.00 $", Decimal("12000.00")),
+                                            (None, None)])
+def test_import_invoice_reads_whatever_total_is_printed(invoices, importer, tmp_path, printed,
+                                                        total):
+    imported = import_invoice(importer, make_invoice(tmp_path, printed), timeout=10)
+
+    assert imported.total == total
+    assert invoices.get_task(imported.task_id)["status"] == "DISCARDED"
+
+
+@pytest.mark.parametrize("status", ["FAILED", "COMPLETED", "FILTERED"])
+def test_import_invoice_stops_when_send_ai_settles_the_task_elsewhere(invoices, importer,
+                                                                      tmp_path, status):
+    invoice = make_invoice(tmp_path)
+    invoices.outcome(invoice, status)
+
+    with pytest.raises(NotForReview, match=f"is {status}") as settled:
+        import_invoice(importer, invoice, timeout=10)
+
+    assert invoices.get_task(settled.value.task["id"])["status"] == status  # left alone
+
+
+def test_import_invoice_takes_the_total_send_ai_extracted(invoices, importer, tmp_path):
+    invoice = make_invoice(tmp_path)
+    invoices.outcome(invoice, "REVIEWING", pages=[BLANK_PAGE, INVOICE_PAGE])
+
+    assert import_invoice(importer, invoice, timeout=10).total == Decimal("1234.56")
+
+
+def test_wait_until_in_review_follows_an_upload_made_elsewhere(invoices, importer, tmp_path):
+    [task_id] = invoices.upload(make_invoice(tmp_path))["taskIds"]
+
+    assert importer.wait_until_in_review(task_id, timeout=10)["status"] == "REVIEWING"
+
+
+def test_import_invoice_gives_up_while_send_ai_is_still_processing(sendai, tmp_path):
+    slow = sendai.project(pipeline="auto", delay=60)
+    client = SendAI(slow.key("upload.create", "task.read", "task.edit"), slow.team_id,
+                    slow.project_id, base_url=slow.base_url, poll_interval=0.05)
+
+    with pytest.raises(TimeoutError, match="still PROCESSING"):
+        import_invoice(client, make_invoice(tmp_path), timeout=0.3)
+
+
+def test_a_file_send_ai_cannot_take_is_an_error_the_client_can_read(importer, tmp_path):
+    notes = tmp_path / "notes.pdf"
+    notes.write_text("not a PDF at all")
+
+    with pytest.raises(SendAIError) as refused:
+        importer.upload(notes)
+
+    assert (refused.value.status, refused.value.code) == (400, "validation_error")

@@ -10,16 +10,32 @@
         client.discard(sendai.team_id, sendai.project_id, task_id)
         assert sendai.get_task(task_id)["status"] == "DISCARDED"
 
+    def test_upload(sendai):
+        project = sendai.project(pipeline="auto")       # the pipeline moves its tasks
+        [task_id] = project.upload("invoice.pdf")["taskIds"]
+        project.wait_for(task_id, "REVIEWING")           # extracted, annotated
+
 What runs is the real application (`create_app`, the same one `sendai-server serve` runs) on
 a free port of 127.0.0.1, over real HTTP, on a fresh SQLite file in pytest's temporary folder,
-migrated. The server starts once per session (fixture `sendai_app_server`); each test's `sendai`
-is a fresh team and project in it, and `sendai.project()` makes more, so what one test leaves
-behind (a task in any state, a key) is out of every other test's sight without a restart.
+migrated, with its uploaded files in a folder beside it and one pipeline worker (`run_worker`,
+the same loop `sendai-server worker` runs) in a background thread with no delay: a step is
+due at once and an idle worker looks for jobs every 0.05 s. The server starts once per session
+(fixture `sendai_app_server`); each test's `sendai` is a fresh team and project in it, and
+`sendai.project()` makes more, so what one test leaves behind (a task in any state, a key, an
+upload, an outcome) is out of every other test's sight without a restart. When a test ends,
+the jobs its projects still have waiting are dropped, so the worker goes straight to the next
+test's (a job the worker is running at that moment runs to its end, on the old project).
+
+The fixture's own project has the `manual` pipeline (API.md §8), so tasks made with `task()`
+stay where they are put and only the test helpers move them. `upload()` to it stores the files
+and the worker still extracts them (pages and annotations appear), but their tasks stay
+PROCESSING. A test of the whole flow asks for `sendai.project(pipeline="auto")`, whose uploads
+the worker moves to REVIEWING or COMPLETED by the project's `automation`, or to whatever
+`outcome()` registered for the file.
 
 Tasks are made and moved through the test helpers over HTTP (API.md §6), as a client would:
-the same validation, state machine and audit trail as every other change. `upload()`,
-`outcome()` and `notifications` (§13) join `SendAIProject` when uploads (§9) and notifications
-(§11) land, as do `project(automation=..., pipeline=...)`'s settings (§8).
+the same validation, state machine and audit trail as every other change. `notifications`
+(§13) is not here yet: it joins `SendAIProject` when notifications (§11) land.
 
 The ini option `sendai_log_level` (default WARNING) sets the server's log level; its JSON log
 lines go to standard error, so pytest shows them with a failing test (INFO adds one line per
@@ -28,23 +44,30 @@ request).
 
 from __future__ import annotations
 
+import hashlib
 import json
+import mimetypes
+import os
 import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete, or_, select
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from . import create_app, migrate
 from .config import Config
 from .lifecycle import TaskStatus
+from .models import Job, utcnow
+from .models import Task as TaskRow
+from .pipeline.worker import run_worker
 from .services.demo import EDIT_SCOPES, HELPER_SCOPES
 from .services.keys import canonical_scope, create_key
 from .services.projects import ProjectSettings, create_project, create_team
@@ -64,6 +87,12 @@ Task = dict[str, Any]
 """A public task object (API.md §5), as the API answers it."""
 
 StatusOrPredicate = str | Iterable[str] | Callable[[Task], bool]
+
+File = str | os.PathLike[str] | tuple[str, bytes]
+"""A file to upload: a path, or `(name, bytes)`."""
+
+# How often the session's idle worker looks for jobs (a new upload waits at most this long).
+WORKER_POLL_SECONDS = 0.05
 
 
 class SendAIHelperError(Exception):
@@ -91,16 +120,26 @@ class _QuietRequestHandler(WSGIRequestHandler):
 
 
 class SendAIServer:
-    """The application serving a migrated SQLite file on a free port, in a background thread.
-    One per pytest session (the `sendai_app_server` fixture)."""
+    """The application serving a migrated SQLite file (`folder/sendai.db`, its uploaded files
+    in `folder/files`) on a free port, in a background thread, and one pipeline worker with no
+    delay in another. One per pytest session (the `sendai_app_server` fixture)."""
 
-    def __init__(self, database_path: Path, *, log_level: str = "WARNING") -> None:
-        self.database_url = f"sqlite:///{database_path}"
+    def __init__(self, folder: Path, *, log_level: str = "WARNING") -> None:
+        self.database_url = f"sqlite:///{folder / 'sendai.db'}"
         migrate.upgrade(self.database_url)
-        self.app = create_app(Config(
+        self.config = Config(
             env="test", database_url=self.database_url, test_helpers=True, log_level=log_level,
-        ))
+            storage_url=str(folder / "files"), pipeline_delay=0.0,
+            worker_poll_seconds=WORKER_POLL_SECONDS,
+        )
+        self.app = create_app(self.config)
         self.engine: Engine = self.app.extensions["sendai_engine"]
+        self._stop_worker = threading.Event()
+        self._worker = threading.Thread(
+            target=run_worker, args=(self.engine, self.config),
+            kwargs={"stop": self._stop_worker}, name="sendai-pipeline", daemon=True,
+        )
+        self._worker.start()
         self._server: BaseWSGIServer = make_server(
             "127.0.0.1", 0, self.app, threaded=True, request_handler=_QuietRequestHandler,
         )
@@ -110,18 +149,41 @@ class SendAIServer:
         )
         self._thread.start()
 
-    def new_project(self, name: str = "pytest") -> SendAIProject:
-        """A fresh team with one project and no tasks; its keys are made when first asked."""
+    def new_project(
+        self, name: str = "pytest", settings: ProjectSettings | None = None,
+        made: list[str] | None = None,
+    ) -> SendAIProject:
+        """A fresh team with one project (`settings`; by default the `manual` pipeline) and no
+        tasks; its keys are made when first asked. Its id is added to `made`, the list of
+        projects whose jobs `drop_jobs` drops when the test ends."""
         with UnitOfWork(self.engine) as uow:
             team_id = create_team(uow, name[:150])
             project_id, _ = create_project(uow, team_id, name[:150],
-                                           ProjectSettings(pipeline="manual"))
-        return SendAIProject(self, team_id, project_id)
+                                           settings or ProjectSettings(pipeline="manual"))
+        made = [] if made is None else made
+        made.append(project_id)
+        return SendAIProject(self, team_id, project_id, name, made)
+
+    def drop_jobs(self, project_ids: Iterable[str]) -> int:
+        """Delete the pipeline's jobs of these projects' tasks that no worker holds (a test is
+        over: its leftovers must not keep the worker from the next test's); how many."""
+        ids = list(project_ids)
+        if not ids:
+            return 0
+        with UnitOfWork(self.engine) as uow, uow.write() as conn:
+            result = conn.execute(delete(Job).where(
+                Job.task_id.in_(select(TaskRow.id).where(TaskRow.project_id.in_(ids))),
+                or_(Job.leased_until.is_(None), Job.leased_until <= utcnow()),
+            ))
+        return result.rowcount
 
     def close(self) -> None:
+        """Stop serving, then stop the worker (the job it is running runs to its end)."""
         self._server.shutdown()
         self._thread.join(timeout=10)
         self._server.server_close()
+        self._stop_worker.set()
+        self._worker.join(timeout=30)
         self.engine.dispose()
 
 
@@ -134,6 +196,9 @@ class SendAIProject:
     server: SendAIServer
     team_id: str
     project_id: str
+    name: str = "pytest"
+    # The ids of every project of this test (shared with those `project()` makes).
+    made: list[str] = field(default_factory=list, repr=False)
     _keys: dict[frozenset[str], str] = field(default_factory=dict, repr=False)
 
     @property
@@ -222,21 +287,83 @@ class SendAIProject:
                 )
             time.sleep(interval)
 
-    def project(self) -> SendAIProject:
-        """Another fresh team and project on the same server, for a test that needs two
-        (isolation: neither's keys see the other's tasks)."""
-        return self.server.new_project()
+    def project(
+        self,
+        automation: str = "auto_predict",
+        pipeline: str = "manual",
+        threshold: float = 0.9,
+        delay: float | None = None,
+    ) -> SendAIProject:
+        """Another fresh team and project on the same server, with these settings (API.md §8):
+        for a test that needs two (isolation: neither's keys see the other's tasks or
+        uploads), or uploads that the pipeline moves (`pipeline="auto"`). `automation` is
+        `none`, `auto_predict` or `auto_process` (COMPLETED when every annotation's confidence
+        is at least `threshold`); `delay` is the seconds each pipeline step takes (None: the
+        session's 0). The defaults are the fixture's own project's: `manual`."""
+        settings = ProjectSettings(automation=automation, threshold=threshold,
+                                   pipeline=pipeline, delay=delay)
+        return self.server.new_project(self.name, settings, self.made)
+
+    # --- uploads -----------------------------------------------------------------------------
+
+    def upload(self, *files: File, **fields: Any) -> dict[str, Any]:
+        """Upload `files` (each a path, or `(name, bytes)`) in one request, as a client would
+        (multipart to `.../upload`, API.md §9), and return Send AI's create answer: `id`,
+        `status`, `taskIds` (one task per file, in order), ... Fields: `name` (the upload's
+        name), `meta` (a list of `(name, value)` pairs or `{"name", "value"}` objects, sent as
+        JSON text), and any other form field as text (`projectId=...`). A refusal (a type the
+        pipeline cannot read, a bad `meta`) raises SendAIHelperError.
+
+        Each file's task is PROCESSING at first. On a project with `pipeline="auto"` the
+        worker extracts it and moves it on at once (`wait_for`); on a `manual` one, such as
+        the fixture's own, it is extracted but stays PROCESSING."""
+        if not files:
+            raise TypeError("upload() needs at least one file")
+        parts: list[tuple[str, str | None, bytes]] = []
+        for file in files:
+            name, content = _read(file)
+            parts.append(("file", name, content))
+        for name, value in fields.items():
+            if name == "meta" and not isinstance(value, str):
+                value = json.dumps([_meta_pair(pair) for pair in value])
+            parts.append((name, None, str(value).encode()))
+        boundary, body = _multipart(parts)
+        return self._call("POST", "/upload", body, f"multipart/form-data; boundary={boundary}",
+                          self.key(*ROLES["helpers"]))
+
+    def outcome(
+        self, file: File | bytes, status: str, pages: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """From now on, every upload of this file (a path, `(name, bytes)` or the bytes
+        themselves) to this project ends the pipeline in `status` (REVIEWING, COMPLETED, FAILED
+        or FILTERED) and, when `pages` are given (page objects without ids), with exactly those
+        pages (API.md §6). Only the bytes count, by their SHA-256: not the name. A later call
+        for the same file replaces it. Answers `{"sha256", "status", "pages"}`. On a `manual`
+        project the pages apply but the task does not move."""
+        content = file if isinstance(file, bytes) else _read(file)[1]
+        body: dict[str, Any] = {"sha256": hashlib.sha256(content).hexdigest(),
+                                "status": str(status)}
+        if pages is not None:
+            body["pages"] = pages
+        registered: dict[str, Any] = self._helper("POST", "/test_helpers/outcomes",
+                                                  body)["payload"]
+        return registered
 
     # --- HTTP --------------------------------------------------------------------------------
 
     def _helper(
         self, method: str, path: str, body: Any = None, key: str | None = None
     ) -> dict[str, Any]:
+        return self._call(method, path, None if body is None else json.dumps(body).encode(),
+                          "application/json", key or self.key(*ROLES["helpers"]))
+
+    def _call(
+        self, method: str, path: str, data: bytes | None, content_type: str, key: str
+    ) -> dict[str, Any]:
         url = self.api_url + path
-        request = urllib.request.Request(url, method=method, headers={
-            "Authorization": f"Bearer {key or self.key(*ROLES['helpers'])}",
-            "Content-Type": "application/json",
-        }, data=None if body is None else json.dumps(body).encode())
+        request = urllib.request.Request(url, method=method, data=data, headers={
+            "Authorization": f"Bearer {key}", "Content-Type": content_type,
+        })
         try:
             with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as response:
                 answer: dict[str, Any] = json.load(response)
@@ -248,6 +375,43 @@ class SendAIProject:
             except ValueError:
                 error_body = raw.decode(errors="replace")
             raise SendAIHelperError(method, url, exc.code, error_body) from None
+
+
+def _read(file: File) -> tuple[str, bytes]:
+    """A file to upload as (its name, its bytes)."""
+    if isinstance(file, tuple):
+        name, content = file
+        return str(name), bytes(content)
+    path = Path(file)
+    return path.name, path.read_bytes()
+
+
+def _meta_pair(pair: Any) -> dict[str, str]:
+    if isinstance(pair, dict):
+        return pair
+    name, value = pair
+    return {"name": name, "value": value}
+
+
+def _multipart(parts: list[tuple[str, str | None, bytes]]) -> tuple[str, bytes]:
+    """multipart/form-data (RFC 7578) of (field, filename or None, content): the boundary and
+    the body."""
+    boundary = uuid.uuid4().hex
+    chunks: list[bytes] = []
+    for field_name, filename, content in parts:
+        disposition = f'form-data; name="{_quoted(field_name)}"'
+        headers = f"Content-Disposition: {disposition}"
+        if filename is not None:
+            content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+            headers += f'; filename="{_quoted(filename)}"\r\nContent-Type: {content_type}'
+        chunks += [f"--{boundary}\r\n{headers}\r\n\r\n".encode(), content, b"\r\n"]
+    chunks.append(f"--{boundary}--\r\n".encode())
+    return boundary, b"".join(chunks)
+
+
+def _quoted(text: str) -> str:
+    """A name inside a quoted header parameter, as browsers write it."""
+    return text.replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _condition(status: StatusOrPredicate) -> tuple[Callable[[Task], bool], str]:
@@ -280,7 +444,7 @@ def sendai_app_server(
 ) -> Iterator[SendAIServer]:
     """The application on a free port with a fresh, migrated SQLite file: one per session."""
     folder = tmp_path_factory.mktemp("sendai")
-    server = SendAIServer(folder / "sendai.db", log_level=pytestconfig.getini("sendai_log_level"))
+    server = SendAIServer(folder, log_level=pytestconfig.getini("sendai_log_level"))
     try:
         yield server
     finally:
@@ -288,6 +452,13 @@ def sendai_app_server(
 
 
 @pytest.fixture
-def sendai(sendai_app_server: SendAIServer, request: pytest.FixtureRequest) -> SendAIProject:
-    """A fresh team and project of this test's own on the session's server (API.md §13)."""
-    return sendai_app_server.new_project(request.node.nodeid)
+def sendai(
+    sendai_app_server: SendAIServer, request: pytest.FixtureRequest
+) -> Iterator[SendAIProject]:
+    """A fresh team and project of this test's own on the session's server (API.md §13), its
+    pipeline `manual`. At the end, the jobs still waiting in this test's projects are dropped."""
+    project = sendai_app_server.new_project(request.node.nodeid)
+    try:
+        yield project
+    finally:
+        sendai_app_server.drop_jobs(project.made)
