@@ -8,8 +8,9 @@ own, as text (tests/test_raw_peer.py checks them against the server's compiled S
 statements): the key lookup by the SHA-256 of the bearer key, the task row, the children
 UNION ALL; a discard runs BEGIN (BEGIN IMMEDIATE on SQLite, behind the same writer flock the
 server takes), the task row (FOR UPDATE on PostgreSQL), the UPDATE, the audit INSERT, COMMIT,
-then the children. Lone reads run in autocommit: no BEGIN, no ROLLBACK. So a GET is 3 round
-trips to the database and a discard 7.
+the upload's settling (its updated_at, and its move to Processed once COMPLETED: the server's
+own statement, compiled here once per driver), COMMIT, then the children. Lone reads run in
+autocommit: no BEGIN, no ROLLBACK. So a GET is 3 round trips to the database and a discard 8.
 
 The answers are the server's: the same JSON envelope and field order, timestamps as
 %Y-%m-%dT%H:%M:%SZ, the same audit row (request_id NULL), the same error shape for 400, 401,
@@ -31,6 +32,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
+
+from sendai_server.services.upload_status import SETTLE_UPLOAD
 
 DEFAULT_DATABASE_URL = "sqlite:///instance/sendai.db"  # sendai_server.config's default
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -138,8 +143,12 @@ def _pyformat(name: str, type_: str | None) -> str:
     return f"%({name})s::{type_}" if type_ else f"%({name})s"
 
 
-SQLITE_SQL = statements(_qmark, postgres=False)
-POSTGRES_SQL = statements(_pyformat, postgres=True)
+# The upload's settling is too long to restate by hand: the server's statement, compiled once
+# per driver here (its constants, the folder names and statuses, bound as parameters).
+SETTLE_SQLITE: Any = SETTLE_UPLOAD.statement.compile(dialect=sqlite_dialect.dialect())
+SETTLE_POSTGRES: Any = SETTLE_UPLOAD.statement.compile(dialect=psycopg_dialect.dialect())
+SQLITE_SQL = {**statements(_qmark, postgres=False), "settle_upload": SETTLE_SQLITE.string}
+POSTGRES_SQL = {**statements(_pyformat, postgres=True), "settle_upload": SETTLE_POSTGRES.string}
 
 
 # --- errors ---------------------------------------------------------------------------------
@@ -239,9 +248,16 @@ class _Backend:
     def event_params(self, row: dict[str, Any]) -> Any:
         raise NotImplementedError
 
+    def settle_params(self, now: Any, upload_id: str) -> Any:
+        params = self.settle.construct_params({"now": now, "upload_id": upload_id})
+        if self.settle.positional:
+            return tuple(params[name] for name in self.settle.positiontup)
+        return params
+
 
 class _SQLite(_Backend):
     sql = SQLITE_SQL
+    settle = SETTLE_SQLITE
     _EVENT_ORDER = ("id", "task_id", "action", "from_status", "to_status", "approved", "key_id",
                     "request_id", "created_at", "details")
 
@@ -314,6 +330,7 @@ class _SQLite(_Backend):
 
 class _Postgres(_Backend):
     sql = POSTGRES_SQL
+    settle = SETTLE_POSTGRES
 
     def _connect(self) -> Any:
         import psycopg
@@ -475,6 +492,7 @@ def create_app(database_url: str | None = None) -> Flask:
                 # The server's JSON column stores None as JSON null.
                 "details": "null",
             }))
+            db.fetch("settle_upload", db.settle_params(stored_now, row[6]))
             db.end_write(commit=True)
             committed = True
         finally:

@@ -40,7 +40,7 @@ _PROCESSED_OF_UPLOAD = (
     select(Folder.id).where(Folder.project_id == Upload.project_id, Folder.name == PROCESSED)
     .scalar_subquery()
 )
-_SETTLE_UPLOAD = Statement(
+SETTLE_UPLOAD = Statement(
     update(Upload)
     .where(Upload.id == bindparam("upload_id"))
     .values(
@@ -58,4 +58,4 @@ _SETTLE_UPLOAD = Statement(
 
 
 def settle_upload(conn: Connection, upload_id: str, now: datetime) -> None:
-    _SETTLE_UPLOAD.execute(conn, {"upload_id": upload_id, "now": now})
+    SETTLE_UPLOAD.execute(conn, {"upload_id": upload_id, "now": now})
