@@ -19,7 +19,12 @@ For SQLite (always) and PostgreSQL (when BENCH_DATABASE_URL is set) it:
    distinct REVIEWING task), GET large;
 4. times serving a large task over HTTP against json.dumps of its payload;
 5. flatness: discard p50 with 1,000,000 tasks in the table against 1,000 (`--no-flatness`
-   skips it).
+   skips it);
+6. the pipeline (`--no-pipeline` skips it): uploads per second of the one-page sample invoice
+   through `sendai-server serve --no-worker --workers 2` (one client, then 4 at once), and
+   tasks extracted per second by one and by two `sendai-server worker` processes (uploads
+   already queued, released all at once by moving their jobs' run_at); beside them, what
+   pypdf's extraction of that invoice costs in-process.
 
 It prints a table and writes bench/results.json. Ratios (the server's req/s over the bare
 app's, and over the raw app's) are measured side by side in the same run; absolute numbers
@@ -29,7 +34,9 @@ depend on the machine and on whatever else runs on it. `--quick` is a 2 s smoke 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import http.client
+import io
 import json
 import os
 import platform
@@ -40,14 +47,16 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+import requests
+from sqlalchemy import event, func, select, text, update
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
@@ -59,7 +68,11 @@ from sendai_server import create_app, migrate  # noqa: E402
 from sendai_server.config import Config  # noqa: E402
 from sendai_server.db import make_engine  # noqa: E402
 from sendai_server.lifecycle import TaskStatus  # noqa: E402
+from sendai_server.models import Job, utcnow  # noqa: E402
+from sendai_server.pipeline.extraction import extract  # noqa: E402
 from sendai_server.services.demo import seed_demo  # noqa: E402
+from sendai_server.services.keys import create_key  # noqa: E402
+from sendai_server.services.projects import ProjectSettings, create_project  # noqa: E402
 from sendai_server.services.task_creation import (  # noqa: E402
     TaskSpec,
     create_tasks,
@@ -460,6 +473,9 @@ def bench_backend(name: str, url: str, args: argparse.Namespace) -> dict[str, An
             "p99_vs_raw": sides["app"]["p99_us"] / max(sides["raw"]["p99_us"], 1),
         }
     result["large_vs_json_dumps"] = result["large_served_ms"] / result["large_json_dumps_ms"]
+    if not args.no_pipeline:
+        pipeline_url = url.replace("bench.db", "bench-pipeline.db") if name == "sqlite" else url
+        result["pipeline"] = pipeline(name, pipeline_url, args)
     if not args.no_flatness:
         flat_url = url.replace("bench.db", "bench-flat.db") if name == "sqlite" else url
         result["flatness"] = flatness(name, flat_url, args)
@@ -494,6 +510,161 @@ def flatness(name: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
                            "requests": len(times), "build_seconds": build_seconds}
     out["ratio"] = out["1000000"]["p50_ms"] / out["1000"]["p50_ms"]
     return out
+
+
+# --- the pipeline: uploads in, tasks out ---------------------------------------------------
+
+SAMPLE_INVOICE = REPO_ROOT / "sendai_server" / "samples" / "invoice.pdf"
+UPLOAD_CLIENTS = 4
+
+
+def pipeline(name: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Uploads per second through gunicorn, and tasks per second by 1 and 2 worker processes.
+
+    The uploads go to a project whose pipeline is `auto` with a delay of an hour, so that no
+    job is due while they are made; each worker run then takes a batch of those jobs, made due
+    together a moment after its workers have started, and is timed from that moment until
+    none of the batch is left."""
+    batch = 30 if args.quick else args.pipeline_tasks
+    sequential = 20 if args.quick else batch // 2
+    concurrent = max(sequential, 2 * batch + 10 - sequential)  # enough jobs for both runs
+    print(f"[{name}] pipeline: {sequential} + {concurrent} uploads, then {batch} tasks by 1 "
+          "and by 2 workers...", file=sys.stderr)
+    fresh_database(url)
+    files = WORK_DIR / f"files-{name}"
+    shutil.rmtree(files, ignore_errors=True)
+    app = bench_app(url)
+    engine = app.extensions["sendai_engine"]
+    with UnitOfWork(engine) as uow:
+        seed = seed_demo(uow)
+        project_id, _folders = create_project(uow, seed["team_id"], "Pipeline bench",
+                                              ProjectSettings(delay=3600))
+        key = create_key(uow, seed["team_id"], ["upload.create"], [project_id]).key
+    invoice = SAMPLE_INVOICE.read_bytes()
+    out: dict[str, Any] = {"file_bytes": len(invoice), "upload_clients": UPLOAD_CLIENTS,
+                           "extract_ms": extract_ms(invoice)}
+    env = {"DATABASE_URL": url, "SENDAI_LOG_LEVEL": "WARNING", "SENDAI_STORAGE_URL": str(files)}
+    port = free_port()
+    argv = [str(Path(sys.executable).with_name("sendai-server")), "serve", "--no-worker",
+            "--workers", str(WORKERS), "--bind", f"127.0.0.1:{port}"]
+    upload_url = f"http://127.0.0.1:{port}/v2/{seed['team_id']}/project/{project_id}/upload"
+    with server(argv, env, port, "/readyz"):
+        upload_many(upload_url, key, invoice, 10, 1)  # warm-up
+        out["uploads_1_client"] = upload_many(upload_url, key, invoice, sequential, 1)
+        out[f"uploads_{UPLOAD_CLIENTS}_clients"] = upload_many(
+            upload_url, key, invoice, concurrent, UPLOAD_CLIENTS)
+    for run, workers in enumerate((1, 2), start=1):
+        result = process_jobs(engine, env, batch, workers)
+        # Each task extracted once: one to_review event each, none twice.
+        if result["to_review_events"] != run * batch:
+            raise RuntimeError(f"{result['to_review_events']} to_review events after "
+                               f"{run * batch} tasks")
+        out[f"tasks_{workers}_worker{'s' if workers > 1 else ''}"] = result
+    engine.dispose()
+    return out
+
+
+def extract_ms(document: bytes, rounds: int = 30) -> float:
+    """pypdf's extraction of one file, in-process: the part of a job that is not the database."""
+    digest = hashlib.sha256(document).hexdigest()
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        result = extract(io.BytesIO(document), "pdf", digest)
+        times.append(time.perf_counter() - started)
+        assert result.failure is None, result.failure
+    return statistics.median(times) * 1000
+
+
+def upload_many(url: str, key: str, document: bytes, count: int, clients: int) -> dict[str, Any]:
+    """`count` uploads of `document` from `clients` threads, each with its own connection."""
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    shares = [count // clients + (n < count % clients) for n in range(clients)]
+
+    def client(share: int) -> None:
+        with requests.Session() as session:
+            session.headers["Authorization"] = f"Bearer {key}"
+            for n in range(share):
+                started = time.perf_counter()
+                response = session.post(url, files={"file": (f"invoice-{n}.pdf", document,
+                                                             "application/pdf")}, timeout=60)
+                elapsed = time.perf_counter() - started
+                with lock:
+                    latencies.append(elapsed)
+                    if response.status_code != 200:
+                        errors.append(f"{response.status_code} {response.text[:200]}")
+
+    threads = [threading.Thread(target=client, args=(share,)) for share in shares]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - started
+    if errors:
+        raise RuntimeError(f"{len(errors)} uploads failed, e.g. {errors[0]}")
+    latencies.sort()
+    return {"uploads": count, "clients": clients, "seconds": seconds, "per_second": count / seconds,
+            "p50_ms": statistics.median(latencies) * 1000,
+            "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000}
+
+
+def process_jobs(engine: Any, env: dict[str, str], count: int, workers: int) -> dict[str, Any]:
+    """Start `workers` worker processes, make `count` queued extract jobs due at once, and time
+    them from then until none is left."""
+    with engine.connect() as conn:
+        ids = list(conn.scalars(select(Job.id).where(Job.kind == "extract")
+                                .order_by(Job.id).limit(count)))
+    if len(ids) < count:
+        raise RuntimeError(f"only {len(ids)} queued jobs for a run of {count}")
+    logs, processes = [], []
+    worker_env = {**os.environ, **env, "SENDAI_LOG_LEVEL": "INFO",
+                  "SENDAI_WORKER_POLL_SECONDS": "0.05"}
+    for n in range(workers):
+        log = open(WORK_DIR / f"worker-{workers}-{n}.log", "w+")  # noqa: SIM115 - closed below
+        logs.append(log)
+        processes.append(subprocess.Popen(
+            [str(Path(sys.executable).with_name("sendai-server")), "worker"], cwd=REPO_ROOT,
+            env=worker_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+    try:
+        deadline = time.monotonic() + 30
+        while not all("worker started" in Path(log.name).read_text() for log in logs):
+            if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
+                raise RuntimeError(f"a worker did not start; see {logs[0].name}")
+            time.sleep(0.05)
+        due = utcnow() + timedelta(seconds=0.5)
+        with engine.begin() as conn:
+            conn.execute(update(Job).where(Job.id.in_(ids)).values(run_at=due))
+        deadline = time.monotonic() + 300
+        while True:
+            with engine.connect() as conn:
+                left = conn.scalar(select(func.count()).select_from(Job)
+                                   .where(Job.id.in_(ids)))
+            finished = utcnow()
+            if not left:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{left} of {count} jobs still queued after 300 s")
+            time.sleep(0.01)
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for log in logs:
+            log.close()
+    seconds = (finished - due).total_seconds()
+    with engine.connect() as conn:
+        moved = conn.scalar(text("SELECT count(*) FROM task_event WHERE action = 'to_review'"))
+    return {"tasks": count, "workers": workers, "seconds": seconds,
+            "per_second": count / seconds, "to_review_events": moved}
 
 
 # --- report ---------------------------------------------------------------------------------
@@ -541,6 +712,8 @@ def table(name: str, r: dict[str, Any]) -> str:
             f"{verdict(seconds < t['create_40k_seconds'])}" if name == "sqlite"
             else "(the target is SQLite's)")
     rows.append(f"40,000 tasks created in {seconds:.1f} s  {goal}")
+    if "pipeline" in r:
+        rows.extend(pipeline_table(r["pipeline"]))
     if "flatness" in r:
         f = r["flatness"]
         rows.append(
@@ -550,6 +723,23 @@ def table(name: str, r: dict[str, Any]) -> str:
             f"  (1M table built in {f['1000000']['build_seconds']:.0f} s)"
         )
     return "\n".join(rows)
+
+
+def pipeline_table(p: dict[str, Any]) -> list[str]:
+    rows = [f"pipeline, one-page invoice ({p['file_bytes']:,} bytes; pypdf extraction "
+            f"{p['extract_ms']:.1f} ms in-process):"]
+    for key, label in (("uploads_1_client", "uploads/s, 1 client"),
+                       (f"uploads_{p['upload_clients']}_clients",
+                        f"uploads/s, {p['upload_clients']} clients")):
+        u = p[key]
+        rows.append(f"  {label:24}{u['per_second']:8.0f}   p50 {u['p50_ms']:6.1f} ms  p99 "
+                    f"{u['p99_ms']:6.1f} ms  ({u['uploads']} uploads in {u['seconds']:.1f} s)")
+    for key, label in (("tasks_1_worker", "tasks/s, 1 worker"),
+                       ("tasks_2_workers", "tasks/s, 2 workers")):
+        t = p[key]
+        rows.append(f"  {label:24}{t['per_second']:8.0f}   {1000 / t['per_second']:6.1f} ms a "
+                    f"task  ({t['tasks']} tasks in {t['seconds']:.1f} s)")
+    return rows
 
 
 def costs_table(costs: dict[str, Any]) -> list[str]:
@@ -585,6 +775,10 @@ def main() -> int:
                         help="skip the 1,000 vs 1,000,000 tasks discard check")
     parser.add_argument("--flat-requests", type=int, default=550,
                         help="sequential discards per flatness database (first 50 warm up)")
+    parser.add_argument("--no-pipeline", action="store_true",
+                        help="skip the uploads and worker throughput measurements")
+    parser.add_argument("--pipeline-tasks", type=int, default=300,
+                        help="tasks per worker run (uploads: about twice as many)")
     parser.add_argument("--sqlite-only", action="store_true",
                         help="ignore BENCH_DATABASE_URL")
     parser.add_argument("--quick", action="store_true",
