@@ -302,7 +302,9 @@ class Job(Base):
     takes it holds a lease; a lease that runs out (the worker died) lets another take it."""
 
     __tablename__ = "job"
-    __table_args__ = (Index("ix_job_run_at", "run_at"),)
+    # AUTOINCREMENT on SQLite too: a job's id is never reused once the table empties (workers'
+    # logs and the test barrier name jobs by id).
+    __table_args__ = (Index("ix_job_run_at", "run_at"), {"sqlite_autoincrement": True})
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(32))
     task_id: Mapped[str | None] = mapped_column(

@@ -111,7 +111,8 @@ def upgrade() -> None:
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('created_at', sendai_server.models.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['task_id'], ['task.id'], name=op.f('fk_job_task_id_task'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_job'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_job')),
+    sqlite_autoincrement=True,
     )
     op.create_index('ix_job_run_at', 'job', ['run_at'], unique=False)
     op.create_index(op.f('ix_job_task_id'), 'job', ['task_id'], unique=False)

@@ -211,7 +211,7 @@ class ReportSchema(Schema):
 
 class TaskEventSchema(Schema):
     """One change in a task's audit trail. A report's event also carries its issues and
-    message."""
+    message; the pipeline's `fail`, the reason (a file that could not be read)."""
 
     id = fields.String()
     task_id = fields.String()
@@ -224,14 +224,18 @@ class TaskEventSchema(Schema):
     created_at = Timestamp()
     issues = fields.List(fields.Nested(ReportIssueSchema), attribute="details.issues")
     message = fields.String(allow_none=True, attribute="details.message")
+    reason = fields.String(attribute="details.reason",
+                           metadata={"description": "Why the pipeline failed the task."})
 
     @post_dump(pass_original=True)
-    def _report_fields_on_reports_only(
+    def _fields_of_their_actions_only(
         self, data: dict[str, Any], original: Any, **_: Any
     ) -> dict[str, Any]:
         if original["action"] != "report":
             data.pop("issues", None)
             data.pop("message", None)
+        if original["action"] != "fail" or not (original.get("details") or {}).get("reason"):
+            data.pop("reason", None)
         return data
 
 
