@@ -248,8 +248,9 @@ class _Backend:
     def event_params(self, row: dict[str, Any]) -> Any:
         raise NotImplementedError
 
-    def settle_params(self, now: Any, upload_id: str) -> Any:
-        params = self.settle.construct_params({"now": now, "upload_id": upload_id})
+    def settle_params(self, now: Any, upload_id: str, task_id: str) -> Any:
+        params = self.settle.construct_params(
+            {"now": now, "upload_id": upload_id, "task_id": task_id})
         if self.settle.positional:
             return tuple(params[name] for name in self.settle.positiontup)
         return params
@@ -492,7 +493,7 @@ def create_app(database_url: str | None = None) -> Flask:
                 # The server's JSON column stores None as JSON null.
                 "details": "null",
             }))
-            db.fetch("settle_upload", db.settle_params(stored_now, row[6]))
+            db.fetch("settle_upload", db.settle_params(stored_now, row[6], task_id))
             db.end_write(commit=True)
             committed = True
         finally:

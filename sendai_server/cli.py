@@ -38,8 +38,8 @@ from .config import Config, ConfigError
 from .db import make_engine
 from .errors import SendAIError
 from .lifecycle import TaskStatus, mermaid_diagram
-from .pipeline.worker import run_worker
-from .services import demo, keys, projects, uploads
+from .pipeline.worker import DELIVERY_CONCURRENCY, run_worker
+from .services import connectors, demo, keys, projects, uploads
 from .services.task_creation import TaskSpec, create_tasks, synthetic_pages
 from .uow import UnitOfWork
 
@@ -441,6 +441,66 @@ def uploads_create(project: str, files: tuple[Any, ...], name: str | None, as_js
     _emit(as_json, document, f"{created['id']}: {', '.join(created['taskIds'])}")
 
 
+@main.group("connectors", help="Where a project's notifications go (API.md §11).")
+def connectors_group() -> None:
+    pass
+
+
+def _header(value: str) -> tuple[str, str]:
+    name, colon, rest = value.partition(":")
+    if not colon or not name.strip():
+        raise click.BadParameter(f"{value!r} is not 'Name: value'", param_hint="--header")
+    return name.strip(), rest.strip()
+
+
+@connectors_group.command("create", help="Add a connector. The bearer token and the secret are "
+                                         "kept, and never printed again.")
+@click.option("--project", required=True, help="Project id (proj_...).")
+@click.option("--url", required=True, help="http:// or https:// URL the notifications go to.")
+@click.option("--name")
+@click.option("--method", type=click.Choice(connectors.METHODS), default="POST",
+              show_default=True)
+@click.option("--header", "headers", multiple=True, help="'Name: value'; repeat for several.")
+@click.option("--bearer", help="Sent as 'Authorization: Bearer TOKEN'.")
+@click.option("--secret", help="Signs each attempt (X-Sendai-Signature).")
+@click.option("--event", "events", multiple=True, type=click.Choice(list(connectors.EVENTS)),
+              help="What it receives (default: every event); repeat for several.")
+@click.option("--json", "as_json", is_flag=True, help="Print only the JSON document.")
+@_domain_errors
+def connectors_create(project: str, url: str, name: str | None, method: str,
+                      headers: tuple[str, ...], bearer: str | None, secret: str | None,
+                      events: tuple[str, ...], as_json: bool) -> None:
+    spec = connectors.ConnectorSpec(
+        url=url, name=name, method=method, headers=dict(_header(h) for h in headers),
+        bearer=bearer, secret=secret, events=events or tuple(connectors.EVENTS),
+    )
+    with _uow() as uow:
+        made = connectors.create_connector(uow, project, spec)
+    _emit(as_json, {"connector_id": made["id"]}, made["id"])
+
+
+@connectors_group.command("list", help="A project's connectors (bearer and secret shown as ***).")
+@click.option("--project", required=True, help="Project id (proj_...).")
+@click.option("--json", "as_json", is_flag=True, help="Print only the JSON document.")
+@_domain_errors
+def connectors_list(project: str, as_json: bool) -> None:
+    with _uow() as uow:
+        found = connectors.list_connectors(uow, project)
+    for connector in found:
+        connector["created_at"] = connector["created_at"].isoformat()
+    lines = [f"{c['id']}  {c['method']} {c['url']}  {','.join(c['events'])}" for c in found]
+    _emit(as_json, {"connectors": found}, "\n".join(lines) or "no connectors")
+
+
+@connectors_group.command("delete", help="Delete a connector, its notifications and their log.")
+@click.argument("connector_id")
+@_domain_errors
+def connectors_delete(connector_id: str) -> None:
+    with _uow() as uow:
+        connectors.delete_connector(uow, connector_id)
+    click.echo(f"deleted {connector_id}", err=True)
+
+
 @main.command(help="Print the task lifecycle as a Mermaid stateDiagram-v2, from the one table.")
 def lifecycle() -> None:
     click.echo(mermaid_diagram(), nl=False)
@@ -451,8 +511,11 @@ def lifecycle() -> None:
 @main.command(help="Run the pipeline's jobs (API.md §10) until SIGTERM or SIGINT, which let the "
                    "current job finish. Run any number, on any host sharing the database.")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Jobs run at once (threads, each with its own connection).")
-def worker(concurrency: int) -> None:
+              help="Pipeline jobs run at once (threads, each with its own connection).")
+@click.option("--delivery-concurrency", type=click.IntRange(0, 64),
+              default=DELIVERY_CONCURRENCY, show_default=True,
+              help="Notifications delivered at once, on threads of their own (0: none).")
+def worker(concurrency: int, delivery_concurrency: int) -> None:
     app = _app()
     config: Config = app.config["SENDAI"]
     if not config.allow_schema_mismatch:
@@ -467,9 +530,10 @@ def worker(concurrency: int) -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    engine = make_engine(config.database_url, pool_size=concurrency)
+    engine = make_engine(config.database_url, pool_size=concurrency + delivery_concurrency)
     try:
-        run_worker(engine, config, concurrency=concurrency, stop=stop)
+        run_worker(engine, config, concurrency=concurrency,
+                   delivery_concurrency=delivery_concurrency, stop=stop)
     finally:
         engine.dispose()
 

@@ -11,6 +11,11 @@ from typing import Any
 DEFAULT_SQLITE_PATH = Path("instance") / "sendai.db"
 DEFAULT_DATABASE_URL = f"sqlite:///{DEFAULT_SQLITE_PATH}"
 
+# Claims after which a failing job is left for a person (pipeline/jobs.py). A delivery is one
+# job, claimed once per attempt, so it has at most this many attempts.
+JOB_MAX_ATTEMPTS = 10
+MAX_DELIVERY_ATTEMPTS = JOB_MAX_ATTEMPTS
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -82,6 +87,12 @@ class Config:
     # mapping of extra job handlers (kind -> handler) for workers started as processes.
     test_job_barrier: str | None = None
     test_job_handlers: str | None = None
+    # Deliveries of notifications (API.md §11, pipeline/deliveries.py): attempts before a
+    # notification is `failed` (at most the job queue's limit), the total time an attempt may
+    # take, and the first wait before a retry (then doubled each time: 1, 2, 4, 8 ... s).
+    delivery_attempts: int = 8
+    delivery_timeout_seconds: float = 10.0
+    delivery_backoff_seconds: float = 1.0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -101,11 +112,16 @@ class Config:
             max_body = int(env.get("SENDAI_MAX_BODY_BYTES", str(cls.max_body_bytes)))
             max_upload = int(env.get("SENDAI_MAX_UPLOAD_BYTES", str(cls.max_upload_bytes)))
             workers = int(env.get("SENDAI_WORKERS", str(cls.workers)))
+            attempts = int(env.get("SENDAI_DELIVERY_ATTEMPTS") or cls.delivery_attempts)
         except ValueError as exc:
             raise ConfigError(
-                "SENDAI_MAX_BODY_BYTES, SENDAI_MAX_UPLOAD_BYTES and SENDAI_WORKERS are "
-                f"integers: {exc}"
+                "SENDAI_MAX_BODY_BYTES, SENDAI_MAX_UPLOAD_BYTES, SENDAI_WORKERS and "
+                f"SENDAI_DELIVERY_ATTEMPTS are integers: {exc}"
             ) from exc
+        if not 1 <= attempts <= MAX_DELIVERY_ATTEMPTS:
+            raise ConfigError(
+                f"SENDAI_DELIVERY_ATTEMPTS is from 1 to {MAX_DELIVERY_ATTEMPTS}; got {attempts}"
+            )
         if max_body < 1 or workers < 1 or max_upload < 1:
             raise ConfigError(
                 "SENDAI_MAX_BODY_BYTES, SENDAI_MAX_UPLOAD_BYTES and SENDAI_WORKERS must be positive"
@@ -113,6 +129,10 @@ class Config:
         delay = _seconds(env, "SENDAI_PIPELINE_DELAY", cls.pipeline_delay, low=0.0, high=3600.0)
         lease = _seconds(env, "SENDAI_JOB_LEASE_SECONDS", cls.job_lease_seconds, low=0.1)
         poll = _seconds(env, "SENDAI_WORKER_POLL_SECONDS", cls.worker_poll_seconds, low=0.01)
+        timeout = _seconds(env, "SENDAI_DELIVERY_TIMEOUT_SECONDS", cls.delivery_timeout_seconds,
+                           low=0.01, high=300.0)
+        backoff = _seconds(env, "SENDAI_DELIVERY_BACKOFF_SECONDS", cls.delivery_backoff_seconds,
+                           low=0.0, high=3600.0)
         config = cls(
             env=app_env,
             database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
@@ -137,6 +157,9 @@ class Config:
             worker_poll_seconds=poll,
             test_job_barrier=None if production else env.get("SENDAI_TEST_JOB_BARRIER") or None,
             test_job_handlers=None if production else env.get("SENDAI_TEST_JOB_HANDLERS") or None,
+            delivery_attempts=attempts,
+            delivery_timeout_seconds=timeout,
+            delivery_backoff_seconds=backoff,
         )
         config.check()
         return config

@@ -6,7 +6,7 @@ import re
 import secrets
 
 PREFIXES = ("team", "proj", "folder", "task", "upl", "page", "ann", "cb", "seg", "sig", "key",
-            "evt", "req", "con", "ntf")
+            "evt", "req", "con", "ntf", "conn")
 
 # What a path segment may look like before the database is asked about it at all. Anything
 # else (control bytes, 10,000 characters, traversal) is simply "not found".

@@ -333,6 +333,65 @@ class Outcome(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class Connector(Base):
+    """An HTTP endpoint that receives a project's notifications (API.md §11). `bearer` and
+    `secret` are kept as given (they are sent, and sign): no answer or log shows them."""
+
+    __tablename__ = "connector"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("project.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(String(2000))
+    method: Mapped[str] = mapped_column(String(8), default="POST")
+    headers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    bearer: Mapped[str | None] = mapped_column(String(2000))
+    secret: Mapped[str | None] = mapped_column(String(2000))
+    events: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Notification(Base):
+    """The outbox (API.md §11): one row per notification and connector, written in the
+    transaction of the change that caused it, with the exact body every attempt sends. Its
+    `deliver` job (pipeline/deliveries.py) exists only while it is its connector's oldest
+    pending notification, so one connector's notifications go out in order. The upload and
+    task are not foreign keys: a notification about an upload deleted since is still sent."""
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        Index("ix_notification_project_id_created_at_id", "project_id", "created_at", "id"),
+        Index("ix_notification_connector_id_status", "connector_id", "status"),
+    )
+    # seq orders one connector's notifications exactly (their delivery order).
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(ID, unique=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    connector_id: Mapped[str] = mapped_column(ForeignKey("connector.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(32))
+    upload_id: Mapped[str] = mapped_column(ID)
+    task_id: Mapped[str | None] = mapped_column(ID)
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # delivered, failed
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class NotificationAttempt(Base):
+    """One attempt to deliver a notification, and what the receiver answered."""
+
+    __tablename__ = "notification_attempt"
+    notification_seq: Mapped[int] = mapped_column(
+        ForeignKey("notification.seq", ondelete="CASCADE"), primary_key=True
+    )
+    n: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+
+
 class ServerSecret(Base):
     """Secrets the server makes for itself, shared by every worker and host on this database
     (the key that signs list pagination tokens, unless SENDAI_SECRET_KEY is set)."""

@@ -43,9 +43,7 @@ class _Compiled:
 class Statement:
     def __init__(self, statement: ClauseElement) -> None:
         self.statement = statement
-        self.columns: tuple[str, ...] = tuple(
-            column.key for column in getattr(statement, "selected_columns", ())
-        )
+        self.columns: tuple[str, ...] = tuple(column.key for column in _columns(statement))
         self._by_dialect: dict[int, _Compiled] = {}
 
     def _compile(self, dialect: Dialect) -> _Compiled:
@@ -67,7 +65,7 @@ class Statement:
         self, dialect: Dialect, description: Any
     ) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
         results = []
-        columns = getattr(self.statement, "selected_columns", ())
+        columns = _columns(self.statement)
         for index, (column, described) in enumerate(zip(columns, description, strict=True)):
             process = column.type.dialect_impl(dialect).result_processor(dialect, described[1])
             if process is not None:
@@ -123,6 +121,12 @@ class Statement:
     def dicts(self, conn: Connection, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         columns = self.columns
         return [dict(zip(columns, row, strict=True)) for row in self.rows(conn, params)]
+
+
+def _columns(statement: ClauseElement) -> Any:
+    """A query's columns, or what an INSERT, UPDATE or DELETE returns (RETURNING)."""
+    selected = getattr(statement, "selected_columns", None)
+    return selected if selected is not None else getattr(statement, "exported_columns", ())
 
 
 def first(rows: Sequence[Row]) -> Row | None:

@@ -98,7 +98,7 @@ def _url(op: Operation, seed: dict[str, Any], task: str, override: dict[str, str
     `override` says otherwise."""
     values = {"team_id": seed["team_id"], "project_id": seed["project_id"], "task_id": task,
               "upload_id": seed["other_upload_id"], "folder_id": seed["folders"]["bin"],
-              "index": "0"}
+              "index": "0", "connector_id": "conn_00000000000000000000"}
     return op.url(**{**values, **(override or {})})
 
 
@@ -113,7 +113,8 @@ def test_hostile_ids_are_not_found_and_change_nothing(
 ) -> None:
     before = snapshot(engine)
     for op in _v2(spec):
-        for name in ("team_id", "project_id", "task_id", "upload_id", "folder_id"):
+        for name in ("team_id", "project_id", "task_id", "upload_id", "folder_id",
+                     "connector_id"):
             if "{" + name + "}" not in op.path:
                 continue
             url = _url(op, seed, seed["tasks"]["REVIEWING"][0], {name: hostile_id})

@@ -9,7 +9,7 @@ from flask import Flask, Response, g, request
 
 from ..errors import PayloadTooLarge, ValidationError
 from ..ids import new_id
-from . import docs, errors, health, helper_endpoints, tasks, uploads
+from . import docs, errors, health, helper_endpoints, notifications, tasks, uploads
 from .blueprint import API_DESCRIPTION, Api
 
 _SPOOL_BYTES = 1024 * 1024
@@ -37,6 +37,7 @@ def init_app(app: Flask) -> Api:
     api.register_blueprint(health.blp)
     api.register_blueprint(tasks.blp)
     api.register_blueprint(uploads.blp)
+    api.register_blueprint(notifications.blp)
     if app.config["SENDAI"].test_helpers:  # off: the paths do not exist at all (404)
         api.register_blueprint(helper_endpoints.blp)
 

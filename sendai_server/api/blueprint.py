@@ -82,6 +82,7 @@ PATH_PARAMETERS = {
     "upload_id": "The upload's ID (`upl_...`). A malformed ID is not found.",
     "folder_id": "The folder's ID (`folder_...`), one of the project's.",
     "index": "The file's 0-based position in the upload.",
+    "connector_id": "The connector's ID (`conn_...`), one of the project's.",
 }
 
 API_DESCRIPTION = """\

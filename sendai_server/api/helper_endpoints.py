@@ -8,12 +8,16 @@ from typing import Any
 from flask import current_app, g
 
 from ..auth import requires
-from ..services import helper_tasks
+from ..services import connectors, helper_tasks
 from ..services.tasks import Caller
 from ..uow import current_uow
 from .blueprint import Blueprint
 from .schemas import (
     AdvanceSchema,
+    ConnectorEnvelopeSchema,
+    ConnectorListSchema,
+    ConnectorSchema,
+    DeletedConnectorEnvelopeSchema,
     HelperTaskSchema,
     OutcomeEnvelopeSchema,
     OutcomeSchema,
@@ -82,3 +86,41 @@ def register_outcome(outcome: dict[str, Any], team_id: str, project_id: str) -> 
         current_uow(), g.principal, team_id, project_id, **outcome
     )
     return {"payload": registered}
+
+
+@blp.route("/connectors", methods=["POST"])
+@blp.doc(operationId="createTestConnector")
+@blp.response(201, ConnectorEnvelopeSchema)
+@requires("test_helpers")
+@blp.arguments(ConnectorSchema)
+def create_connector(body: dict[str, Any], team_id: str, project_id: str) -> dict[str, Any]:
+    """Add a connector
+
+    An http(s) endpoint that receives the project's notifications (API.md §11). The answer,
+    like every later one, shows whether a bearer token and a secret are set, never their values.
+    """
+    spec = connectors.ConnectorSpec(**body)
+    return {"payload": connectors.create_for(current_uow(), g.principal, team_id, project_id,
+                                             spec)}
+
+
+@blp.route("/connectors", methods=["GET"])
+@blp.doc(operationId="listTestConnectors")
+@blp.response(200, ConnectorListSchema)
+@requires("test_helpers")
+def list_connectors(team_id: str, project_id: str) -> dict[str, Any]:
+    """List the project's connectors"""
+    return {"payload": connectors.list_for(current_uow(), g.principal, team_id, project_id)}
+
+
+@blp.route("/connectors/<connector_id>", methods=["DELETE"])
+@blp.doc(operationId="deleteTestConnector")
+@blp.response(200, DeletedConnectorEnvelopeSchema)
+@requires("test_helpers")
+def delete_connector(team_id: str, project_id: str, connector_id: str) -> dict[str, Any]:
+    """Delete a connector
+
+    With its notifications and their delivery log.
+    """
+    return {"payload": connectors.delete_for(current_uow(), g.principal, team_id, project_id,
+                                             connector_id)}

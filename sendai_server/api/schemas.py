@@ -12,6 +12,9 @@ from marshmallow import Schema, ValidationError, fields, post_dump, post_load, v
 from ..ids import LOOKUP_ID
 from ..lifecycle import PIPELINE_EVENTS, TaskStatus
 from ..models import ITEM_KINDS
+from ..services.connectors import EVENTS as CONNECTOR_EVENTS
+from ..services.connectors import METHODS as CONNECTOR_METHODS
+from ..services.notifications import STATUSES as NOTIFICATION_STATUSES
 from ..services.upload_status import UPLOAD_STATUSES
 from .fast_dump import CompiledDumpSchema
 
@@ -375,3 +378,71 @@ class FolderSchema(Schema):
 
 class FolderListSchema(Schema):
     payload = fields.List(fields.Nested(FolderSchema), required=True)
+
+
+# --- connectors and notifications (API.md §6, §11) ----------------------------------------------
+
+class ConnectorSchema(Schema):
+    """A connector: where a project's notifications go. `bearer` and `secret` are taken, never
+    shown: an answer has `"***"` when one is set, null otherwise."""
+
+    id = fields.String(dump_only=True)
+    name = Text(200, min_length=1)
+    url = Text(2000, required=True, metadata={"description": "http:// or https:// only."})
+    method = fields.String(load_default="POST", validate=validate.OneOf(CONNECTOR_METHODS))
+    headers = fields.Dict(keys=Text(200, min_length=1), values=Text(2000), load_default=dict)
+    bearer = Text(2000, min_length=1, allow_none=True,
+                  metadata={"description": "Sent as `Authorization: Bearer …`; never shown."})
+    secret = Text(2000, min_length=1, allow_none=True,
+                  metadata={"description": "Signs each attempt (`X-Sendai-Signature`); never "
+                                           "shown."})
+    events = fields.List(fields.String(validate=validate.OneOf(list(CONNECTOR_EVENTS))),
+                         load_default=lambda: list(CONNECTOR_EVENTS),
+                         validate=validate.Length(min=1))
+    created_at = Timestamp(dump_only=True)
+
+
+class ConnectorEnvelopeSchema(Schema):
+    payload = fields.Nested(ConnectorSchema, required=True)
+
+
+class ConnectorListSchema(Schema):
+    payload = fields.List(fields.Nested(ConnectorSchema), required=True)
+
+
+class DeletedConnectorEnvelopeSchema(Schema):
+    payload = fields.Nested(DeletedUploadSchema, required=True)
+
+
+class NotificationAttemptSchema(Schema):
+    n = fields.Integer()
+    at = Timestamp()
+    status_code = fields.Integer(allow_none=True)
+    error = fields.String(allow_none=True)
+    duration_ms = fields.Integer(allow_none=True)
+
+
+class NotificationSchema(Schema):
+    """A notification (API.md §11): what was sent to which connector, and what each attempt
+    got back."""
+
+    id = fields.String()
+    event = fields.String(validate=validate.OneOf(list(CONNECTOR_EVENTS.values())))
+    connector_id = fields.String()
+    status = fields.String(validate=validate.OneOf(NOTIFICATION_STATUSES))
+    created_at = Timestamp()
+    attempts = fields.List(fields.Nested(NotificationAttemptSchema))
+
+
+class NotificationListSchema(CompiledDumpSchema):
+    payload = fields.List(fields.Nested(NotificationSchema), required=True)
+    count = fields.Integer(required=True)
+    more = fields.Boolean(required=True)
+    paginationToken = fields.String(allow_none=True, required=True)  # noqa: N815
+
+
+class NotificationListQuerySchema(PagingQuerySchema):
+    status = fields.List(
+        fields.String(validate=validate.OneOf(NOTIFICATION_STATUSES)),
+        metadata={"description": "pending, delivered or failed; repeat for several."},
+    )

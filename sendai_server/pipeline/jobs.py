@@ -39,13 +39,17 @@ from sqlalchemy import (
     update,
 )
 
+from ..config import JOB_MAX_ATTEMPTS
 from ..models import Job, UTCDateTime, utcnow
 from ..uow import UnitOfWork
 
 JOB: Table = Job.__table__  # type: ignore[assignment]
 
 # Claims after which a failing job is left for a person (its last_error says why).
-MAX_ATTEMPTS = 10
+MAX_ATTEMPTS = JOB_MAX_ATTEMPTS
+# The kind of a notification's delivery (pipeline/deliveries.py): workers run these on threads
+# of their own, so a slow receiver never holds up the pipeline's steps.
+DELIVER = "deliver"
 # Backoff after a failure: 1, 2, 4, ... seconds, at most this long.
 BACKOFF_CAP_SECONDS = 300.0
 
@@ -187,3 +191,15 @@ def next_due(conn: Connection, kinds: Collection[str] | None = None) -> datetime
         query = query.where(JOB.c.kind.in_(list(kinds)))
     result: datetime | None = conn.execute(query).scalar_one()
     return result
+
+
+def retry_at(conn: Connection, job: ClaimedJob, run_at: datetime) -> None:
+    """Inside the write that records why (a delivery's failed attempt): release the job's
+    lease and make it due again at `run_at`. Raises `LeaseLost`, as `finish` does, when
+    this worker no longer holds it."""
+    updated = conn.execute(
+        update(JOB).where(JOB.c.id == job.id, JOB.c.lease_token == job.lease_token)
+        .values(run_at=run_at, leased_until=None, lease_token=None)
+    )
+    if updated.rowcount != 1:
+        raise LeaseLost(f"job {job.id} ({job.kind}) was taken by another worker")

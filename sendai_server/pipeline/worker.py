@@ -64,6 +64,8 @@ HANDLERS: dict[str, Handler] = {}
 # The module whose import registers the pipeline's own handlers (written by the steps' author).
 
 BARRIER_TIMEOUT_SECONDS = 60.0
+# Threads that deliver notifications, besides the pipeline's (`worker --delivery-concurrency`).
+DELIVERY_CONCURRENCY = 4
 # A thread that found nothing to claim sleeps at least this long, even when the next job seems
 # due already (a job another worker is finishing right now): never a busy loop.
 MIN_SLEEP_SECONDS = 0.05
@@ -84,9 +86,10 @@ def load_handlers(config: Config) -> dict[str, Handler]:
     registered with `handles`, and, outside production, the test handlers
     SENDAI_TEST_JOB_HANDLERS names."""
     from ..storage import storage_from_url
-    from . import steps
+    from . import deliveries, steps
 
-    handlers = {**steps.handlers(storage_from_url(config.storage_url)), **HANDLERS}
+    handlers = {**steps.handlers(storage_from_url(config.storage_url)),
+                **deliveries.handlers(config), **HANDLERS}
     if config.test_job_handlers and not config.is_production:
         module, _, attribute = config.test_job_handlers.partition(":")
         handlers.update(getattr(importlib.import_module(module), attribute))
@@ -142,26 +145,41 @@ def run_worker(
     config: Config,
     *,
     concurrency: int = 1,
+    delivery_concurrency: int = DELIVERY_CONCURRENCY,
     stop: threading.Event,
     handlers: Mapping[str, Handler] | None = None,
     hooks: WorkerHooks | None = None,
 ) -> None:
-    """Run jobs in `concurrency` threads until `stop` is set and each thread's current job is
-    done. `handlers` defaults to `load_handlers(config)`, `hooks` to `default_hooks(config)`.
+    """Run jobs until `stop` is set and each thread's current job is done: the pipeline's in
+    `concurrency` threads, and deliveries of notifications (`jobs.DELIVER`) in
+    `delivery_concurrency` threads of their own, so that receivers that answer slowly or not
+    at all (up to SENDAI_DELIVERY_TIMEOUT_SECONDS an attempt) never hold up the pipeline's
+    steps, nor, up to that many at once, each other.
+    `handlers` defaults to `load_handlers(config)`, `hooks` to `default_hooks(config)`.
     Installs no signal handlers: that is the `worker` command's business (cli.py)."""
+    from .deliveries import lease_seconds
+
     handlers = load_handlers(config) if handlers is None else dict(handlers)
     hooks = default_hooks(config) if hooks is None else hooks
     if not handlers:
         log.warning("no job handlers registered: this worker will take no jobs")
     prefix = f"{socket.gethostname()}:{os.getpid()}"
+    pipeline_kinds = sorted(kind for kind in handlers if kind != jobs.DELIVER)
+    pools = [(pipeline_kinds, concurrency, config.job_lease_seconds, "")]
+    if jobs.DELIVER in handlers:
+        pools.append(([jobs.DELIVER], delivery_concurrency, lease_seconds(config), "d"))
     threads = [
         threading.Thread(
-            target=_work, name=f"sendai-worker-{n}",
-            args=(_Turns(engine, config, f"{prefix}:{n}", stop, handlers, hooks),),
+            target=_work, name=f"sendai-worker-{tag}{n}",
+            args=(_Turns(engine, config, f"{prefix}:{tag}{n}", stop, handlers, hooks, kinds,
+                         lease),),
         )
-        for n in range(concurrency)
+        for kinds, count, lease, tag in pools if kinds
+        for n in range(count)
     ]
-    log.info("worker started", extra={"concurrency": concurrency, "kinds": sorted(handlers)})
+    log.info("worker started", extra={"concurrency": concurrency,
+                                      "delivery_concurrency": delivery_concurrency,
+                                      "kinds": sorted(handlers)})
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -177,6 +195,8 @@ class _Turns:
     stop: threading.Event
     handlers: Mapping[str, Handler]
     hooks: WorkerHooks
+    kinds: list[str]
+    lease_seconds: float
     outage: bool = False
 
     @property
@@ -185,7 +205,7 @@ class _Turns:
 
 
 def _work(turns: _Turns) -> None:
-    kinds = sorted(turns.handlers)
+    kinds = turns.kinds
     while not turns.stop.is_set():
         try:
             due = _turn(turns, kinds)
@@ -212,7 +232,7 @@ _RAN = object()
 def _turn(turns: _Turns, kinds: list[str]) -> object:
     """Claim and run one job: `_RAN`; or, with nothing to claim, when the next one is due."""
     with UnitOfWork(turns.engine) as uow:
-        job = jobs.claim(uow, turns.worker_id, turns.config.job_lease_seconds, kinds)
+        job = jobs.claim(uow, turns.worker_id, turns.lease_seconds, kinds)
         if job is None:
             with uow.read() as conn:
                 return jobs.next_due(conn, kinds)

@@ -30,6 +30,7 @@ from ..pipeline import jobs
 from ..statements import Statement
 from ..uow import UnitOfWork
 from .keys import Principal
+from .notifications import notify_task_moved
 from .projects import project_settings
 from .task_reads import PublicTask, add_meta_and_pages, load_public_task, select_task_row
 from .upload_status import settle_upload
@@ -205,7 +206,10 @@ def fire_on_task(
             delay = settings.delay if settings.delay is not None else pipeline_delay
             jobs.enqueue(conn, then, task_id=task_id, run_at=now + timedelta(seconds=delay))
     if from_status != state.status:
-        settle_upload(conn, task["upload_id"], now)
+        settled = settle_upload(conn, task["upload_id"], task_id, now)
+        if settled.has_connectors:
+            notify_task_moved(conn, settled, project_id, task_id, task["upload_id"],
+                              TaskStatus(from_status), TaskStatus(state.status), now)
     return task
 
 

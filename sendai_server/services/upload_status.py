@@ -4,13 +4,14 @@ person moved it before."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, case, exists, literal, select, update
 
 from ..lifecycle import TaskStatus
-from ..models import Folder, Task, Upload
+from ..models import Connector, Folder, Task, Upload
 from ..statements import Statement
 from .projects import INBOX, PROCESSED
 
@@ -28,6 +29,11 @@ def status_of(upload_id: Any) -> Any:
         (_task_exists(upload_id, TaskStatus.REVIEWING), literal("IN_REVIEW")),
         else_=literal("COMPLETED"),
     )
+
+
+def _other_task_exists(status: TaskStatus) -> Any:
+    return exists().where(Task.upload_id == Upload.id, Task.status == status,
+                          Task.id != bindparam("task_id"))
 
 
 # In the write of every change to a task's status: the upload's updated_at, and its move from
@@ -54,8 +60,39 @@ SETTLE_UPLOAD = Statement(
             else_=Upload.folder_id,
         ),
     )
+    # What the outbox needs, in the same round trip (services/notifications.py): whether the
+    # project has connectors at all and, if so, what the upload's other tasks are doing.
+    .returning(
+        exists().where(Connector.project_id == Upload.project_id),
+        _other_task_exists(TaskStatus.PROCESSING),
+        _other_task_exists(TaskStatus.REVIEWING),
+    )
 )
 
 
-def settle_upload(conn: Connection, upload_id: str, now: datetime) -> None:
-    SETTLE_UPLOAD.execute(conn, {"upload_id": upload_id, "now": now})
+@dataclass(frozen=True)
+class Settled:
+    """After a task's status changed: whether its project has connectors, and whether any
+    other task of its upload is PROCESSING or REVIEWING (so the upload's status before and
+    after the change follow from the task's two statuses)."""
+
+    has_connectors: bool
+    others_processing: bool
+    others_reviewing: bool
+
+    def upload_status(self, task_status: TaskStatus) -> str:
+        """The upload's status (API.md §9) with this task in `task_status`."""
+        if self.others_processing or task_status == TaskStatus.PROCESSING:
+            return "PROCESSING"
+        if self.others_reviewing or task_status == TaskStatus.REVIEWING:
+            return "IN_REVIEW"
+        return "COMPLETED"
+
+
+def settle_upload(conn: Connection, upload_id: str, task_id: str, now: datetime) -> Settled:
+    """In the write of a change to `task_id`'s status: its upload's updated_at, its move to
+    Processed; and what the outbox needs to know (one statement)."""
+    rows = SETTLE_UPLOAD.rows(conn, {"upload_id": upload_id, "task_id": task_id, "now": now})
+    if not rows:
+        return Settled(False, False, False)
+    return Settled(*(bool(value) for value in rows[0]))

@@ -42,6 +42,7 @@ from .projects import INBOX, find_folder, project_settings
 from .task_creation import TaskSpec, write_tasks
 from .task_list import make_token, read_token
 from .tasks import Caller
+from .upload_reads import select_uploads, with_files
 from .upload_status import status_of
 
 MAX_FILE_BYTES = 40 * 1024 * 1024  # Send AI's limit per file
@@ -218,32 +219,6 @@ def _invalid(field: str, message: str) -> ValidationError:
 
 # --- read -----------------------------------------------------------------------------------
 
-_UPLOAD_COLUMNS = (Upload.id, Upload.name, Upload.folder_id, Upload.meta, Upload.created_at,
-                   Upload.updated_at, Upload.project_id)
-
-
-def _select_uploads() -> Any:
-    return select(*_UPLOAD_COLUMNS, status_of(Upload.id).label("status"))
-
-
-def _with_files(conn: Connection, uploads: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each upload's `files`: its task ids mapped to their files (API.md §9)."""
-    by_id = {u["id"]: u for u in uploads}
-    for upload in uploads:
-        upload["files"] = {}
-    if by_id:
-        rows = conn.execute(
-            select(UploadFile).where(UploadFile.upload_id.in_(list(by_id)))
-            .order_by(UploadFile.upload_id, UploadFile.position)
-        ).mappings()
-        for row in rows:
-            by_id[row["upload_id"]]["files"][row["task_id"]] = {
-                "index": row["position"], "name": row["name"], "file_type": row["file_type"],
-                "file_size": row["file_size"], "sha256": row["sha256"],
-            }
-    return uploads
-
-
 def _visible_upload(principal: Principal, team_id: str, project_id: str | None,
                     upload_id: str) -> None:
     if project_id is not None:
@@ -261,7 +236,7 @@ def get_upload(
     """The upload object. Without a project (the import guide's path), any project of the
     key's team that the key may see."""
     _visible_upload(principal, team_id, project_id, upload_id)
-    query = _select_uploads().where(Upload.id == upload_id)
+    query = select_uploads().where(Upload.id == upload_id)
     query = query.where(
         Upload.project_id == project_id if project_id is not None
         else Upload.project_id.in_(sorted(principal.project_ids))
@@ -270,7 +245,7 @@ def get_upload(
         row = conn.execute(query).mappings().first()
         if row is None:
             raise NotFound(f"Upload {upload_id} was not found.")
-        [upload] = _with_files(conn, [dict(row)])
+        [upload] = with_files(conn, [dict(row)])
     return upload
 
 
@@ -310,10 +285,10 @@ def list_uploads(
     with uow.read() as conn:
         count = conn.scalar(select(func.count()).select_from(Upload).where(*conditions)) or 0
         rows = conn.execute(
-            _select_uploads().where(*page_conditions).order_by(*order).limit(query.limit + 1)
+            select_uploads().where(*page_conditions).order_by(*order).limit(query.limit + 1)
         ).mappings().all()
         more = len(rows) > query.limit
-        uploads = _with_files(conn, [dict(row) for row in rows[: query.limit]])
+        uploads = with_files(conn, [dict(row) for row in rows[: query.limit]])
     token = make_token(serializer, binding, uploads[-1]) if more else None
     return uploads, count, more, token
 

@@ -1,0 +1,218 @@
+"""Delivering notifications (API.md §11): the `deliver` job's handler.
+
+A notification's `deliver` job is claimed like any job (a short write: the lease), then:
+
+1. a read of the notification and its connector;
+2. the HTTP request, outside any transaction: the connector's method, URL and headers, its
+   bearer token, `X-Sendai-Event-Id` (the same on every attempt), `X-Sendai-Attempt` (the
+   job's claims so far) and, with a secret, `X-Sendai-Signature` (Stripe's scheme, `sign`);
+   httpx, with a connect timeout and SENDAI_DELIVERY_TIMEOUT_SECONDS for the answer's
+   status line; an answer that came later than that counts as no answer;
+3. one short write: the attempt in the log and then, on a 2xx, the notification `delivered`
+   and the job finished; otherwise the job due again after 1, 2, 4, ... s
+   (SENDAI_DELIVERY_BACKOFF_SECONDS doubled), or, once SENDAI_DELIVERY_ATTEMPTS attempts are
+   spent, the notification `failed` and the job finished. A `TASK_EXPORT` fires `export` or
+   `export_fail` on its task in that write. The connector's next pending notification, if
+   any, gets its job there too (deliveries to one connector stay in order).
+
+At least once: a worker that dies between 2 and 3 leaves the job leased; once the lease runs
+out another worker sends the same body, with the same event id, again (its attempt number
+counts the lost one, which the log shows as unrecorded). A database that drops its connection
+during 2 costs a reconnect: the write of 3 is retried until shortly before the lease ends.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import Connection, func, insert, select, update
+
+from ..config import Config
+from ..errors import InvalidTaskState, NotFound, Unavailable
+from ..models import Connector, Notification, NotificationAttempt, utcnow
+from ..services.tasks import fire_on_task
+from ..uow import UnitOfWork
+from . import jobs
+from .jobs import ClaimedJob
+
+log = logging.getLogger("sendai_server.deliveries")
+
+CONNECT_TIMEOUT_SECONDS = 5.0
+USER_AGENT = "sendai-server (notifications; +API.md section 11)"
+_LOST = "no answer recorded: the worker stopped during this attempt"
+
+
+def handlers(config: Config) -> Mapping[str, Any]:
+    clients = _Clients(config)
+    return {jobs.DELIVER: lambda uow, job: deliver(uow, job, config, clients.get())}
+
+
+def lease_seconds(config: Config) -> float:
+    """A delivery's lease outlasts its longest attempt, so no other worker takes it meanwhile."""
+    return max(config.job_lease_seconds, 2 * config.delivery_timeout_seconds + 1)
+
+
+def sign(secret: str, body: bytes, timestamp: int) -> str:
+    """`X-Sendai-Signature`: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+class _Clients(threading.local):
+    """One httpx client per worker thread (its connection pool), made on first use."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.client: httpx.Client | None = None
+
+    def get(self) -> httpx.Client:
+        if self.client is None:
+            total = self.config.delivery_timeout_seconds
+            self.client = httpx.Client(
+                timeout=httpx.Timeout(total, connect=min(total, CONNECT_TIMEOUT_SECONDS)),
+                follow_redirects=False, headers={"User-Agent": USER_AGENT},
+            )
+        return self.client
+
+
+@dataclass(frozen=True)
+class Attempt:
+    n: int
+    at: datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.status_code is not None \
+            and 200 <= self.status_code < 300
+
+
+def deliver(uow: UnitOfWork, job: ClaimedJob, config: Config, client: httpx.Client) -> None:
+    seq = int((job.payload or {})["notification"])
+    with uow.read() as conn:
+        row = conn.execute(
+            select(Notification.id, Notification.event, Notification.task_id,
+                   Notification.project_id, Notification.body, Notification.status,
+                   Notification.connector_id, Connector.url, Connector.method,
+                   Connector.headers, Connector.bearer, Connector.secret,
+                   select(func.count()).where(NotificationAttempt.notification_seq == seq)
+                   .scalar_subquery().label("recorded"))
+            .join(Connector, Connector.id == Notification.connector_id)
+            .where(Notification.seq == seq)
+        ).first()
+    if row is None or row.status != "pending":  # its connector was deleted, or it is done
+        with uow.write() as conn:
+            jobs.finish(conn, job)
+        return
+    attempt = send(client, row, job.attempts, config.delivery_timeout_seconds)
+    level = logging.INFO if attempt.ok else logging.WARNING
+    log.log(level, "notification %s attempt %d: %s", row.id, attempt.n,
+            attempt.status_code if attempt.error is None else attempt.error,
+            extra={"notification_id": row.id, "connector_id": row.connector_id})
+    _record_until_lease_ends(uow, job, seq, row, attempt, config)
+
+
+def send(client: httpx.Client, row: Any, n: int, timeout: float) -> Attempt:
+    """One attempt, outside any transaction. Never raises for what the receiver does."""
+    body = row.body.encode()
+    headers = {**(row.headers or {}), "Content-Type": "application/json",
+               "X-Sendai-Event-Id": row.id, "X-Sendai-Attempt": str(n)}
+    if row.bearer is not None:
+        headers["Authorization"] = f"Bearer {row.bearer}"
+    if row.secret is not None:
+        headers["X-Sendai-Signature"] = sign(row.secret, body, int(time.time()))
+    at, started = utcnow(), time.monotonic()
+    status_code: int | None = None
+    error: str | None = None
+    try:
+        with client.stream(row.method, row.url, content=body, headers=headers) as response:
+            status_code = response.status_code  # the body is not read: only the status counts
+    except httpx.ConnectTimeout:
+        error = f"could not connect within {min(timeout, CONNECT_TIMEOUT_SECONDS):g} s"
+    except httpx.TimeoutException:
+        error = f"no answer within {timeout:g} s"
+    except httpx.HTTPError as exc:
+        error = f"{type(exc).__name__}: {exc}"[:1000]
+    elapsed = time.monotonic() - started
+    if error is None and elapsed > timeout:
+        error = f"answered {status_code} after {elapsed:.1f} s, over the {timeout:g} s limit"
+    return Attempt(n, at, status_code, error, round(elapsed * 1000))
+
+
+def _record_until_lease_ends(
+    uow: UnitOfWork, job: ClaimedJob, seq: int, row: Any, attempt: Attempt, config: Config
+) -> None:
+    """`_record`, again after a lost connection, until shortly before the lease runs out
+    (then the job is another worker's to deliver again)."""
+    pause = max(0.1, min(1.0, config.worker_poll_seconds))
+    deadline = job.leased_until - timedelta(seconds=pause)
+    while True:
+        try:
+            _record(uow, job, seq, row, attempt, config)
+            return
+        except Unavailable:
+            if utcnow() + timedelta(seconds=pause) >= deadline:
+                raise
+            log.warning("notification %s: database unavailable while recording attempt %d; "
+                        "retrying", row.id, attempt.n)
+            time.sleep(pause)
+
+
+def _record(uow: UnitOfWork, job: ClaimedJob, seq: int, row: Any, attempt: Attempt,
+            config: Config) -> None:
+    done = attempt.ok or attempt.n >= config.delivery_attempts
+    with uow.write() as conn:
+        if done:
+            jobs.finish(conn, job)
+        else:
+            delay = config.delivery_backoff_seconds * 2 ** (attempt.n - 1)
+            jobs.retry_at(conn, job, utcnow() + timedelta(seconds=delay))
+        conn.execute(insert(NotificationAttempt), [
+            {"notification_seq": seq, "n": n, "at": attempt.at, "status_code": None,
+             "error": _LOST, "duration_ms": None}
+            for n in range(row.recorded + 1, attempt.n)
+        ] + [{"notification_seq": seq, "n": attempt.n, "at": attempt.at,
+              "status_code": attempt.status_code, "error": attempt.error,
+              "duration_ms": attempt.duration_ms}])
+        if done:
+            status = "delivered" if attempt.ok else "failed"
+            conn.execute(update(Notification).where(Notification.seq == seq)
+                         .values(status=status, finished_at=utcnow()))
+            if row.event == "TASK_EXPORT" and row.task_id is not None:
+                _export(conn, row, "export" if attempt.ok else "export_fail")
+            schedule_next(conn, row.connector_id)
+
+
+def _export(conn: Connection, row: Any, trigger: str) -> None:
+    """`export` / `export_fail` on the notification's task, through the state machine. A task
+    that was deleted, or is no longer COMPLETED (unlocked meanwhile), is left as it is."""
+    try:
+        fire_on_task(conn, row.project_id, row.task_id, trigger, key_id=None, request_id=None,
+                     details={"notification_id": row.id, "connector_id": row.connector_id})
+    except (InvalidTaskState, NotFound) as exc:
+        log.warning("notification %s: %s not fired on task %s: %s", row.id, trigger,
+                    row.task_id, exc)
+
+
+def schedule_next(conn: Connection, connector_id: str) -> None:
+    """The connector's oldest pending notification gets its `deliver` job (its row locked
+    first, as the outbox does: services/notifications.py)."""
+    conn.execute(select(Connector.id).where(Connector.id == connector_id).with_for_update())
+    following = conn.scalar(
+        select(Notification.seq).where(Notification.connector_id == connector_id,
+                                        Notification.status == "pending")
+        .order_by(Notification.seq).limit(1)
+    )
+    if following is not None:
+        jobs.enqueue(conn, jobs.DELIVER, payload={"notification": following})

@@ -1,0 +1,94 @@
+"""A webhook receiver for the tests: a real HTTP server on a free port, in a thread, that keeps
+every request it gets and answers each as its script says (a status code, or "hold": keep the
+request open until `release` is set or the test ends)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+DEADLINE = 30.0
+
+
+@dataclass(frozen=True)
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def event(self) -> str:
+        return str(self.json["event"])
+
+
+class Receiver:
+    def __init__(self, script: list[int | str] | None = None, default: int | str = 200) -> None:
+        self.script = list(script or [])
+        self.default = default
+        self.received: list[Received] = []
+        self.arrived = threading.Condition()
+        self.release = threading.Event()
+        self.closing = threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _any(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                with receiver.arrived:
+                    receiver.received.append(Received(
+                        self.command, self.path, dict(self.headers.items()), body,
+                        time.monotonic()))
+                    answer = receiver.script.pop(0) if receiver.script else receiver.default
+                    receiver.arrived.notify_all()
+                if answer == "hold":
+                    while not (receiver.release.is_set() or receiver.closing.is_set()):
+                        receiver.release.wait(0.05)
+                    if receiver.closing.is_set():
+                        return
+                    answer = 200
+                self.send_response(int(answer))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_POST = do_PUT = do_PATCH = _any  # noqa: N815
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def wait_for(self, predicate: Callable[[list[Received]], bool], what: str,
+                 timeout: float = DEADLINE) -> list[Received]:
+        deadline = time.monotonic() + timeout
+        with self.arrived:
+            while not predicate(self.received):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    got = [r.headers.get("X-Sendai-Event-Id") for r in self.received]
+                    raise AssertionError(f"timed out waiting for {what}; got {got}")
+                self.arrived.wait(left)
+            return list(self.received)
+
+    def wait_count(self, count: int, timeout: float = DEADLINE) -> list[Received]:
+        return self.wait_for(lambda got: len(got) >= count, f"{count} requests", timeout)
+
+    def close(self) -> None:
+        self.closing.set()
+        self.server.shutdown()
+        self.server.server_close()
