@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import http.client
+import http.server
 import io
 import json
 import os
@@ -70,6 +71,7 @@ from sendai_server.db import make_engine  # noqa: E402
 from sendai_server.lifecycle import TaskStatus  # noqa: E402
 from sendai_server.models import Job, utcnow  # noqa: E402
 from sendai_server.pipeline.extraction import extract  # noqa: E402
+from sendai_server.services.connectors import ConnectorSpec, create_connector  # noqa: E402
 from sendai_server.services.demo import seed_demo  # noqa: E402
 from sendai_server.services.keys import create_key  # noqa: E402
 from sendai_server.services.projects import ProjectSettings, create_project  # noqa: E402
@@ -78,6 +80,7 @@ from sendai_server.services.task_creation import (  # noqa: E402
     create_tasks,
     synthetic_pages,
 )
+from sendai_server.services.tasks import fire_on_task  # noqa: E402
 from sendai_server.uow import UnitOfWork  # noqa: E402
 
 SMALL_COUNT = 40_000
@@ -476,6 +479,8 @@ def bench_backend(name: str, url: str, args: argparse.Namespace) -> dict[str, An
     if not args.no_pipeline:
         pipeline_url = url.replace("bench.db", "bench-pipeline.db") if name == "sqlite" else url
         result["pipeline"] = pipeline(name, pipeline_url, args)
+        notify_url = url.replace("bench.db", "bench-notify.db") if name == "sqlite" else url
+        result["notifications"] = deliveries(name, notify_url, args)
     if not args.no_flatness:
         flat_url = url.replace("bench.db", "bench-flat.db") if name == "sqlite" else url
         result["flatness"] = flatness(name, flat_url, args)
@@ -667,6 +672,88 @@ def process_jobs(engine: Any, env: dict[str, str], count: int, workers: int) -> 
             "per_second": count / seconds, "to_review_events": moved}
 
 
+# --- notifications: the outbox to a local receiver ------------------------------------------
+
+class _Receiver(http.server.BaseHTTPRequestHandler):
+    """Answers 200 to every delivery, at once, and counts them."""
+
+    received = 0
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        type(self).received += 1
+
+    def log_message(self, *_args: Any) -> None:
+        pass
+
+
+def deliveries(name: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Notifications delivered per second by one worker process to a receiver on loopback that
+    answers 200 at once: `count` uploads whose task goes to review, each an UPLOAD_IN_REVIEW
+    notification for the project's one connector, queued first and then delivered (in order,
+    one connector's at a time: the outbox's rule), timed until the last is delivered."""
+    count = 30 if args.quick else 300
+    print(f"[{name}] notifications: {count} to a local receiver by 1 worker...",
+          file=sys.stderr)
+    fresh_database(url)
+    receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    _Receiver.received = 0
+    app = bench_app(url)
+    engine = app.extensions["sendai_engine"]
+    with UnitOfWork(engine) as uow:
+        seed = seed_demo(uow)
+        project_id, _ = create_project(uow, seed["team_id"], "Notifications bench",
+                                       ProjectSettings(pipeline="manual"))
+        create_connector(uow, project_id, ConnectorSpec(
+            url=f"http://127.0.0.1:{receiver.server_port}/hook", events=("upload.in_review",)))
+        task_ids = create_tasks(uow, project_id, [
+            TaskSpec(name=f"Notify {n}", status=TaskStatus.PROCESSING) for n in range(count)])
+        for task_id in task_ids:  # each upload's status becomes IN_REVIEW: one notification
+            with uow.write() as conn:
+                fire_on_task(conn, project_id, task_id, "to_review", key_id=None,
+                             request_id=None)
+    env = {**os.environ, "DATABASE_URL": url, "SENDAI_LOG_LEVEL": "INFO",
+           "SENDAI_WORKER_POLL_SECONDS": "0.05", "SENDAI_STORAGE_URL": str(WORK_DIR / "files")}
+    log = open(WORK_DIR / f"deliveries-{name}.log", "w+")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("sendai-server")), "worker"], cwd=REPO_ROOT,
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while "worker started" not in Path(log.name).read_text():  # timed from its start
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"the worker did not start; see {log.name}")
+            time.sleep(0.01)
+        started = time.monotonic()
+        deadline = started + 300
+        while True:
+            with engine.connect() as conn:
+                delivered = conn.scalar(text(
+                    "SELECT count(*) FROM notification WHERE status = 'delivered'"))
+            if delivered == count:
+                break
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"{delivered} of {count} delivered; see {log.name}")
+            time.sleep(0.01)
+        seconds = time.monotonic() - started
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+        receiver.shutdown()
+        engine.dispose()
+    return {"notifications": count, "seconds": seconds, "per_second": count / seconds,
+            "received": _Receiver.received}
+
+
 # --- report ---------------------------------------------------------------------------------
 
 def verdict(ok: bool) -> str:
@@ -714,6 +801,10 @@ def table(name: str, r: dict[str, Any]) -> str:
     rows.append(f"40,000 tasks created in {seconds:.1f} s  {goal}")
     if "pipeline" in r:
         rows.extend(pipeline_table(r["pipeline"]))
+    if "notifications" in r:
+        n = r["notifications"]
+        rows.append(f"  notifications/s, 1 worker  {n['per_second']:6.0f}   ({n['notifications']} "
+                    f"UPLOAD_IN_REVIEW to a local receiver in {n['seconds']:.1f} s)")
     if "flatness" in r:
         f = r["flatness"]
         rows.append(
