@@ -102,8 +102,9 @@ def _csrf_refused(_exc: CSRFRefused) -> tuple[str, int]:
 
 @blp.errorhandler(SendAIError)
 def _domain_error(error: SendAIError) -> tuple[str, int]:
-    return render_template("error.html", status=error.status, message=error.message), \
-        error.status
+    # One 404 page for anything the key may not see, whether it exists elsewhere or not.
+    message = NotFound.default_message if error.status == 404 else error.message
+    return render_template("error.html", status=error.status, message=message), error.status
 
 
 @blp.errorhandler(HTTPException)
