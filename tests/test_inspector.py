@@ -291,3 +291,18 @@ def test_every_inspector_page_loads_only_from_this_server(
         assert "default-src 'self'" in answer.headers["Content-Security-Policy"]
         sources = re.findall(r'(?:src|href)="([^"]+)"', answer.text)
         assert sources and all(s.startswith(("/", "#")) for s in sources), sources
+
+
+def test_uploads_by_folder_and_status_need_upload_read(
+    client: FlaskClient, seed: dict[str, Any]
+) -> None:
+    base = f"/inspect/{seed['team_id']}/project/{seed['project_id']}/uploads"
+    assert sign_in(client, seed["keys"]["edit"]).status_code == 303
+    assert client.get(base).status_code == 403  # no upload.read
+    assert sign_in(client, seed["keys"]["helpers"]).status_code == 303
+    everything = client.get(base).text
+    assert everything.count("data-upload-id") == sum(len(v) for v in seed["tasks"].values())
+    inbox = client.get(base, query_string={"folder": seed["folders"]["inbox"],
+                                           "status": "IN_REVIEW"}).text
+    assert 0 < inbox.count("data-upload-id") < everything.count("data-upload-id")
+    assert client.get(base, query_string={"folder": "folder_notmine00000"}).status_code == 404
