@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import api, db, logs, ratelimit, uow
+from . import api, db, inspect, logs, ratelimit, uow
 from .config import Config
 from .storage import storage_from_url
 
@@ -24,6 +24,7 @@ def create_app(config: Config | None = None) -> Flask:
     logs.init_app(app)  # first, so its clock starts before any other before_request hook
     api.init_app(app)
     ratelimit.init_app(app)
+    inspect.init_app(app)
 
     from . import cli  # the CLI imports create_app; import it late to avoid a cycle
 

@@ -56,6 +56,8 @@ class Config:
     env: str = "development"  # development | production | test
     database_url: str = DEFAULT_DATABASE_URL
     test_helpers: bool = True
+    # The inspector's web pages under /inspect (API.md §12); off in production unless asked.
+    inspector: bool = True
     rate_limit: str | None = None  # e.g. "600/minute"; None disables limiting
     rate_limit_storage: str = "memory://"
     # Prefix of the limiter's keys in the shared store (several deployments can share a Redis).
@@ -139,6 +141,7 @@ class Config:
             test_helpers=_flag(
                 env.get("SENDAI_TEST_HELPERS"), not production, "SENDAI_TEST_HELPERS"
             ),
+            inspector=_flag(env.get("SENDAI_INSPECTOR"), not production, "SENDAI_INSPECTOR"),
             rate_limit=env.get("SENDAI_RATE_LIMIT") or None,
             rate_limit_storage=env.get("SENDAI_RATE_LIMIT_STORAGE") or "memory://",
             rate_limit_key_prefix=env.get("SENDAI_RATE_LIMIT_PREFIX") or cls.rate_limit_key_prefix,

@@ -9,8 +9,14 @@ _config = Config.from_env()
 wsgi_app = "sendai_server:create_app()"
 bind = _config.bind
 workers = _config.workers
-# Like "sync", but gunicorn's own rejections answer in our JSON error shape.
-worker_class = "sendai_server.gunicorn_worker.JSONErrorSyncWorker"
+# gunicorn's "gthread", with gunicorn's own rejections answered in our JSON error shape.
+# Threads, not one request per process: a browser (the inspector, /docs) keeps connections
+# open and opens speculative ones; a sync worker waits on each such connection until its
+# timeout, and two idle browser connections held both sync workers while an API call timed
+# out. gthread parks a waiting connection in its poller (a new one after at most 5 s of
+# silence) and gives threads only to requests that arrive: an idle browser costs no worker.
+worker_class = "sendai_server.gunicorn_worker.JSONErrorThreadWorker"
+threads = 4
 # Each worker builds its own app and engine after the fork: no connection crosses processes.
 preload_app = False
 timeout = 30

@@ -1,7 +1,8 @@
-"""gunicorn's sync worker, answering the requests that gunicorn itself rejects (a request line
-or header too long, a malformed header, a bad chunk, ...) in API.md §2's JSON error shape
-instead of gunicorn's HTML page; and logging them without echoing the offending line, which can
-hold an API key (a header line without a colon is quoted whole by gunicorn's own message).
+"""gunicorn's workers (`gthread`, which `serve` runs, and `sync`), answering the requests that
+gunicorn itself rejects (a request line or header too long, a malformed header, a bad chunk,
+...) in API.md §2's JSON error shape instead of gunicorn's HTML page; and logging them without
+echoing the offending line, which can hold an API key (a header line without a colon is quoted
+whole by gunicorn's own message).
 
 It also reads and discards what the application left of a request's body before the socket is
 closed (a bounded lingering close, as nginx does), so that a client sent an early answer (413
@@ -18,6 +19,7 @@ from typing import Any
 
 from gunicorn import util
 from gunicorn.http import errors as http_errors
+from gunicorn.workers.gthread import ThreadWorker
 from gunicorn.workers.sync import SyncWorker
 
 from .ids import new_id
@@ -61,16 +63,15 @@ def _classify(exc: BaseException) -> tuple[int, str, str, str]:
     return 500, "Internal Server Error", "internal_error", _CLIENT_ERRORS[0][4]
 
 
-class JSONErrorSyncWorker(SyncWorker):
+class _JSONErrors:
+    """What both workers add: the JSON error answers and the bounded lingering close."""
+
+    log: Any
     # The bounded lingering close: at most this many bytes of unread body, for at most this
     # long in all; past either the socket is closed, and a client still sending gets a reset.
     DRAIN_MAX_BYTES = 64 * 1024 * 1024
     DRAIN_SECONDS = 5.0
     _DRAIN_STEP = 256 * 1024
-
-    def handle_request(self, listener: Any, req: Any, client: Any, addr: Any) -> None:
-        super().handle_request(listener, req, client, addr)
-        self._drain_unread_body(req, client)
 
     def _drain_unread_body(self, req: Any, client: socket.socket) -> None:
         """After the answer is written: send FIN (the answer is complete, as gunicorn's own
@@ -111,3 +112,27 @@ class JSONErrorSyncWorker(SyncWorker):
             util.write_nonblock(client, error_bytes(status, reason, code, message))
         except Exception:  # noqa: BLE001 - the client may be gone; nothing left to tell it
             self.log.debug("Failed to send error message.")
+
+
+class JSONErrorSyncWorker(_JSONErrors, SyncWorker):
+    """One request at a time per process; every connection is closed after its answer."""
+
+    def handle_request(self, listener: Any, req: Any, client: Any, addr: Any) -> None:
+        super().handle_request(listener, req, client, addr)
+        self._drain_unread_body(req, client)
+
+
+class JSONErrorThreadWorker(_JSONErrors, ThreadWorker):
+    """gunicorn's `gthread` worker: requests run in a pool of threads, and a connection that
+    waits (a browser's kept-alive or speculative one) waits in the worker's poller, not in a
+    thread, so an idle browser costs no thread. The same bounded lingering close as the sync
+    worker's: a kept-alive answer's unread body is drained within the same bounds through the
+    parser (gunicorn's own drain stops at 64 KiB, and a client still sending a few MB would
+    get a reset instead of its 413); past them the connection closes."""
+
+    def handle_request(self, req: Any, conn: Any) -> bool:
+        if not super().handle_request(req, conn):
+            self._drain_unread_body(req, conn.sock)
+            return False
+        deadline = time.monotonic() + self.DRAIN_SECONDS
+        return bool(conn.parser.finish_body(deadline=deadline, max_bytes=self.DRAIN_MAX_BYTES))

@@ -11,9 +11,11 @@ from typing import Any
 from flask import Flask
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch")
-# Served by the app but not API operations: the spec itself and the docs page with its assets.
+# Served by the app but not API operations: the spec itself and the docs page with its assets,
+# and the inspector's web pages (its blueprint, API.md §12).
 DOC_ENDPOINTS = {"api-docs.openapi_json", "api-docs.openapi_swagger_ui",
                  "docs_assets.swagger_ui_asset"}
+PAGE_BLUEPRINTS = ("inspect.",)
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ def routed_operations(app: Flask) -> set[tuple[str, str]]:
     """(METHOD, OpenAPI path) for every URL rule the app serves, HEAD/OPTIONS aside."""
     found = set()
     for rule in app.url_map.iter_rules():
-        if rule.endpoint in DOC_ENDPOINTS:
+        if rule.endpoint in DOC_ENDPOINTS or rule.endpoint.startswith(PAGE_BLUEPRINTS):
             continue
         path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
         for method in rule.methods or ():

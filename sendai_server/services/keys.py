@@ -165,3 +165,27 @@ def touch_key(
     cutoff = now - timedelta(seconds=interval)
     with uow.write() as conn:
         _TOUCH_KEY.execute(conn, {"key_id": key_id, "cutoff": cutoff, "now": now})
+
+
+def principal_of_key_id(
+    conn: Connection, key_id: str
+) -> tuple[Principal, datetime | None]:
+    """The principal of a key known by its id (the inspector's signed-in session keeps only
+    the id), and when it was last used: read afresh on every request, so a key revoked or
+    deleted meanwhile is refused at once (401), as the Bearer key would be."""
+    rows = conn.execute(
+        select(ApiKey.team_id, ApiKey.scopes, ApiKey.revoked_at, ApiKey.last_used_at,
+               ApiKeyProject.project_id)
+        .outerjoin(ApiKeyProject, ApiKeyProject.key_id == ApiKey.id)
+        .where(ApiKey.id == key_id)
+    ).all()
+    if not rows:
+        raise Unauthenticated()
+    team_id, scopes, revoked_at, last_used_at, _ = rows[0]
+    if revoked_at is not None:
+        raise Unauthenticated("This API key has been revoked.")
+    principal = Principal(
+        key_id=key_id, team_id=team_id, scopes=frozenset(scopes),
+        project_ids=frozenset(row[4] for row in rows if row[4] is not None),
+    )
+    return principal, last_used_at

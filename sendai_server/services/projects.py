@@ -155,3 +155,16 @@ def find_folder(conn: Connection, project_id: str, folder_id: str) -> str:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def visible_projects(uow: UnitOfWork, principal: Principal) -> list[dict[str, Any]]:
+    """The projects the principal's key was added to (its team's only), oldest first."""
+    with uow.read() as conn:
+        rows = conn.execute(
+            select(Project.id, Project.name, Project.pipeline, Project.automation,
+                   Project.created_at)
+            .where(Project.team_id == principal.team_id,
+                   Project.id.in_(sorted(principal.project_ids)))
+            .order_by(Project.created_at, Project.id)
+        ).mappings().all()
+    return [dict(row) for row in rows]

@@ -32,7 +32,7 @@ from sqlalchemy import (
 from ..errors import NotFound, PayloadTooLarge, ValidationError
 from ..ids import is_lookup_id, new_id
 from ..lifecycle import TaskStatus
-from ..models import Folder, Upload, UploadFile
+from ..models import Folder, Task, Upload, UploadFile
 from ..pipeline import jobs
 from ..pipeline.extraction import sniff
 from ..storage import FileTooLarge, Storage
@@ -358,3 +358,24 @@ def delete_upload(
             raise NotFound(f"Upload {upload_id} was not found.")
     _forget_unreferenced(uow, storage, hashes)
     return {"id": upload_id, "deleted": True}
+
+
+def file_of_task(
+    uow: UnitOfWork, principal: Principal, team_id: str, project_id: str, task_id: str
+) -> dict[str, Any] | None:
+    """The stored file a task was made from (its sha256 and file_type), or None for a task
+    made without a file. 404 for a task the principal may not see."""
+    principal.check_visibility(team_id, project_id)
+    if not is_lookup_id(task_id):
+        raise NotFound(f"Task {task_id[:64]!r} was not found.")
+    with uow.read() as conn:
+        row = conn.execute(
+            select(Task.id, UploadFile.sha256, UploadFile.file_type)
+            .outerjoin(UploadFile, UploadFile.task_id == Task.id)
+            .where(Task.id == task_id, Task.project_id == project_id)
+        ).first()
+    if row is None:
+        raise NotFound(f"Task {task_id} was not found.")
+    if row.sha256 is None:
+        return None
+    return {"sha256": row.sha256, "file_type": row.file_type}
