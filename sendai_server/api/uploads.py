@@ -189,7 +189,7 @@ def get_upload_file(team_id: str, project_id: str, upload_id: str, index: int) -
 
     The index-th file (0-based) as it was uploaded.
     """
-    if index < 0:
+    if not 0 <= index < uploads.MAX_FILES:  # nor a number no INTEGER column holds (a 500 once)
         raise NotFound(f"Upload {upload_id} has no file {index}.")
     row, chunks = uploads.file_of_upload(
         current_uow(), _storage(), g.principal, team_id, project_id, upload_id, index
