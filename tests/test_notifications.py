@@ -393,3 +393,30 @@ def test_the_cli_creates_lists_and_deletes_connectors_and_never_prints_the_secre
     deleted = run_process(database_url, "connectors", "delete", connector_id)
     assert deleted.returncode == 0, deleted.stderr
     assert run_process(database_url, "connectors", "delete", connector_id).returncode == 1
+
+
+def test_the_inspector_shows_each_delivery_and_what_its_receiver_answered(
+    client: FlaskClient, uow: UnitOfWork, seed: dict[str, Any], engine: Engine, config: Config,
+    receivers: list[Receiver],
+) -> None:
+    from sendai_server.services.keys import create_key
+    from tests.test_inspector import sign_in
+
+    receiver = Receiver([500, 200])
+    receivers.append(receiver)
+    project = Project(client, uow, seed)
+    connect(project, receiver.url)
+    project.upload((documents.invoice_pdf(), "invoice.pdf"))
+    drain(engine, config.with_overrides(delivery_backoff_seconds=0.0))
+    receiver.wait_count(2)
+    [entry] = log(project)
+    reader = create_key(uow, project.team_id, ["upload.read"], [project.project_id]).key
+    assert sign_in(client, reader).status_code == 303
+    page = client.get(f"/inspect/{project.team_id}/project/{project.project_id}/notifications")
+    assert page.status_code == 200
+    html = page.text
+    assert entry["id"] in html and "UPLOAD_IN_REVIEW" in html and "delivered" in html
+    assert "<strong>500</strong>" in html and "<strong>200</strong>" in html
+    other = client.get(f"/inspect/{seed['other']['team_id']}/project/"
+                       f"{seed['other']['project_id']}/notifications")
+    assert other.status_code == 404

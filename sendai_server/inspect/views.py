@@ -32,6 +32,7 @@ from ..errors import NotFound, SendAIError, Unauthenticated, ValidationError
 from ..lifecycle import USER_ACTIONS, TaskStatus, fire, past_tense
 from ..services import tasks
 from ..services.keys import Principal, authenticate
+from ..services.notifications import NotificationListQuery, list_notifications
 from ..services.projects import list_folders, visible_projects
 from ..services.task_list import TaskListQuery, list_tasks
 from ..services.uploads import UploadListQuery, file_of_task, list_uploads
@@ -207,6 +208,25 @@ def upload_list(team_id: str, project_id: str) -> str:
         folder_id=folder_id, uploads=uploads, count=count, more=more, token=token,
         statuses=UPLOAD_STATUSES, chosen=set(statuses),
         refresh=any(u["status"] == "PROCESSING" for u in uploads))
+
+
+NOTIFICATION_STATUSES = ("pending", "delivered", "failed")
+
+
+@blp.route(_PROJECT + "/notifications", methods=["GET"])
+def notification_list(team_id: str, project_id: str) -> str:
+    """Each delivery to the project's connectors, and what every attempt's receiver answered
+    (API.md §11's log; `upload.read`, as `GET …/notifications`)."""
+    principal = _reader(team_id, project_id, "upload.read")
+    statuses = tuple(s for s in request.args.getlist("status") if s in NOTIFICATION_STATUSES)
+    query = NotificationListQuery(statuses=statuses, limit=PAGE_SIZE,
+                                  token=request.args.get("token"))
+    found, count, more, token = list_notifications(
+        current_uow(), principal, team_id, project_id, query, token_secret())
+    return render_template(
+        "notifications.html", team_id=team_id, project_id=project_id, notifications=found,
+        count=count, more=more, token=token, statuses=NOTIFICATION_STATUSES,
+        chosen=set(statuses), refresh=any(n["status"] == "pending" for n in found))
 
 
 @dataclass
