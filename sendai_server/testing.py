@@ -34,8 +34,10 @@ the worker moves to REVIEWING or COMPLETED by the project's `automation`, or to 
 `outcome()` registered for the file.
 
 Tasks are made and moved through the test helpers over HTTP (API.md §6), as a client would:
-the same validation, state machine and audit trail as every other change. `notifications`
-(§13) is not here yet: it joins `SendAIProject` when notifications (§11) land.
+the same validation, state machine and audit trail as every other change. Every project has a
+connector to the session's own receiver for its uploads' notifications (`upload.in_review`,
+`upload.processed`; not `task.export`, whose export would make COMPLETED tasks refuse unlock):
+`notifications` is what it got for the project, `wait_for_notifications` waits for them.
 
 The ini option `sendai_log_level` (default WARNING) sets the server's log level; its JSON log
 lines go to standard error, so pytest shows them with a failing test (INFO adds one line per
@@ -45,6 +47,7 @@ request).
 from __future__ import annotations
 
 import hashlib
+import http.server
 import json
 import mimetypes
 import os
@@ -68,6 +71,7 @@ from .lifecycle import TaskStatus
 from .models import Job, utcnow
 from .models import Task as TaskRow
 from .pipeline.worker import run_worker
+from .services.connectors import ConnectorSpec, create_connector
 from .services.demo import EDIT_SCOPES, HELPER_SCOPES
 from .services.keys import canonical_scope, create_key
 from .services.projects import ProjectSettings, create_project, create_team
@@ -119,6 +123,31 @@ class _QuietRequestHandler(WSGIRequestHandler):
         pass
 
 
+class _NotificationReceiver(http.server.BaseHTTPRequestHandler):
+    """The session's webhook receiver: answers 200 and keeps every notification's body, by
+    the project in its path (each project's connector points at `/<project_id>`)."""
+
+    received: dict[str, list[dict[str, Any]]]
+    lock: threading.Lock
+
+    def _receive(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        try:
+            document = json.loads(body)
+        except ValueError:
+            document = {"unparsed": body.decode(errors="replace")}
+        with self.lock:
+            self.received.setdefault(self.path.strip("/"), []).append(document)
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_POST = do_PUT = do_PATCH = _receive  # noqa: N815 - http.server's names
+
+    def log_message(self, *_args: Any) -> None:
+        pass
+
+
 class SendAIServer:
     """The application serving a migrated SQLite file (`folder/sendai.db`, its uploaded files
     in `folder/files`) on a free port, in a background thread, and one pipeline worker with no
@@ -148,6 +177,19 @@ class SendAIServer:
             target=self._server.serve_forever, name="sendai-server", daemon=True,
         )
         self._thread.start()
+        # The receiver every project's connector points at (API.md §13's `notifications`).
+        self.received: dict[str, list[dict[str, Any]]] = {}
+        self._receiver_lock = threading.Lock()
+        handler = type("Receiver", (_NotificationReceiver,), {
+            "received": self.received, "lock": self._receiver_lock})
+        self.receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._receiver_thread = threading.Thread(
+            target=self.receiver.serve_forever, name="sendai-receiver", daemon=True)
+        self._receiver_thread.start()
+
+    def notifications_of(self, project_id: str) -> list[dict[str, Any]]:
+        with self._receiver_lock:
+            return list(self.received.get(project_id, ()))
 
     def new_project(
         self, name: str = "pytest", settings: ProjectSettings | None = None,
@@ -160,6 +202,11 @@ class SendAIServer:
             team_id = create_team(uow, name[:150])
             project_id, _ = create_project(uow, team_id, name[:150],
                                            settings or ProjectSettings(pipeline="manual"))
+            # The uploads' notifications go to the session's receiver. Not `task.export`: an
+            # export would make COMPLETED tasks refuse unlock, a test's business to ask for.
+            create_connector(uow, project_id, ConnectorSpec(
+                url=f"http://127.0.0.1:{self.receiver.server_port}/{project_id}",
+                name="pytest receiver", events=("upload.in_review", "upload.processed")))
         made = [] if made is None else made
         made.append(project_id)
         return SendAIProject(self, team_id, project_id, name, made)
@@ -182,6 +229,8 @@ class SendAIServer:
         self._server.shutdown()
         self._thread.join(timeout=10)
         self._server.server_close()
+        self.receiver.shutdown()
+        self.receiver.server_close()
         self._stop_worker.set()
         self._worker.join(timeout=30)
         self.engine.dispose()
@@ -205,6 +254,30 @@ class SendAIProject:
     def base_url(self) -> str:
         """Where a client points instead of https://api.send.ai (no trailing slash)."""
         return self.server.base_url
+
+    @property
+    def notifications(self) -> list[dict[str, Any]]:
+        """What the session's receiver got for this project so far, oldest first: Send AI's
+        notification payloads (API.md §11: `event` UPLOAD_IN_REVIEW or UPLOAD_PROCESSED,
+        `upload`, ...). Deliveries are asynchronous: wait for them with
+        `wait_for_notifications`."""
+        return self.server.notifications_of(self.project_id)
+
+    def wait_for_notifications(
+        self, count: int = 1, event: str | None = None, timeout: float = 5.0
+    ) -> list[dict[str, Any]]:
+        """The project's notifications (only those of `event`, when given), once at least
+        `count` have arrived; WaitTimeout otherwise, naming what did arrive."""
+        deadline = time.monotonic() + timeout
+        while True:
+            got = [n for n in self.notifications if event is None or n.get("event") == event]
+            if len(got) >= count:
+                return got
+            if time.monotonic() > deadline:
+                seen = [n.get("event") for n in self.notifications]
+                raise WaitTimeout(f"waited {timeout:g} s for {count} notification(s)"
+                                  f"{f' {event}' if event else ''}; got {seen}")
+            time.sleep(0.02)
 
     @property
     def api_url(self) -> str:

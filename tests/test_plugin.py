@@ -405,3 +405,21 @@ def test_it_runs(sendai):
     pytester.runpytest(*PLUGIN).assert_outcomes(passed=1)
     assert [t.name for t in threading.enumerate()
             if t.name == "sendai-pipeline" or t.name.startswith("sendai-worker")] == []
+
+
+def test_a_project_receives_its_uploads_notifications(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        from importlib.resources import files
+
+        def test_notified(sendai):
+            project = sendai.project(pipeline="auto")
+            invoice = (files("sendai_server") / "samples" / "invoice.pdf").read_bytes()
+            created = project.upload(("invoice.pdf", invoice))
+            [in_review] = project.wait_for_notifications(1, "UPLOAD_IN_REVIEW")
+            assert in_review["upload"]["id"] == created["id"]
+            assert in_review["project_id"] == project.project_id
+            assert sendai.notifications == []  # another project's, not this one's
+        """
+    )
+    pytester.runpytest(*PLUGIN).assert_outcomes(passed=1)
