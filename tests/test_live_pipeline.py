@@ -17,7 +17,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC
 from pathlib import Path
@@ -34,25 +33,13 @@ from sendai_server.uow import UnitOfWork
 from tests import documents
 from tests.examples.strip_types import strip_types
 from tests.helpers import REPO_ROOT, LiveServer, auth, count_rows
+from tests.processes import DEADLINE, WorkerProcess, wait_until
 
 EXAMPLES = Path(__file__).resolve().parent / "examples"
-CLI = str(Path(sys.executable).parent / "sendai-server")
-DEADLINE = 30.0
 PIPELINE_DELAY = 0.2
 SCOPES = ["upload.read", "upload.create", "upload.edit", "task.read", "task.edit"]
 NODE = shutil.which("node")
 REQUIRE_NODE = os.environ.get("SENDAI_REQUIRE_NODE") == "1"  # .ci/run: no quiet skip
-
-
-def wait_until(condition: Callable[[], Any], what: str, timeout: float = DEADLINE) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
 
 
 # --- processes --------------------------------------------------------------------------------
@@ -66,39 +53,6 @@ def process_env(database_url: str, tmp_path: Path) -> dict[str, str]:
         "SENDAI_PIPELINE_DELAY": str(PIPELINE_DELAY), "SENDAI_WORKER_POLL_SECONDS": "0.05",
         "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
     }
-
-
-class WorkerProcess:
-    """`sendai-server worker`, logging to a file; started once it says so."""
-
-    def __init__(self, env: dict[str, str], log_path: Path, *, barrier: Path | None = None,
-                 lease: float = 60.0, args: tuple[str, ...] = ()) -> None:
-        self.log_path = log_path
-        environ = {**os.environ, **env, "SENDAI_JOB_LEASE_SECONDS": str(lease),
-                   "SENDAI_LOG_LEVEL": "INFO"}
-        environ.pop("SENDAI_TEST_JOB_HANDLERS", None)
-        environ.pop("SENDAI_TEST_JOB_BARRIER", None)
-        if barrier is not None:
-            environ["SENDAI_TEST_JOB_BARRIER"] = str(barrier)
-        with open(log_path, "w") as log:
-            self.process = subprocess.Popen([CLI, "worker", *args], cwd=REPO_ROOT, env=environ,
-                                            stdout=log, stderr=subprocess.STDOUT)
-        wait_until(lambda: "worker started" in self.log() or self.process.poll() is not None,
-                   f"the worker logging to {log_path.name} to start")
-        assert self.process.poll() is None, self.log()
-
-    def log(self) -> str:
-        return self.log_path.read_text()
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=DEADLINE)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            raise
 
 
 @pytest.fixture

@@ -20,10 +20,10 @@ from sendai_server.pipeline.worker import run_worker
 from sendai_server.uow import UnitOfWork
 from tests import documents
 from tests.helpers import REPO_ROOT, auth, count_rows
+from tests.processes import wait_until
 from tests.receiver import DEADLINE, Receiver
 from tests.test_cli import run_process
 from tests.test_pipeline import Project, drain
-from tests.test_worker import wait_until
 
 UPLOAD_FIELDS = {"id", "name", "status", "files", "meta", "folder_id", "created_at"}
 PAYLOAD_FIELDS = {"id", "event", "event_level", "team_id", "project_id", "created_at", "upload",

@@ -20,9 +20,9 @@ from sendai_server.services.projects import ProjectSettings, create_project, cre
 from sendai_server.uow import UnitOfWork
 from tests import documents
 from tests.helpers import REPO_ROOT, LiveServer, auth
+from tests.processes import wait_until
 from tests.receiver import DEADLINE, Receiver
 from tests.test_database_outage import _terminate_other_connections
-from tests.test_worker import wait_until
 
 pytestmark = pytest.mark.slow
 

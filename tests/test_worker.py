@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,10 +30,8 @@ from sendai_server.pipeline.jobs import JOB, ClaimedJob, LeaseLost
 from sendai_server.pipeline.worker import Handler, WorkerHooks, run_worker
 from sendai_server.uow import UnitOfWork
 from tests.helpers import REPO_ROOT, count_rows, free_port
-
-CLI = str(Path(sys.executable).parent / "sendai-server")
-DEADLINE = 30.0
-
+from tests.processes import CLI, DEADLINE, wait_until
+from tests.processes import WorkerProcess as _WorkerProcess
 
 # --- handlers: the effect is a row in test_handled, committed with the job's finish ---------
 
@@ -84,16 +81,6 @@ def enqueue(uow: UnitOfWork, kind: str, count: int = 1, **fields: Any) -> list[i
 
 def job_count(engine: Engine) -> int:
     return count_rows(engine, "SELECT count(*) FROM job")
-
-
-def wait_until(condition: Callable[[], Any], what: str, timeout: float = DEADLINE) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 # --- in-process: run_worker in threads --------------------------------------------------------
@@ -252,37 +239,13 @@ def test_a_database_failure_in_a_job_is_survived_and_the_job_runs_again(
 
 # --- worker processes -------------------------------------------------------------------------
 
-class WorkerProcess:
-    def __init__(self, database_url: str, tmp_path: Path, name: str, *args: str,
-                 barrier: Path | None = None, lease: float = 60.0) -> None:
-        self.log_path = tmp_path / f"{name}.log"
-        env = {**os.environ, "DATABASE_URL": database_url, "SENDAI_ENV": "test",
-               "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
-               "SENDAI_TEST_JOB_HANDLERS": "tests.test_worker:TEST_HANDLERS",
-               "SENDAI_JOB_LEASE_SECONDS": str(lease), "SENDAI_WORKER_POLL_SECONDS": "0.05",
-               "SENDAI_LOG_LEVEL": "INFO"}
-        env.pop("SENDAI_TEST_JOB_BARRIER", None)
-        if barrier is not None:
-            env["SENDAI_TEST_JOB_BARRIER"] = str(barrier)
-        with open(self.log_path, "w") as log:
-            self.process = subprocess.Popen([CLI, "worker", *args], cwd=REPO_ROOT, env=env,
-                                            stdout=log, stderr=subprocess.STDOUT)
-        wait_until(lambda: "worker started" in self.log() or self.process.poll() is not None,
-                   f"{name} to start")
-        assert self.process.poll() is None, self.log()
-
-    def log(self) -> str:
-        return self.log_path.read_text()
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=DEADLINE)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            raise
+def WorkerProcess(database_url: str, tmp_path: Path, name: str, *args: str,  # noqa: N802
+                  barrier: Path | None = None, lease: float = 60.0) -> _WorkerProcess:
+    """A worker process whose handlers are this module's test handlers."""
+    env = {"DATABASE_URL": database_url,
+           "SENDAI_TEST_JOB_HANDLERS": "tests.test_worker:TEST_HANDLERS"}
+    return _WorkerProcess(env, tmp_path / f"{name}.log", barrier=barrier, lease=lease,
+                          args=args)
 
 
 @pytest.fixture
