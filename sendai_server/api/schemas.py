@@ -169,14 +169,22 @@ class CompleteEnvelopeSchema(TaskEnvelopeSchema):
     message = fields.String(required=True)
 
 
-class TaskListSchema(CompiledDumpSchema):
-    payload = fields.List(fields.Nested(TaskSchema), required=True)
-    count = fields.Integer(required=True, metadata={"description": "Tasks matching the filters."})
-    more = fields.Boolean(required=True)
-    paginationToken = fields.String(  # noqa: N815 - Send AI's name
-        allow_none=True, required=True,
-        metadata={"description": "Pass as `token` for the next page; null on the last page."},
-    )
+def page_of(item: type[Schema], name: str) -> type[CompiledDumpSchema]:
+    """A list's answer (API.md §4): `payload`, `count`, `more`, `paginationToken`."""
+    return CompiledDumpSchema.from_dict({  # type: ignore[return-value]
+        "payload": fields.List(fields.Nested(item), required=True),
+        "count": fields.Integer(required=True,
+                                metadata={"description": "How many match the filters."}),
+        "more": fields.Boolean(required=True),
+        "paginationToken": fields.String(
+            allow_none=True, required=True,
+            metadata={"description": "Pass as `token` for the next page; null on the last "
+                                     "page."},
+        ),
+    }, name=name)
+
+
+TaskListSchema = page_of(TaskSchema, "TaskListSchema")
 
 
 class PagingQuerySchema(Schema):
@@ -345,11 +353,7 @@ class UploadEnvelopeSchema(CompiledDumpSchema):
     payload = fields.Nested(UploadSchema, required=True)
 
 
-class UploadListSchema(CompiledDumpSchema):
-    payload = fields.List(fields.Nested(UploadSchema), required=True)
-    count = fields.Integer(required=True)
-    more = fields.Boolean(required=True)
-    paginationToken = fields.String(allow_none=True, required=True)  # noqa: N815
+UploadListSchema = page_of(UploadSchema, "UploadListSchema")
 
 
 class UploadListQuerySchema(PagingQuerySchema):
@@ -434,11 +438,7 @@ class NotificationSchema(Schema):
     attempts = fields.List(fields.Nested(NotificationAttemptSchema))
 
 
-class NotificationListSchema(CompiledDumpSchema):
-    payload = fields.List(fields.Nested(NotificationSchema), required=True)
-    count = fields.Integer(required=True)
-    more = fields.Boolean(required=True)
-    paginationToken = fields.String(allow_none=True, required=True)  # noqa: N815
+NotificationListSchema = page_of(NotificationSchema, "NotificationListSchema")
 
 
 class NotificationListQuerySchema(PagingQuerySchema):
