@@ -260,6 +260,8 @@ def demo_curl(base_url: str) -> None:
     click.echo(f"  {uploading['curl']}")
     click.echo("then, after a second, see its task in REVIEWING with its total:")
     click.echo(f"  curl '{uploading['task_url']}' -H 'Authorization: Bearer {uploading['key']}'")
+    click.echo(f"Or look at it all in a browser: {base_url.rstrip('/')}/inspect "
+               "(sign in with either key above)")
 
 
 # --- keys -----------------------------------------------------------------------------------

@@ -113,6 +113,8 @@ def test_demo_curl_prints_a_working_discard_command(database_url: str) -> None:
     assert result.returncode == 0, result.stderr
     assert "curl -X POST 'http://127.0.0.1:8000/v2/team_" in result.stdout
     assert "/discard' -H 'Authorization: Bearer sk_" in result.stdout
+    assert "curl -F 'file=@" in result.stdout and "/samples/invoice.pdf' " in result.stdout
+    assert "http://127.0.0.1:8000/inspect" in result.stdout
 
 
 def test_production_refuses_the_default_sqlite_file(tmp_path: Path) -> None:
