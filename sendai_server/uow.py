@@ -46,6 +46,11 @@ _NOT_MIGRATED = (
 )
 
 
+# How many dead pooled connections `first_read` drops before it gives up: more than a pool
+# holds (SQLAlchemy's default 5, and 10 of overflow) is never needed.
+_DEAD_CONNECTIONS_AT_MOST = 16
+
+
 class _Outage:
     """Log an outage once, when it starts, and once when it ends: not once per request."""
 
@@ -69,6 +74,7 @@ class UnitOfWork:
         self.engine = engine
         self._conn: Connection | None = None
         self._writing = False
+        self._lost = False  # the last failure was a pooled connection found dead
         self._queue = db.writer_queue(engine)
         self._begin_write = "BEGIN IMMEDIATE" if db.is_sqlite(engine) else "BEGIN"
 
@@ -113,15 +119,20 @@ class UnitOfWork:
 
     def first_read(self, read: Callable[[Connection], T]) -> T:
         """`read(conn)` in read mode. When the pooled connection turns out dead at this, the
-        unit of work's first statement, it is replaced and `read` run once more: a read, so
-        running it again is safe. (What a pre-ping per checkout would do, without its round
-        trip on every request.)"""
-        try:
-            with self.read() as conn:
-                return read(conn)
-        except Unavailable:
-            if self._conn is not None:
-                raise  # the connection is alive: the failure was something else
+        unit of work's first statement, it is dropped and `read` run again on the next one: a
+        read, so running it again is safe. (What a pre-ping per checkout would do, without its
+        round trip on every request.) The pool may hold several dead connections (the
+        database ended every backend: a restart, `pg_terminate_backend`), each dropped in turn
+        until a live or a new one answers; a database that does not answer a new connection
+        is Unavailable at once."""
+        for _ in range(_DEAD_CONNECTIONS_AT_MOST):
+            self._lost = False
+            try:
+                with self.read() as conn:
+                    return read(conn)
+            except Unavailable:
+                if not self._lost:
+                    raise  # no connection could be made, or the failure was something else
         with self.read() as conn:
             return read(conn)
 
@@ -187,6 +198,7 @@ class UnitOfWork:
                     conn.invalidate(original)
                 conn.close()
             self._conn = None
+            self._lost = True
             _Outage.begins(exc)
             raise Unavailable(_UNREACHABLE) from exc
         if original is not None and _is_missing_table(original):
@@ -233,8 +245,7 @@ def current_uow() -> UnitOfWork:
 def _check_schema(uow: UnitOfWork) -> None:
     """503 `unavailable` on a database whose schema is not this version's (never migrated,
     older, or migrated by a newer version): every request would fail in its own way."""
-    with uow.read() as conn:
-        current = MigrationContext.configure(conn).get_current_revision()
+    current = uow.first_read(lambda conn: MigrationContext.configure(conn).get_current_revision())
     head = migrate.head_revision()
     if current != head:
         raise Unavailable(_NOT_MIGRATED, details={"current": current, "head": head})

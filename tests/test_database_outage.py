@@ -61,6 +61,32 @@ def test_a_connection_terminated_between_two_requests_costs_the_next_one_nothing
     assert response.get_json()["payload"]["status"] == "DISCARDED"
 
 
+@pytest.mark.parametrize("first_request", [True, False], ids=["serving", "first_request"])
+def test_every_dead_connection_in_the_pool_is_dropped_and_the_request_answered(
+    backend: str, database_url: str, client: FlaskClient, engine: Engine, seed: dict[str, Any],
+    first_request: bool,
+) -> None:
+    """The database ended every backend while the pool held several connections (gthread
+    workers hold one per thread): the next request drops each dead one it meets, whether it
+    is the app's first (its schema check reads first) or not (authentication reads first).
+    Found by a live notifications test, with 503s."""
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL ends a backend; SQLite has no server to drop a connection")
+    headers = auth(seed["keys"]["edit"])
+    task_id = seed["tasks"]["REVIEWING"][0]
+    if not first_request:
+        assert client.get(task_path(seed, task_id), headers=headers).status_code == 200
+    held = [engine.connect() for _ in range(4)]
+    for conn in held:
+        conn.exec_driver_sql("SELECT 1")
+    for conn in held:
+        conn.close()
+    assert engine.pool.checkedin() >= 4
+    assert _terminate_other_connections(database_url) >= 4
+    for _ in range(3):
+        assert client.get(task_path(seed, task_id), headers=headers).status_code == 200
+
+
 def test_a_database_never_migrated_answers_503_then_serves_once_migrated(
     tmp_path: Path,
 ) -> None:
