@@ -68,8 +68,9 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from . import create_app, migrate
 from .config import Config
 from .lifecycle import TaskStatus
-from .models import Job, utcnow
+from .models import Connector, Job, Notification, utcnow
 from .models import Task as TaskRow
+from .pipeline.jobs import DELIVER
 from .pipeline.worker import run_worker
 from .services.connectors import ConnectorSpec, create_connector
 from .services.demo import EDIT_SCOPES, HELPER_SCOPES
@@ -212,17 +213,29 @@ class SendAIServer:
         return SendAIProject(self, team_id, project_id, name, made)
 
     def drop_jobs(self, project_ids: Iterable[str]) -> int:
-        """Delete the pipeline's jobs of these projects' tasks that no worker holds (a test is
-        over: its leftovers must not keep the worker from the next test's); how many."""
+        """Delete the jobs of these projects that no worker holds, their tasks' and their
+        notifications' deliveries (a test is over: its leftovers must not keep the worker from
+        the next test's); how many."""
         ids = list(project_ids)
         if not ids:
             return 0
+        free = or_(Job.leased_until.is_(None), Job.leased_until <= utcnow())
         with UnitOfWork(self.engine) as uow, uow.write() as conn:
-            result = conn.execute(delete(Job).where(
-                Job.task_id.in_(select(TaskRow.id).where(TaskRow.project_id.in_(ids))),
-                or_(Job.leased_until.is_(None), Job.leased_until <= utcnow()),
-            ))
-        return result.rowcount
+            dropped = conn.execute(delete(Job).where(
+                Job.task_id.in_(select(TaskRow.id).where(TaskRow.project_id.in_(ids))), free,
+            )).rowcount
+            # Deliveries name their notification in their payload (JSON, read here in Python).
+            seqs = set(conn.scalars(
+                select(Notification.seq).where(Notification.project_id.in_(ids))))
+            deliveries = [job_id for job_id, payload in conn.execute(
+                select(Job.id, Job.payload).where(Job.kind == DELIVER, free))
+                if (payload or {}).get("notification") in seqs]
+            if deliveries:
+                dropped += conn.execute(delete(Job).where(Job.id.in_(deliveries))).rowcount
+            # And their connectors (with their notifications): a delivery in flight finds
+            # nothing to record, and queues no next one.
+            conn.execute(delete(Connector).where(Connector.project_id.in_(ids)))
+        return dropped
 
     def close(self) -> None:
         """Stop serving, then stop the worker (the job it is running runs to its end)."""
