@@ -5,6 +5,7 @@ or by `run_worker` in threads, deliveries over real HTTP to a receiver started b
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from collections.abc import Iterator
@@ -368,6 +369,34 @@ def test_an_unlocked_task_notifies_in_review_again_and_a_deleted_connector_stops
     drain(engine, config)
     assert len(receiver.received) == 2
 
+
+
+def test_a_connector_deleted_while_its_delivery_is_in_flight_ends_the_job_quietly(
+    client: FlaskClient, uow: UnitOfWork, seed: dict[str, Any], engine: Engine, config: Config,
+    receivers: list[Receiver], caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The receiver holds the request while the connector (and its notification) is deleted:
+    the attempt has nothing left to be recorded on, so the job ends, not fails and queues
+    again (seen in CI: a retried delivery outlived the plugin's test that made it)."""
+    held = Receiver(["hold"])
+    receivers.append(held)
+    project = Project(client, uow, seed)
+    made = connect(project, held.url)
+    project.upload((documents.invoice_pdf(), "invoice.pdf"))
+    running = threading.Thread(target=drain, args=(engine, config))
+    running.start()
+    try:
+        held.wait_count(1)
+        deleted = client.delete(project.path(f"/test_helpers/connectors/{made['id']}"),
+                                headers=auth(project.key))
+        assert deleted.status_code == 200, deleted.get_json()
+    finally:
+        held.release.set()
+        running.join(DEADLINE)
+    assert not running.is_alive()
+    assert count_rows(engine, "SELECT count(*) FROM job") == 0
+    assert count_rows(engine, "SELECT count(*) FROM notification_attempt") == 0
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 def test_the_cli_creates_lists_and_deletes_connectors_and_never_prints_the_secrets(

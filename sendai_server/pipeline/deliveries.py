@@ -173,6 +173,11 @@ def _record(uow: UnitOfWork, job: ClaimedJob, seq: int, row: Any, attempt: Attem
             config: Config) -> None:
     done = attempt.ok or attempt.n >= config.delivery_attempts
     with uow.write() as conn:
+        # Locked, so its connector (and it with it) cannot be deleted before the attempt is in.
+        if conn.scalar(select(Notification.seq).where(Notification.seq == seq)
+                       .with_for_update()) is None:
+            jobs.finish(conn, job)  # deleted while the attempt ran: nothing left to record
+            return
         if done:
             jobs.finish(conn, job)
         else:
