@@ -62,7 +62,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, delete, or_, select
+from sqlalchemy import Engine, case, delete, func, or_, select
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from . import create_app, migrate
@@ -212,30 +212,45 @@ class SendAIServer:
         made.append(project_id)
         return SendAIProject(self, team_id, project_id, name, made)
 
-    def drop_jobs(self, project_ids: Iterable[str]) -> int:
-        """Delete the jobs of these projects that no worker holds, their tasks' and their
-        notifications' deliveries (a test is over: its leftovers must not keep the worker from
-        the next test's); how many."""
+    def drop_jobs(self, project_ids: Iterable[str], timeout: float = 30.0) -> int:
+        """Delete the jobs of these projects, their tasks' and their notifications' deliveries
+        (a test is over: its leftovers must not keep the worker from the next test's); how
+        many. A job the worker is running is let finish first (what it queues is dropped too)."""
         ids = list(project_ids)
         if not ids:
             return 0
+        dropped = 0
+        deadline = time.monotonic() + timeout
+        while True:
+            gone, held = self._drop_free_jobs(ids)
+            dropped += gone
+            if not held or time.monotonic() >= deadline:
+                return dropped
+            time.sleep(0.02)
+
+    def _drop_free_jobs(self, ids: list[str]) -> tuple[int, bool]:
+        """One pass of `drop_jobs`: how many it dropped, and whether the worker holds one."""
         free = or_(Job.leased_until.is_(None), Job.leased_until <= utcnow())
         with UnitOfWork(self.engine) as uow, uow.write() as conn:
-            dropped = conn.execute(delete(Job).where(
-                Job.task_id.in_(select(TaskRow.id).where(TaskRow.project_id.in_(ids))), free,
-            )).rowcount
+            theirs = Job.task_id.in_(select(TaskRow.id).where(TaskRow.project_id.in_(ids)))
+            dropped = conn.execute(delete(Job).where(theirs, free)).rowcount
+            held = (conn.scalar(select(func.count()).select_from(Job).where(theirs)) or 0) > 0
             # Deliveries name their notification in their payload (JSON, read here in Python).
             seqs = set(conn.scalars(
                 select(Notification.seq).where(Notification.project_id.in_(ids))))
-            deliveries = [job_id for job_id, payload in conn.execute(
-                select(Job.id, Job.payload).where(Job.kind == DELIVER, free))
+            deliveries = [(job_id, is_free) for job_id, payload, is_free in conn.execute(
+                select(Job.id, Job.payload, case((free, True), else_=False))
+                .where(Job.kind == DELIVER))
                 if (payload or {}).get("notification") in seqs]
-            if deliveries:
-                dropped += conn.execute(delete(Job).where(Job.id.in_(deliveries))).rowcount
-            # And their connectors (with their notifications): a delivery in flight finds
-            # nothing to record, and queues no next one.
-            conn.execute(delete(Connector).where(Connector.project_id.in_(ids)))
-        return dropped
+            free_ids = [job_id for job_id, is_free in deliveries if is_free]
+            if free_ids:
+                dropped += conn.execute(delete(Job).where(Job.id.in_(free_ids))).rowcount
+            held = held or len(free_ids) < len(deliveries)
+            # Their connectors go (with their notifications) once nothing is being delivered:
+            # then no delivery queues a next one.
+            if not held:
+                conn.execute(delete(Connector).where(Connector.project_id.in_(ids)))
+        return dropped, held
 
     def close(self) -> None:
         """Stop serving, then stop the worker (the job it is running runs to its end)."""
