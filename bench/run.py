@@ -92,7 +92,7 @@ WORKERS = 2
 TARGETS = {
     "get_rps_ratio": 0.60, "discard_rps_ratio": 0.45, "get_statements": 8,
     "discard_statements": 12, "large_vs_json_dumps": 15.0, "create_40k_seconds": 20.0,
-    "flatness_ratio": 1.3,
+    "flatness_ratio": 1.3, "inspector_vs_json": 15.0,
 }
 
 
@@ -395,6 +395,37 @@ def sequential_latencies(port: int, paths: list[str], headers: dict[str, str],
     return times
 
 
+def inspector_vs_json(base_url: str, seed: dict[str, Any], task_id: str,
+                      rounds: int = 10) -> dict[str, float]:
+    """The inspector's page of a task (API.md §12: signed in with the edit key, every page as
+    an image link, the annotations table, the timeline, the diagram) against the same task's
+    JSON GET, over HTTP on one kept-alive connection, alternating: medians in ms."""
+    session = requests.Session()
+    form = session.get(f"{base_url}/inspect/sign-in", timeout=30).text
+    token = form.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    signed = session.post(f"{base_url}/inspect/sign-in", timeout=30, allow_redirects=False,
+                          data={"key": seed["keys"]["edit"], "csrf_token": token})
+    if signed.status_code != 303:
+        raise RuntimeError(f"inspector sign-in answered {signed.status_code}")
+    where = f"{seed['team_id']}/project/{seed['project_id']}/task/{task_id}"
+    page, api = f"{base_url}/inspect/{where}", f"{base_url}/v2/{where}"
+    headers = {"Authorization": f"Bearer {seed['keys']['edit']}"}
+    times: dict[str, list[float]] = {"page": [], "json": []}
+    for n in range(rounds + 1):
+        for name, url, extra in (("page", page, {}), ("json", api, headers)):
+            started = time.perf_counter()
+            response = session.get(url, headers=extra, timeout=60)
+            elapsed = time.perf_counter() - started
+            if response.status_code != 200:
+                raise RuntimeError(f"GET {url} answered {response.status_code}")
+            if n:  # the first round warms both up
+                times[name].append(elapsed)
+    page_ms = statistics.median(times["page"]) * 1000
+    json_ms = statistics.median(times["json"]) * 1000
+    return {"page_ms": page_ms, "json_ms": json_ms, "ratio": page_ms / json_ms,
+            "page_bytes": len(session.get(page, timeout=60).content)}
+
+
 # --- one database backend -------------------------------------------------------------------
 
 def bench_backend(name: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -465,6 +496,7 @@ def bench_backend(name: str, url: str, args: argparse.Namespace) -> dict[str, An
             app_port, [prefix + db["large"][0]] * 20, headers, "GET"
         )
         result["large_served_ms"] = statistics.median(latencies) * 1000
+        result["inspector_large"] = inspector_vs_json(app_url, seed, db["large"][0])
     result["load"] = load
     for sides in load.values():
         sides["ratio"] = {
@@ -794,6 +826,12 @@ def table(name: str, r: dict[str, Any]) -> str:
     rows.append(f"50x40 task served over HTTP {r['large_served_ms']:.1f} ms; json.dumps "
                 f"{r['large_json_dumps_ms']:.2f} ms; {ratio:.1f}x  target <= "
                 f"{t['large_vs_json_dumps']:.0f}x  {verdict(ratio <= t['large_vs_json_dumps'])}")
+    if "inspector_large" in r:
+        i = r["inspector_large"]
+        goal = t["inspector_vs_json"]
+        rows.append(f"50x40 task's inspector page {i['page_ms']:.1f} ms ({i['page_bytes']:,} "
+                    f"bytes); its JSON GET {i['json_ms']:.1f} ms; {i['ratio']:.1f}x  target <= "
+                    f"{goal:.0f}x  {verdict(i['ratio'] <= goal)}")
     seconds = r["create_40k_seconds"]
     goal = (f"target < {t['create_40k_seconds']:.0f} s  "
             f"{verdict(seconds < t['create_40k_seconds'])}" if name == "sqlite"
