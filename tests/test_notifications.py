@@ -16,8 +16,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
 from sendai_server.config import Config
+from sendai_server.models import utcnow
 from sendai_server.pipeline.deliveries import sign
 from sendai_server.pipeline.worker import run_worker
+from sendai_server.services.upload_status import Settled, settle_upload
 from sendai_server.uow import UnitOfWork
 from tests import documents
 from tests.helpers import REPO_ROOT, auth, count_rows
@@ -169,6 +171,61 @@ def test_an_invoice_in_review_then_completed_notifies_in_order_and_is_exported(
                 key=lambda e: [x["id"] for x in entries if x["event"] == e[0]][0]),
     ]
     assert {e["id"] for e in entries} == {r.json["id"] for r in receiver.received}
+
+
+def test_an_upload_of_two_documents_is_in_review_once_and_processed_once_its_last_completes(
+    client: FlaskClient, uow: UnitOfWork, seed: dict[str, Any], engine: Engine, config: Config,
+    receiver: Receiver,
+) -> None:
+    """The upload's status follows all its tasks (API.md §9): the first task in review while
+    the other is still PROCESSING is not the upload in review, and the first completed while
+    the other is in review is not the upload processed."""
+    project = Project(client, uow, seed)
+    connect(project, receiver.url, events=["upload.in_review", "upload.processed"])
+    upload = project.upload((documents.invoice_pdf(), "a.pdf"), (documents.invoice_pdf(), "b.pdf"))
+    first, second = upload["taskIds"]
+    drain(engine, config)
+    assert [r.event for r in receiver.wait_count(1)] == ["UPLOAD_IN_REVIEW"]
+    assert project.post(f"/task/{first}/complete").status_code == 200
+    drain(engine, config)
+    assert project.task(first)["status"] == "COMPLETED"
+    got = client.get(project.path(f"/upload/{upload['id']}"), headers=auth(project.key))
+    assert got.get_json()["payload"]["status"] == "IN_REVIEW"
+    # Completing went through PROCESSING (complete, then auto_complete): back in review, and
+    # told so (API.md §11), but not processed.
+    assert [r.event for r in receiver.wait_count(2)] == ["UPLOAD_IN_REVIEW"] * 2
+    assert project.post(f"/task/{second}/complete").status_code == 200
+    drain(engine, config)
+    [*_, processed] = receiver.wait_count(3)
+    assert processed.event == "UPLOAD_PROCESSED"
+    assert processed.json["upload"]["status"] == "COMPLETED"
+    assert [r.event for r in receiver.received] == ["UPLOAD_IN_REVIEW"] * 2 + ["UPLOAD_PROCESSED"]
+
+
+def test_settling_an_upload_sees_only_its_own_tasks_and_its_own_projects_connectors(
+    client: FlaskClient, uow: UnitOfWork, seed: dict[str, Any], engine: Engine, config: Config,
+    receiver: Receiver,
+) -> None:
+    """What the outbox is told after a task's change (one statement's RETURNING): on SQLite,
+    whose RETURNING drops table names, a bare `id` in its subqueries once meant the task's own,
+    so the other tasks were never seen and every project seemed to have connectors."""
+    elsewhere = Project(client, uow, seed)
+    connect(elsewhere, receiver.url)  # a connector, in another project
+    project = Project(client, uow, seed)
+    upload = project.upload((documents.invoice_pdf(), "a.pdf"), (documents.invoice_pdf(), "b.pdf"))
+    first, _second = upload["taskIds"]
+    with uow.write() as conn:
+        settled = settle_upload(conn, upload["id"], first, utcnow())
+    assert settled == Settled(has_connectors=False, others_processing=True,
+                              others_reviewing=False)
+    drain(engine, config)
+    with uow.write() as conn:
+        settled = settle_upload(conn, upload["id"], first, utcnow())
+    assert settled == Settled(has_connectors=False, others_processing=False,
+                              others_reviewing=True)
+    connect(project, receiver.url)
+    with uow.write() as conn:
+        assert settle_upload(conn, upload["id"], first, utcnow()).has_connectors
 
 
 def test_without_a_connector_nothing_is_sent_or_exported(

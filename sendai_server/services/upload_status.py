@@ -8,7 +8,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, case, exists, literal, select, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    case,
+    exists,
+    literal,
+    literal_column,
+    select,
+    update,
+)
 
 from ..lifecycle import TaskStatus
 from ..models import Connector, Folder, Task, Upload
@@ -31,8 +41,15 @@ def status_of(upload_id: Any) -> Any:
     )
 
 
+# The updated row's columns as RETURNING's subqueries must name them. SQLite's compiler writes
+# RETURNING's columns without their table, subqueries' included, and there a bare `id` inside
+# `FROM task` is the task's own id: the correlation would be lost without a word.
+_UPDATED_ID = literal_column(f"{Upload.__tablename__}.id")
+_UPDATED_PROJECT_ID = literal_column(f"{Upload.__tablename__}.project_id")
+
+
 def _other_task_exists(status: TaskStatus) -> Any:
-    return exists().where(Task.upload_id == Upload.id, Task.status == status,
+    return exists().where(Task.upload_id == _UPDATED_ID, Task.status == status,
                           Task.id != bindparam("task_id"))
 
 
@@ -63,7 +80,7 @@ SETTLE_UPLOAD = Statement(
     # What the outbox needs, in the same round trip (services/notifications.py): whether the
     # project has connectors at all and, if so, what the upload's other tasks are doing.
     .returning(
-        exists().where(Connector.project_id == Upload.project_id),
+        exists().where(Connector.project_id == _UPDATED_PROJECT_ID),
         _other_task_exists(TaskStatus.PROCESSING),
         _other_task_exists(TaskStatus.REVIEWING),
     )
