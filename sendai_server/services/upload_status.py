@@ -44,8 +44,8 @@ def status_of(upload_id: Any) -> Any:
 # The updated row's columns as RETURNING's subqueries must name them. SQLite's compiler writes
 # RETURNING's columns without their table, subqueries' included, and there a bare `id` inside
 # `FROM task` is the task's own id: the correlation would be lost without a word.
-_UPDATED_ID = literal_column(f"{Upload.__tablename__}.id")
-_UPDATED_PROJECT_ID = literal_column(f"{Upload.__tablename__}.project_id")
+_UPDATED_ID: Any = literal_column(f"{Upload.__tablename__}.id")
+_UPDATED_PROJECT_ID: Any = literal_column(f"{Upload.__tablename__}.project_id")
 
 
 def _other_task_exists(status: TaskStatus) -> Any:
