@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from sendai_server import create_app
 from sendai_server.config import Config
+from sendai_server.errors import NotFound
 from sendai_server.inspect.diagram import lifecycle_svg
 from sendai_server.lifecycle import TRANSITIONS, TaskStatus
 from sendai_server.services.keys import revoke_key
@@ -172,6 +173,23 @@ def test_another_teams_task_is_the_same_404_page_as_a_missing_one(
     mine_missing = edit.get(_page(seed, "task_doesnotexist000"))
     assert theirs.status_code == mine_missing.status_code == 404
     assert theirs.text == mine_missing.text
+
+
+@pytest.mark.parametrize("path", ["/inspect/nothing-here", "/inspect/projects/extra",
+                                  "/inspect/sign-out"])
+def test_an_unknown_inspector_path_is_the_inspectors_404_page_not_json(
+    edit: FlaskClient, seed: dict[str, Any], path: str
+) -> None:
+    answer = edit.get(path)
+    missing_task = edit.get(_page(seed, "task_doesnotexist000"))
+    assert answer.status_code == missing_task.status_code == 404
+    assert answer.mimetype == "text/html"
+
+    def message(html: str) -> list[str]:
+        return re.findall(r'<p class="flash error" role="alert" id="error-message">([^<]+)</p>',
+                          html)
+
+    assert message(answer.text) == message(missing_task.text) == [NotFound.default_message]
 
 
 def test_a_pdf_task_draws_its_page_from_the_stored_file(

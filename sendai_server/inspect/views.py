@@ -121,6 +121,13 @@ def _unexpected(exc: Exception) -> tuple[str, int]:
     return render_template("error.html", status=500, message=SendAIError.default_message), 500
 
 
+@blp.route("/<path:_unknown>", methods=["GET", "POST"])
+def unknown_page(_unknown: str) -> BaseResponse:
+    """Any other path under /inspect: the inspector's own 404 page (a person typed it), not the
+    API's JSON. Every real route is more specific, so this one matches only what they do not."""
+    raise NotFound()
+
+
 # --- signing in and out ---------------------------------------------------------------------
 
 @blp.route("/", methods=["GET"])
