@@ -3,7 +3,7 @@
 GET /v2/<team_id>/project/<project_id>/task/<task_id> and POST .../task/<task_id>/discard,
 answered from the database DATABASE_URL names (read as the server reads it) with the driver
 alone: stdlib `sqlite3` for sqlite:///..., psycopg 3 for postgresql://... One connection per
-worker process, opened on first use after gunicorn's fork. The statements are the server's
+worker thread, opened on first use after gunicorn's fork. The statements are the server's
 own, as text (tests/test_raw_peer.py checks them against the server's compiled SQLAlchemy
 statements): the key lookup by the SHA-256 of the bearer key, the task row, the children
 UNION ALL; a discard runs BEGIN (BEGIN IMMEDIATE on SQLite, behind the same writer flock the
@@ -27,6 +27,7 @@ import json
 import os
 import re
 import secrets
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -184,30 +185,42 @@ def _error_response(error: _Refused) -> Response:
 # --- the drivers ----------------------------------------------------------------------------
 
 class _Backend:
-    """One connection per process, opened on first use (after gunicorn's fork)."""
+    """One connection per worker thread (gunicorn's gthread workers run several; a pooled
+    connection of the server's is one thread's at a time too), opened on first use, after
+    gunicorn's fork."""
 
     sql: dict[str, str]
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.connect_hooks: list[Callable[[Any], None]] = []  # bench/counting.py hooks in here
-        self._pid: int | None = None
-        self._conn: Any = None
-        self._cursor: Any = None
+        self._local = threading.local()  # pid, conn, cursor (and queue_fd, SQLite's)
+        self._opened: list[tuple[int, Any]] = []
+
+    @property
+    def _mine(self) -> Any:
+        """This thread's connection state, none after a fork."""
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():
+            local.pid, local.conn, local.cursor = os.getpid(), None, None
+        return local
 
     def cursor(self) -> Any:
-        if self._pid != os.getpid():
-            self._conn = self._connect()
+        mine = self._mine
+        if mine.cursor is None:
+            mine.conn = self._connect()
+            self._opened.append((os.getpid(), mine.conn))
             for hook in self.connect_hooks:
-                hook(self._conn)
-            self._cursor = self._conn.cursor()
-            self._pid = os.getpid()
-        return self._cursor
+                hook(mine.conn)
+            mine.cursor = mine.conn.cursor()
+        return mine.cursor
 
     def close(self) -> None:
-        if self._conn is not None and self._pid == os.getpid():
-            self._conn.close()
-        self._pid = self._conn = self._cursor = None
+        for pid, conn in self._opened:
+            if pid == os.getpid():
+                conn.close()
+        self._opened.clear()
+        self._local = threading.local()
 
     def _connect(self) -> Any:
         raise NotImplementedError
@@ -265,7 +278,6 @@ class _SQLite(_Backend):
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self.path = url.split("///", 1)[1]
-        self._queue_fd: int | None = None
 
     def _connect(self) -> Any:
         import sqlite3
@@ -276,7 +288,8 @@ class _SQLite(_Backend):
         for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON",
                        f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}"):
             conn.execute(f"PRAGMA {pragma}")
-        self._queue_fd = os.open(f"{self.path}-writers", os.O_RDWR | os.O_CREAT, 0o600)
+        # Its own descriptor of the queue file: flock excludes descriptors, not threads.
+        self._mine.queue_fd = os.open(f"{self.path}-writers", os.O_RDWR | os.O_CREAT, 0o600)
         return conn
 
     def fetch(self, name: str, params: Any) -> list[Any]:
@@ -296,18 +309,18 @@ class _SQLite(_Backend):
     def begin_write(self) -> None:
         cursor = self.cursor()
         # Writers queue on the server's flock (db._WriterQueue), then take SQLite's lock.
-        fcntl.flock(self._queue_fd, fcntl.LOCK_EX)  # type: ignore[arg-type]
+        fcntl.flock(self._mine.queue_fd, fcntl.LOCK_EX)
         try:
             cursor.execute("BEGIN IMMEDIATE")
         except BaseException:
-            fcntl.flock(self._queue_fd, fcntl.LOCK_UN)  # type: ignore[arg-type]
+            fcntl.flock(self._mine.queue_fd, fcntl.LOCK_UN)
             raise
 
     def end_write(self, commit: bool) -> None:
         try:
             self.cursor().execute("COMMIT" if commit else "ROLLBACK")
         finally:
-            fcntl.flock(self._queue_fd, fcntl.LOCK_UN)  # type: ignore[arg-type]
+            fcntl.flock(self._mine.queue_fd, fcntl.LOCK_UN)
 
     def db_now(self, now: datetime) -> Any:
         # SQLAlchemy's SQLite DateTime storage format.
