@@ -157,11 +157,21 @@ def add_filler_tasks(url: str, project_id: str, count: int) -> None:
         padded = "lpad(i::text, 20, '0')"
         source = "FROM generate_series(1, :count) AS n(i)"
     with engine.begin() as conn:
+        # Each task with an upload of its own, as `tasks create` makes them (upload_id is
+        # never null), in the project's Processed folder, where a COMPLETED task's upload is.
+        conn.execute(text(
+            f"{numbers} INSERT INTO upload (id, project_id, name, folder_id, meta, moved_at,"
+            " created_at, updated_at)"
+            f" SELECT 'upl_' || {padded}, CAST(:project AS VARCHAR), 'Filler', (SELECT id"
+            " FROM folder WHERE project_id = CAST(:project AS VARCHAR) AND name = 'Processed'),"
+            " '[]', NULL, :now, :now"
+            f" {source}"
+        ), params)
         conn.execute(text(
             f"{numbers} INSERT INTO task (id, project_id, name, created_at, status, step_type,"
             " upload_id, approved, exported_at, export_failed_at, last_opened_at)"
             f" SELECT 'task_' || {padded}, :project, 'Filler', :now, 'COMPLETED',"
-            f" 'EXTRACT', NULL, false, NULL, NULL, NULL {source}"
+            f" 'EXTRACT', 'upl_' || {padded}, false, NULL, NULL, NULL {source}"
         ), params)
         conn.execute(text(
             f"{numbers} INSERT INTO task_event (id, task_id, action, from_status, to_status,"
