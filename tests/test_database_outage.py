@@ -13,6 +13,7 @@ import pytest
 import requests
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
 
 from sendai_server import create_app, migrate
 from sendai_server.config import Config
@@ -20,6 +21,8 @@ from sendai_server.db import make_engine
 from sendai_server.services.demo import seed_demo
 from sendai_server.uow import UnitOfWork
 from tests.helpers import LiveServer, auth, free_port, task_path
+from tests.processes import DEADLINE, wait_until
+from tests.tcp_proxy import TcpProxy
 
 TERMINATE_OTHERS = (
     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
@@ -158,3 +161,52 @@ def test_live_gunicorn_on_an_unreachable_database_answers_503_and_logs_it_once(
     assert not [line for line in lines if line.get("level") == "ERROR" and "traceback" in line]
     statuses = [line["status"] for line in lines if line.get("event") == "request"]
     assert statuses.count(503) >= 5 and 500 not in statuses
+
+
+@pytest.mark.slow
+def test_live_gunicorn_answers_503_while_the_database_is_down_and_serves_when_it_is_back(
+    backend: str, database_url: str, seed: dict[str, Any], tmp_path: Path,
+) -> None:
+    """The database goes away under a serving gunicorn (its connections cut, nothing listening
+    at its address) and comes back at the same address: meanwhile /v2 answers 503 and nothing
+    changes; afterwards every request succeeds, without a restart, and the log says both."""
+    if backend != "postgresql":
+        pytest.skip("a database server to go away: SQLite's is a file")
+    target = make_url(database_url)
+    proxy = TcpProxy(target.host or "127.0.0.1", target.port or 5432)
+    log_path = tmp_path / "server.log"
+    server = LiveServer(proxy.url(database_url), workers=2, log_path=log_path,
+                        env={"SENDAI_LOG_LEVEL": "INFO"})
+    try:
+        http = requests.Session()
+        http.headers.update(auth(seed["keys"]["edit"]))
+        reviewing = seed["tasks"]["REVIEWING"]
+        for _ in range(6):  # the workers' pools hold connections through the proxy
+            assert http.get(server.url + task_path(seed, reviewing[0]), timeout=10).ok
+
+        proxy.cut()
+        for _ in range(4):
+            _assert_unavailable(http.get(server.url + task_path(seed, reviewing[0]), timeout=10))
+            _assert_unavailable(http.post(server.url + task_path(seed, reviewing[1], "discard"),
+                                          timeout=10))
+        assert http.get(server.url + "/healthz", timeout=10).status_code == 200
+        assert http.get(server.url + "/readyz", timeout=10).status_code == 503
+
+        proxy.restore()
+        wait_until(lambda: http.get(server.url + "/readyz", timeout=10).status_code == 200,
+                   "readyz once the database is back", DEADLINE)
+        for _ in range(6):
+            assert http.get(server.url + task_path(seed, reviewing[0]), timeout=10).ok
+        discarded = http.post(server.url + task_path(seed, reviewing[1], "discard"), timeout=10)
+        assert discarded.status_code == 200, discarded.text
+        assert discarded.json()["payload"]["status"] == "DISCARDED"
+    finally:
+        server.stop()
+        proxy.close()
+    lines = [json.loads(line) for line in log_path.read_text().splitlines()
+             if line.startswith("{")]
+    messages = [line.get("message", "") for line in lines]
+    assert any(m.startswith("database unavailable") for m in messages)
+    assert "database available again" in messages
+    statuses = [line["status"] for line in lines if line.get("event") == "request"]
+    assert statuses.count(503) >= 8 and 500 not in statuses
