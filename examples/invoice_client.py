@@ -1,8 +1,10 @@
 """An integration a team might write against Send AI's documentation: upload an invoice, wait
 for its task to come out of processing, read its total, and discard the task so nobody reviews
 it (`import_invoice`); or, for invoices uploaded elsewhere, read the total and discard only the
-tasks that have none (`triage_invoice`). Nothing here knows about sendai-server; its tests
-(test_invoice_client.py) only point `base_url` at it.
+tasks that have none (`triage_invoice`); or, instead of polling, let Send AI say when an
+upload is in review and import its invoices then (`handle_notification`, called by the team's
+webhook endpoint with the notification's JSON). Nothing here knows about sendai-server; its
+tests (test_invoice_client.py) only point `base_url` at it.
 """
 
 from __future__ import annotations
@@ -132,3 +134,24 @@ def import_invoice(client: SendAI, path: str | Path, timeout: float = 600.0) -> 
     total = invoice_total(task)
     client.discard_task(task_id)
     return ImportedInvoice(task_id, total)
+
+
+def handle_notification(client: SendAI, notification: dict[str, Any]) -> list[ImportedInvoice]:
+    """What the webhook endpoint does with one of Send AI's notifications (its JSON payload:
+    `event`, `upload`, `task`, ...). UPLOAD_IN_REVIEW: each of the upload's tasks still in
+    review has its total read and is discarded, as `import_invoice` does; what was imported,
+    in the upload's file order. Any other event, or a task a person took meanwhile: nothing.
+    Send AI delivers at least once, so the same notification may come twice: a task already
+    discarded is skipped, not an error."""
+    if notification.get("event") != "UPLOAD_IN_REVIEW":
+        return []
+    files = notification["upload"]["files"]  # task id -> its file, with the file's index
+    imported = []
+    for task_id in sorted(files, key=lambda task_id: files[task_id]["index"]):
+        task = client.get_task(task_id)
+        if task["status"] != "REVIEWING":
+            continue
+        total = invoice_total(task)
+        client.discard_task(task_id)
+        imported.append(ImportedInvoice(task_id, total))
+    return imported

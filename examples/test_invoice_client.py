@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 from invoice_client import (
+    ImportedInvoice,
     NotForReview,
     SendAI,
     SendAIError,
+    handle_notification,
     import_invoice,
     invoice_total,
     triage_invoice,
@@ -245,3 +247,40 @@ def test_a_file_send_ai_cannot_take_is_an_error_the_client_can_read(importer, tm
         importer.upload(notes)
 
     assert (refused.value.status, refused.value.code) == (400, "validation_error")
+
+
+# --- notifications in: Send AI says when an upload is in review ---------------------------------
+
+def test_an_upload_in_review_notification_imports_its_invoices(invoices, importer, tmp_path):
+    upload = invoices.upload(make_invoice(tmp_path, "99.00 EUR"), make_invoice(tmp_path))
+    first, second = upload["taskIds"]
+
+    [notification] = invoices.wait_for_notifications(event="UPLOAD_IN_REVIEW")
+    imported = handle_notification(importer, notification)
+
+    assert notification["upload"]["id"] == upload["id"]
+    assert imported == [ImportedInvoice(first, Decimal("99.00")),
+                        ImportedInvoice(second, Decimal("1234.56"))]
+    assert {invoices.get_task(t)["status"] for t in (first, second)} == {"DISCARDED"}
+
+
+def test_the_same_notification_twice_imports_nothing_the_second_time(invoices, importer,
+                                                                     tmp_path):
+    invoices.upload(make_invoice(tmp_path))
+    [notification] = invoices.wait_for_notifications(event="UPLOAD_IN_REVIEW")
+
+    assert len(handle_notification(importer, notification)) == 1
+    assert handle_notification(importer, notification) == []  # delivered again: no error
+
+
+def test_the_upload_processed_notification_that_follows_is_left_alone(invoices, importer,
+                                                                      tmp_path):
+    upload = invoices.upload(make_invoice(tmp_path))
+    [in_review] = invoices.wait_for_notifications(event="UPLOAD_IN_REVIEW")
+    handle_notification(importer, in_review)  # its task discarded: the upload is COMPLETED
+
+    [processed] = invoices.wait_for_notifications(event="UPLOAD_PROCESSED")
+
+    assert processed["upload"]["id"] == upload["id"]
+    assert processed["upload"]["status"] == "COMPLETED"
+    assert handle_notification(importer, processed) == []
