@@ -899,7 +899,7 @@ def costs_table(costs: dict[str, Any]) -> list[str]:
         label = request.replace("_small", " 1x5").replace("_large", " 50x40")
         rows.append(f"{label:20}{cells[0]}  {cells[1]}{server['checkouts']:11g}")
     rows.append("  (as the database sees them, in-process; checkouts: the server's pool; the "
-                "raw app keeps one connection per worker)")
+                "raw app keeps one connection per thread)")
     if prepares:
         rows.append(f"  psycopg prepare round trips in {', '.join(prepares)}: see results.json")
     return rows
