@@ -11,7 +11,7 @@ from typing import Any
 DEFAULT_SQLITE_PATH = Path("instance") / "sendai.db"
 DEFAULT_DATABASE_URL = f"sqlite:///{DEFAULT_SQLITE_PATH}"
 
-# Claims after which a failing job is left for a person (pipeline/jobs.py). A delivery is one
+# Claims after which a failing job is left for a person (jobs.py). A delivery is one
 # job, claimed once per attempt, so it has at most this many attempts.
 JOB_MAX_ATTEMPTS = 10
 MAX_DELIVERY_ATTEMPTS = JOB_MAX_ATTEMPTS
@@ -50,6 +50,9 @@ def _seconds(
         raise ConfigError(f"{name} is a number of seconds {bounds}; got {raw!r}")
     return value
 
+# Seconds a pipeline step waits unless the project or SENDAI_PIPELINE_DELAY says otherwise
+# (API.md §8); the services' default too.
+DEFAULT_PIPELINE_DELAY = 1.0
 
 @dataclass(frozen=True)
 class Config:
@@ -75,13 +78,13 @@ class Config:
     # Serve a database whose schema is not at this version's head (a rolling upgrade); off,
     # such a database answers 503 `unavailable` (uow.py) and `serve` refuses to start (cli.py).
     allow_schema_mismatch: bool = False
-    # Signs list pagination tokens. Unset: a random secret made once and kept in the database,
-    # so every worker and host on that database shares it (services/signing.py).
+    # Signs list pagination tokens. Unset: a random secret made by the database's migration
+    # and kept there, so every worker and host on that database shares it (services/signing.py).
     secret_key: str | None = field(default=None, repr=False)
     # The pipeline (API.md §10, pipeline/): how long a step takes unless the project says
     # otherwise; how long a worker holds a job before another may take it (a worker that died
     # mid-job); how long an idle worker sleeps before it looks for new jobs again.
-    pipeline_delay: float = 1.0
+    pipeline_delay: float = DEFAULT_PIPELINE_DELAY
     job_lease_seconds: float = 60.0
     worker_poll_seconds: float = 1.0
     # Test hooks of the worker (pipeline/worker.py), ignored in production: a folder where the

@@ -26,6 +26,7 @@ from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from .lifecycle import TaskStatus
+from .statuses import NotificationStatus
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -297,7 +298,7 @@ class TaskEvent(Base):
 
 
 class Job(Base):
-    """Work for the pipeline's workers (pipeline/jobs.py), written in the same transaction as
+    """Work for the pipeline's workers (jobs.py), written in the same transaction as
     the change that needs it and deleted in the same transaction as its effect. A worker that
     takes it holds a lease; a lease that runs out (the worker died) lets another take it."""
 
@@ -373,7 +374,7 @@ class Notification(Base):
     upload_id: Mapped[str] = mapped_column(ID)
     task_id: Mapped[str | None] = mapped_column(ID)
     body: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # delivered, failed
+    status: Mapped[str] = mapped_column(String(16), default=NotificationStatus.PENDING.value)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -67,10 +67,10 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from . import create_app, migrate
 from .config import Config
+from .jobs import DELIVER
 from .lifecycle import TaskStatus
 from .models import Connector, Job, Notification, utcnow
 from .models import Task as TaskRow
-from .pipeline.jobs import DELIVER
 from .pipeline.worker import run_worker
 from .services.connectors import ConnectorSpec, create_connector
 from .services.demo import EDIT_SCOPES, HELPER_SCOPES

@@ -10,7 +10,7 @@ from flask import current_app, g
 from ..auth import requires
 from ..services import connectors, helper_tasks
 from ..services.tasks import Caller
-from ..uow import current_uow
+from ..web import current_uow
 from .blueprint import Blueprint
 from .schemas import (
     AdvanceSchema,

@@ -16,7 +16,7 @@ from ..errors import NotFound, ValidationError
 from ..services import projects, uploads
 from ..services.tasks import Caller
 from ..storage import Storage
-from ..uow import current_uow
+from ..web import current_uow, token_secret
 from .blueprint import Blueprint
 from .schemas import (
     CreatedUploadSchema,
@@ -26,8 +26,8 @@ from .schemas import (
     UploadFormSchema,
     UploadListQuerySchema,
     UploadListSchema,
+    page_answer,
 )
-from .tasks import token_secret
 
 blp = Blueprint(
     "uploads", __name__, url_prefix="/",
@@ -155,10 +155,10 @@ def list_uploads(team_id: str, project_id: str, **params: Any) -> dict[str, Any]
         descending=params["sort"] == "created_at:desc", limit=params["limit"],
         token=params.get("token"),
     )
-    found, count, more, token = uploads.list_uploads(
+    page = uploads.list_uploads(
         current_uow(), g.principal, team_id, project_id, query, token_secret()
     )
-    return {"payload": found, "count": count, "more": more, "paginationToken": token}
+    return page_answer(page)
 
 
 @blp.route(f"{PROJECT}/upload/<upload_id>", methods=["GET"])

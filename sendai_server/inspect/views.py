@@ -6,7 +6,6 @@ answered by the task page: the new state, or the API's own error message."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -26,17 +25,17 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from ..api.schemas import ReportSchema
-from ..api.tasks import token_secret
 from ..auth import _KEY_SHAPE
 from ..errors import NotFound, SendAIError, Unauthenticated, ValidationError
-from ..lifecycle import USER_ACTIONS, TaskStatus, fire, past_tense
+from ..lifecycle import USER_ACTIONS, LifecycleState, TaskStatus, fire, past_tense
 from ..services import tasks
 from ..services.keys import Principal, authenticate
 from ..services.notifications import NotificationListQuery, list_notifications
 from ..services.projects import list_folders, visible_projects
 from ..services.task_list import TaskListQuery, list_tasks
 from ..services.uploads import UploadListQuery, file_of_task, list_uploads
-from ..uow import current_uow
+from ..statuses import NotificationStatus, UploadStatus
+from ..web import current_uow, token_secret
 from . import pages
 from .diagram import internal_triggers, lifecycle_svg
 from .session import (
@@ -55,7 +54,8 @@ blp = Blueprint("inspect", __name__, url_prefix="/inspect", template_folder="tem
                 static_folder="static", static_url_path="/static")
 
 PAGE_SIZE = 20
-UPLOAD_STATUSES = ("PROCESSING", "IN_REVIEW", "COMPLETED")
+UPLOAD_STATUSES = tuple(s.value for s in UploadStatus)
+NOTIFICATION_STATUSES = tuple(s.value for s in NotificationStatus)
 _PROJECT = "/<team_id>/project/<project_id>"
 _TASK = _PROJECT + "/task/<task_id>"
 
@@ -191,7 +191,7 @@ def task_list(team_id: str, project_id: str) -> str:
                      if s in TaskStatus.__members__)
     query = TaskListQuery(statuses=statuses, limit=PAGE_SIZE, token=request.args.get("token"))
     page = list_tasks(current_uow(), principal, team_id, project_id, query, token_secret())
-    processing = any(t["status"] == TaskStatus.PROCESSING for t in page.tasks)
+    processing = any(t["status"] == TaskStatus.PROCESSING for t in page.items)
     return render_template("tasks.html", team_id=team_id, project_id=project_id, page=page,
                            statuses=TaskStatus, chosen={s.value for s in statuses},
                            refresh=processing)
@@ -208,16 +208,12 @@ def upload_list(team_id: str, project_id: str) -> str:
     statuses = tuple(s for s in request.args.getlist("status") if s in UPLOAD_STATUSES)
     query = UploadListQuery(statuses=statuses, folder_id=folder_id, limit=PAGE_SIZE,
                             token=request.args.get("token"))
-    uploads, count, more, token = list_uploads(uow, principal, team_id, project_id, query,
-                                               token_secret())
+    page = list_uploads(uow, principal, team_id, project_id, query, token_secret())
     return render_template(
         "uploads.html", team_id=team_id, project_id=project_id, folders=folders,
-        folder_id=folder_id, uploads=uploads, count=count, more=more, token=token,
-        statuses=UPLOAD_STATUSES, chosen=set(statuses),
-        refresh=any(u["status"] == "PROCESSING" for u in uploads))
-
-
-NOTIFICATION_STATUSES = ("pending", "delivered", "failed")
+        folder_id=folder_id, uploads=page.items, count=page.count, more=page.more,
+        token=page.token, statuses=UPLOAD_STATUSES, chosen=set(statuses),
+        refresh=any(u["status"] == UploadStatus.PROCESSING for u in page.items))
 
 
 @blp.route(_PROJECT + "/notifications", methods=["GET"])
@@ -228,22 +224,13 @@ def notification_list(team_id: str, project_id: str) -> str:
     statuses = tuple(s for s in request.args.getlist("status") if s in NOTIFICATION_STATUSES)
     query = NotificationListQuery(statuses=statuses, limit=PAGE_SIZE,
                                   token=request.args.get("token"))
-    found, count, more, token = list_notifications(
+    page = list_notifications(
         current_uow(), principal, team_id, project_id, query, token_secret())
     return render_template(
-        "notifications.html", team_id=team_id, project_id=project_id, notifications=found,
-        count=count, more=more, token=token, statuses=NOTIFICATION_STATUSES,
-        chosen=set(statuses), refresh=any(n["status"] == "pending" for n in found))
-
-
-@dataclass
-class _Trial:
-    """A copy of the task's lifecycle fields, for asking the machine what it would allow."""
-
-    status: TaskStatus
-    approved: bool
-    exported_at: datetime | None
-    export_failed_at: datetime | None
+        "notifications.html", team_id=team_id, project_id=project_id,
+        notifications=page.items, count=page.count, more=page.more, token=page.token,
+        statuses=NOTIFICATION_STATUSES, chosen=set(statuses),
+        refresh=any(n["status"] == NotificationStatus.PENDING for n in page.items))
 
 
 def allowed_actions(principal: Principal, task: dict[str, Any]) -> list[str]:
@@ -251,9 +238,8 @@ def allowed_actions(principal: Principal, task: dict[str, Any]) -> list[str]:
     (on a copy), so the buttons follow TRANSITIONS and nothing else."""
     if "task.edit" not in principal.scopes:
         return []
-    return [trigger for trigger in USER_ACTIONS if fire(_Trial(
-        task["status"], task["approved"], task["exported_at"], task["export_failed_at"]),
-        trigger) is None]
+    return [trigger for trigger in USER_ACTIONS
+            if fire(LifecycleState.of(task), trigger) is None]
 
 
 def _task_page(principal: Principal, team_id: str, project_id: str, task_id: str,

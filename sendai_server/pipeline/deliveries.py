@@ -11,9 +11,10 @@ A notification's `deliver` job is claimed like any job (a short write: the lease
 3. one short write: the attempt in the log and then, on a 2xx, the notification `delivered`
    and the job finished; otherwise the job due again after 1, 2, 4, ... s
    (SENDAI_DELIVERY_BACKOFF_SECONDS doubled), or, once SENDAI_DELIVERY_ATTEMPTS attempts are
-   spent, the notification `failed` and the job finished. A `TASK_EXPORT` fires `export` or
-   `export_fail` on its task in that write. The connector's next pending notification, if
-   any, gets its job there too (deliveries to one connector stay in order).
+   spent, the notification `failed` and the job finished. An event whose table row says so
+   (notification_events.py: `TASK_EXPORT`) fires `export` or `export_fail` on its task in
+   that write. The connector's next pending notification, if any, gets its job there too
+   (services/notifications.schedule_heads: deliveries to one connector stay in order).
 
 At least once: a worker that dies between 2 and 3 leaves the job leased; once the lease runs
 out another worker sends the same body, with the same event id, again (its attempt number
@@ -36,13 +37,16 @@ from typing import Any
 import httpx
 from sqlalchemy import Connection, func, insert, select, update
 
+from .. import jobs
 from ..config import Config
 from ..errors import InvalidTaskState, NotFound, Unavailable
+from ..jobs import ClaimedJob
 from ..models import Connector, Notification, NotificationAttempt, utcnow
+from ..notification_events import BY_EVENT
+from ..services.notifications import schedule_heads
 from ..services.tasks import fire_on_task
+from ..statuses import NotificationStatus
 from ..uow import UnitOfWork
-from . import jobs
-from .jobs import ClaimedJob
 
 log = logging.getLogger("sendai_server.deliveries")
 
@@ -111,7 +115,7 @@ def deliver(uow: UnitOfWork, job: ClaimedJob, config: Config, client: httpx.Clie
             .join(Connector, Connector.id == Notification.connector_id)
             .where(Notification.seq == seq)
         ).first()
-    if row is None or row.status != "pending":  # its connector was deleted, or it is done
+    if row is None or row.status != NotificationStatus.PENDING:  # connector deleted, or done
         with uow.write() as conn:
             jobs.finish(conn, job)
         return
@@ -181,7 +185,7 @@ def _record(uow: UnitOfWork, job: ClaimedJob, seq: int, row: Any, attempt: Attem
         if done:
             jobs.finish(conn, job)
         else:
-            delay = config.delivery_backoff_seconds * 2 ** (attempt.n - 1)
+            delay = jobs.backoff_seconds(attempt.n, config.delivery_backoff_seconds, cap=None)
             jobs.retry_at(conn, job, utcnow() + timedelta(seconds=delay))
         conn.execute(insert(NotificationAttempt), [
             {"notification_seq": seq, "n": n, "at": attempt.at, "status_code": None,
@@ -191,33 +195,26 @@ def _record(uow: UnitOfWork, job: ClaimedJob, seq: int, row: Any, attempt: Attem
               "status_code": attempt.status_code, "error": attempt.error,
               "duration_ms": attempt.duration_ms}])
         if done:
-            status = "delivered" if attempt.ok else "failed"
+            status = NotificationStatus.DELIVERED if attempt.ok else NotificationStatus.FAILED
             conn.execute(update(Notification).where(Notification.seq == seq)
-                         .values(status=status, finished_at=utcnow()))
-            if row.event == "TASK_EXPORT" and row.task_id is not None:
-                _export(conn, row, "export" if attempt.ok else "export_fail")
-            schedule_next(conn, row.connector_id)
+                         .values(status=status.value, finished_at=utcnow()))
+            event = BY_EVENT[row.event]
+            trigger = event.on_delivered if attempt.ok else event.on_failed
+            if trigger is not None and row.task_id is not None:
+                _fire(conn, row, trigger)
+            # Locked first, as the outbox does (services/notifications.py).
+            conn.execute(select(Connector.id).where(Connector.id == row.connector_id)
+                         .with_for_update())
+            schedule_heads(conn, [row.connector_id])
 
 
-def _export(conn: Connection, row: Any, trigger: str) -> None:
-    """`export` / `export_fail` on the notification's task, through the state machine. A task
-    that was deleted, or is no longer COMPLETED (unlocked meanwhile), is left as it is."""
+def _fire(conn: Connection, row: Any, trigger: str) -> None:
+    """The delivered or failed event's trigger (`export` / `export_fail`) on the notification's
+    task, through the state machine. A task that was deleted, or is no longer COMPLETED
+    (unlocked meanwhile), is left as it is."""
     try:
         fire_on_task(conn, row.project_id, row.task_id, trigger, key_id=None, request_id=None,
                      details={"notification_id": row.id, "connector_id": row.connector_id})
     except (InvalidTaskState, NotFound) as exc:
         log.warning("notification %s: %s not fired on task %s: %s", row.id, trigger,
                     row.task_id, exc)
-
-
-def schedule_next(conn: Connection, connector_id: str) -> None:
-    """The connector's oldest pending notification gets its `deliver` job (its row locked
-    first, as the outbox does: services/notifications.py)."""
-    conn.execute(select(Connector.id).where(Connector.id == connector_id).with_for_update())
-    following = conn.scalar(
-        select(Notification.seq).where(Notification.connector_id == connector_id,
-                                        Notification.status == "pending")
-        .order_by(Notification.seq).limit(1)
-    )
-    if following is not None:
-        jobs.enqueue(conn, jobs.DELIVER, payload={"notification": following})

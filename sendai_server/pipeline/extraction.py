@@ -18,6 +18,8 @@ from typing import Any, BinaryIO
 from PIL import Image, ImageSequence
 from pypdf import PdfReader
 
+from ..file_types import JPEG, PDF, PNG, TIFF
+
 DPI = 300
 POINTS_PER_INCH = 72
 SCALE = DPI / POINTS_PER_INCH
@@ -28,38 +30,6 @@ CHAR_WIDTH = 0.5
 ASCENT = 0.75
 DESCENT = 0.2
 LINE_GAP = 1.2
-
-
-@dataclass(frozen=True)
-class FileKind:
-    file_type: str
-    content_type: str
-
-
-PDF = FileKind("pdf", "application/pdf")
-PNG = FileKind("png", "image/png")
-JPEG = FileKind("jpeg", "image/jpeg")
-TIFF = FileKind("tiff", "image/tiff")
-
-# Magic numbers: the first bytes of each accepted type. TIFF in either byte order, classic
-# (42) or BigTIFF (43).
-_SIGNATURES: tuple[tuple[bytes, FileKind], ...] = (
-    (b"%PDF-", PDF),
-    (b"\x89PNG\r\n\x1a\n", PNG),
-    (b"\xff\xd8\xff", JPEG),
-    (b"II*\x00", TIFF),
-    (b"MM\x00*", TIFF),
-    (b"II+\x00", TIFF),
-    (b"MM\x00+", TIFF),
-)
-
-
-def sniff(head: bytes) -> FileKind | None:
-    """The accepted type the file's first bytes announce (by content, never by name)."""
-    for signature, kind in _SIGNATURES:
-        if head.startswith(signature):
-            return kind
-    return None
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,13 @@ from sqlalchemy import (
 from ..lifecycle import TaskStatus
 from ..models import Connector, Folder, Task, Upload
 from ..statements import Statement
+from ..statuses import (
+    UPLOAD_STATUS_OTHERWISE,
+    UPLOAD_STATUS_WHILE_ANY_TASK,
+    UploadStatus,
+    upload_status,
+)
 from .projects import INBOX, PROCESSED
-
-UPLOAD_STATUSES = ("PROCESSING", "IN_REVIEW", "COMPLETED")
 
 
 def _task_exists(upload_id: Any, status: TaskStatus) -> Any:
@@ -33,11 +37,11 @@ def _task_exists(upload_id: Any, status: TaskStatus) -> Any:
 
 
 def status_of(upload_id: Any) -> Any:
-    """An upload's status, from its tasks (API.md §9), as SQL."""
+    """An upload's status, from its tasks (API.md §9), as SQL: statuses.py's rule."""
     return case(
-        (_task_exists(upload_id, TaskStatus.PROCESSING), literal("PROCESSING")),
-        (_task_exists(upload_id, TaskStatus.REVIEWING), literal("IN_REVIEW")),
-        else_=literal("COMPLETED"),
+        *((_task_exists(upload_id, task_status), literal(status.value))
+          for task_status, status in UPLOAD_STATUS_WHILE_ANY_TASK),
+        else_=literal(UPLOAD_STATUS_OTHERWISE.value),
     )
 
 
@@ -72,7 +76,7 @@ SETTLE_UPLOAD = Statement(
             (and_(
                 Upload.moved_at.is_(None),
                 Upload.folder_id == _INBOX_OF_UPLOAD,
-                status_of(Upload.id) == "COMPLETED",
+                status_of(Upload.id) == UploadStatus.COMPLETED.value,
             ), _PROCESSED_OF_UPLOAD),
             else_=Upload.folder_id,
         ),
@@ -81,29 +85,23 @@ SETTLE_UPLOAD = Statement(
     # project has connectors at all and, if so, what the upload's other tasks are doing.
     .returning(
         exists().where(Connector.project_id == _UPDATED_PROJECT_ID),
-        _other_task_exists(TaskStatus.PROCESSING),
-        _other_task_exists(TaskStatus.REVIEWING),
+        *(_other_task_exists(task_status) for task_status, _ in UPLOAD_STATUS_WHILE_ANY_TASK),
     )
 )
 
 
 @dataclass(frozen=True)
 class Settled:
-    """After a task's status changed: whether its project has connectors, and whether any
-    other task of its upload is PROCESSING or REVIEWING (so the upload's status before and
-    after the change follow from the task's two statuses)."""
+    """After a task's status changed: whether its project has connectors, and the statuses of
+    statuses.py's rule (PROCESSING, REVIEWING) that another task of its upload is in (so the
+    upload's status before and after the change follow from the task's two statuses)."""
 
     has_connectors: bool
-    others_processing: bool
-    others_reviewing: bool
+    others_in: frozenset[TaskStatus] = frozenset()
 
-    def upload_status(self, task_status: TaskStatus) -> str:
+    def upload_status(self, task_status: TaskStatus) -> UploadStatus:
         """The upload's status (API.md §9) with this task in `task_status`."""
-        if self.others_processing or task_status == TaskStatus.PROCESSING:
-            return "PROCESSING"
-        if self.others_reviewing or task_status == TaskStatus.REVIEWING:
-            return "IN_REVIEW"
-        return "COMPLETED"
+        return upload_status(lambda s: s in self.others_in or s == task_status)
 
 
 def settle_upload(conn: Connection, upload_id: str, task_id: str, now: datetime) -> Settled:
@@ -111,5 +109,8 @@ def settle_upload(conn: Connection, upload_id: str, task_id: str, now: datetime)
     Processed; and what the outbox needs to know (one statement)."""
     rows = SETTLE_UPLOAD.rows(conn, {"upload_id": upload_id, "task_id": task_id, "now": now})
     if not rows:
-        return Settled(False, False, False)
-    return Settled(*(bool(value) for value in rows[0]))
+        return Settled(False)
+    has_connectors, *others = rows[0]
+    return Settled(bool(has_connectors), frozenset(
+        task_status for (task_status, _), other in zip(UPLOAD_STATUS_WHILE_ANY_TASK, others,
+                                                       strict=True) if other))

@@ -18,36 +18,27 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any, BinaryIO, cast
 
-from itsdangerous import URLSafeSerializer
-from sqlalchemy import (
-    Connection,
-    delete,
-    func,
-    insert,
-    select,
-    tuple_,
-    update,
-)
+from sqlalchemy import Connection, delete, insert, select, update
 
+from .. import jobs
 from ..errors import NotFound, PayloadTooLarge, ValidationError
+from ..file_types import sniff
 from ..ids import is_lookup_id, new_id
 from ..lifecycle import TaskStatus
 from ..models import Folder, Task, Upload, UploadFile
-from ..pipeline import jobs
-from ..pipeline.extraction import sniff
 from ..storage import FileTooLarge, Storage
 from ..uow import UnitOfWork
 from .keys import Principal
+from .paging import Keyset, Page, fetch_page
 from .projects import INBOX, find_folder, project_settings
 from .task_creation import TaskSpec, write_tasks
-from .task_list import make_token, read_token
 from .tasks import Caller
 from .upload_reads import select_uploads, with_files
 from .upload_status import status_of
 
 MAX_FILE_BYTES = 40 * 1024 * 1024  # Send AI's limit per file
 MAX_FILES = 100
-_SALT = "sendai.upload-list.v1"
+UPLOADS = Keyset(Upload.__table__, Upload.created_at, Upload.id, salt="sendai.upload-list.v1")
 
 
 @dataclass(frozen=True)
@@ -168,7 +159,7 @@ def _write_upload(
             conn, project_id,
             [TaskSpec(name=s.name, status=TaskStatus.PROCESSING, meta=meta, upload_id=upload_id)
              for s in stored],
-            key_id=key_id, request_id=request_id,
+            key_id=key_id, request_id=request_id, inbox=inbox,
         )
         conn.execute(insert(UploadFile), [
             {"upload_id": upload_id, "position": index, "task_id": task_id, "name": s.name,
@@ -178,7 +169,7 @@ def _write_upload(
         ])
         delay = settings.delay if settings.delay is not None else default_delay
         for task_id in task_ids:
-            jobs.enqueue(conn, "extract", task_id=task_id,
+            jobs.enqueue(conn, jobs.EXTRACT, task_id=task_id,
                          run_at=now + timedelta(seconds=delay))
     return {
         "id": upload_id, "name": name or stored[0].name, "projectId": project_id,
@@ -265,32 +256,19 @@ class UploadListQuery:
 def list_uploads(
     uow: UnitOfWork, principal: Principal, team_id: str, project_id: str,
     query: UploadListQuery, secret: str,
-) -> tuple[list[dict[str, Any]], int, bool, str | None]:
-    """One page of the project's uploads (§4's paging): uploads, count, more, token."""
+) -> Page:
+    """One page of the project's uploads (§4's paging)."""
     principal.check_visibility(team_id, project_id)
-    serializer = URLSafeSerializer(secret, salt=_SALT)
-    binding = query.binding(team_id, project_id)
-    after = read_token(serializer, query.token, binding) if query.token else None
     conditions: list[Any] = [Upload.project_id == project_id]
     if query.statuses:
         conditions.append(status_of(Upload.id).in_(sorted(set(query.statuses))))
     if query.folder_id is not None:
         conditions.append(Upload.folder_id == query.folder_id)
-    key = tuple_(Upload.created_at, Upload.id)
-    page_conditions = list(conditions)
-    if after is not None:
-        page_conditions.append(key < after if query.descending else key > after)
-    order = ((Upload.created_at.desc(), Upload.id.desc()) if query.descending
-             else (Upload.created_at.asc(), Upload.id.asc()))
-    with uow.read() as conn:
-        count = conn.scalar(select(func.count()).select_from(Upload).where(*conditions)) or 0
-        rows = conn.execute(
-            select_uploads().where(*page_conditions).order_by(*order).limit(query.limit + 1)
-        ).mappings().all()
-        more = len(rows) > query.limit
-        uploads = with_files(conn, [dict(row) for row in rows[: query.limit]])
-    token = make_token(serializer, binding, uploads[-1]) if more else None
-    return uploads, count, more, token
+    return fetch_page(
+        uow, UPLOADS, select_uploads(), conditions, secret=secret,
+        binding=query.binding(team_id, project_id), descending=query.descending,
+        limit=query.limit, token=query.token, finish=with_files,
+    )
 
 
 def file_of_upload(
