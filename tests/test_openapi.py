@@ -12,7 +12,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 
-from sendai_server.api.blueprint import ERROR_RESPONSES, Api, Blueprint
+from sendai_server.api.blueprint import Blueprint
+from sendai_server.api.openapi import ERROR_RESPONSES, Api
 from tests.api_spec import Operation, operations, routed_operations
 
 

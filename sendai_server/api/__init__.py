@@ -10,7 +10,7 @@ from flask import Flask, Response, g, request
 from ..errors import PayloadTooLarge, ValidationError
 from ..ids import new_id
 from . import docs, errors, health, helper_endpoints, notifications, tasks, uploads
-from .blueprint import API_DESCRIPTION, Api
+from .openapi import API_DESCRIPTION, Api
 
 _SPOOL_BYTES = 1024 * 1024
 _CHUNK_BYTES = 256 * 1024
