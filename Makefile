@@ -21,9 +21,11 @@ run: install
 	$(BIN)/sendai-server demo-curl
 	$(BIN)/sendai-server serve
 
+# ruff, mypy, and import-linter's layer contracts (.importlinter): an import upward fails here.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy sendai_server
+	$(BIN)/lint-imports
 
 # examples/ as a user runs it: a virtual environment of its own with sendai-server installed
 # from this checkout as `pip install '.[pytest]'` does, not editable, so a module, migration or
@@ -71,4 +73,4 @@ bench: install
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(EXAMPLES_VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(EXAMPLES_VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
