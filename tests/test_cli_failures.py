@@ -16,8 +16,8 @@ from alembic.util import CommandError
 from click.testing import CliRunner, Result
 from sqlalchemy import text
 
-from sendai_server import cli, migrate
-from sendai_server.cli import CommandFailure, main
+from sendai_server import migrate
+from sendai_server.cli import CommandFailure, main, resources, supervisor
 from sendai_server.db import make_engine
 from sendai_server.migrate import SchemaMismatch
 from tests.helpers import REPO_ROOT, free_port
@@ -208,7 +208,7 @@ def test_db_current_says_a_schema_is_newer(newer_sqlite: str) -> None:
 def execs(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     """What serve would have exec'd, instead of exec'ing it."""
     calls: list[list[str]] = []
-    monkeypatch.setattr(cli, "_exec", calls.append)
+    monkeypatch.setattr(supervisor, "start", calls.append)
     return calls
 
 
@@ -269,7 +269,7 @@ def test_a_bug_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken() -> Any:
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(cli, "mermaid_diagram", broken)
+    monkeypatch.setattr(resources, "mermaid_diagram", broken)
     result = invoke("sqlite://", "lifecycle")
     assert isinstance(result.exception, ZeroDivisionError)
 
