@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 
 from ..config import Config
 
@@ -16,6 +18,32 @@ log = logging.getLogger("sendai_server.cli")
 # `sendai-server worker` as a child of this interpreter (whatever venv or checkout it runs from).
 WORKER_ARGV = [sys.executable, "-c", "from sendai_server.cli import main; "
                "main(prog_name='sendai-server')", "worker"]
+
+
+# prctl(2): the signal a process gets when the thread that started it ends (linux/prctl.h).
+_PR_SET_PDEATHSIG = 1
+
+
+def _ends_with_this_process() -> Callable[[], None] | None:
+    """A preexec_fn that makes the child get SIGTERM when this process is gone, however it
+    ended (a SIGKILL included), on Linux; None elsewhere. SIGTERM is what serve itself sends
+    when it stops: gunicorn's master stops gracefully (its own workers end with it, as they
+    watch their parent), the pipeline worker finishes its current job.
+
+    Runs in the child between fork and exec: the setting survives exec. A parent that died
+    before it took effect is caught by the parent check after it."""
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(None, use_errno=True)  # loaded before the fork, not in the child
+    parent = os.getpid()
+
+    def preexec() -> None:
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
 
 
 class ServeCommand(list[str]):
@@ -63,8 +91,11 @@ def _supervise(server_argv: list[str], worker_argv: list[str]) -> int:
     # Before the children start, so that a signal in between does not orphan them.
     signal.signal(signal.SIGTERM, _forward)
     signal.signal(signal.SIGINT, _forward)
-    server = subprocess.Popen(server_argv)
-    worker = subprocess.Popen(worker_argv, process_group=0)
+    # Each child ends with this process, even when it is killed and can forward nothing.
+    # Started from this thread only: the parent-death signal follows the thread that forked.
+    ends_with_us = _ends_with_this_process()
+    server = subprocess.Popen(server_argv, preexec_fn=ends_with_us)
+    worker = subprocess.Popen(worker_argv, process_group=0, preexec_fn=ends_with_us)
     while True:
         try:
             status = server.wait(timeout=1.0)
@@ -73,7 +104,7 @@ def _supervise(server_argv: list[str], worker_argv: list[str]) -> int:
             pass
         if worker.poll() is not None and not stopping.is_set():
             log.warning("the pipeline worker exited with %s; starting another", worker.returncode)
-            worker = subprocess.Popen(worker_argv, process_group=0)
+            worker = subprocess.Popen(worker_argv, process_group=0, preexec_fn=ends_with_us)
     _stop_worker()
     try:
         worker.wait(timeout=Config.from_env().job_lease_seconds)
