@@ -51,6 +51,20 @@ def _seconds(
     return value
 
 
+def _public_url(raw: str | None) -> str | None:
+    """SENDAI_PUBLIC_URL without its trailing slash; an http(s) URL with a host, or unset."""
+    value = (raw or "").strip().rstrip("/")
+    if not value:
+        return None
+    scheme, separator, rest = value.partition("://")
+    if scheme.lower() not in {"http", "https"} or not separator or not rest.split("/")[0]:
+        raise ConfigError(
+            "SENDAI_PUBLIC_URL is the address clients reach the server at, like "
+            f"http://127.0.0.1:8000 or https://sendai.example.com; got {raw!r}"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class Config:
     env: str = "development"  # development | production | test
@@ -72,8 +86,11 @@ class Config:
     key_touch_interval_seconds: int = 60
     bind: str = "127.0.0.1:8000"
     workers: int = 2
+    # The address clients reach the server at, when it is not the bind address (a container's
+    # published port, a proxy): every address the CLI prints starts with it (cli/address.py).
+    public_url: str | None = None
     # Serve a database whose schema is not at this version's head (a rolling upgrade); off,
-    # such a database answers 503 `unavailable` (uow.py) and `serve` refuses to start (cli.py).
+    # such a database answers 503 `unavailable` (uow.py) and `serve` refuses to start (cli/).
     allow_schema_mismatch: bool = False
     # Signs list pagination tokens. Unset: a random secret made once and kept in the database,
     # so every worker and host on that database shares it (services/signing.py).
@@ -151,6 +168,7 @@ class Config:
             storage_url=env.get("SENDAI_STORAGE_URL") or cls.storage_url,
             bind=env.get("SENDAI_BIND") or cls.bind,
             workers=workers,
+            public_url=_public_url(env.get("SENDAI_PUBLIC_URL")),
             allow_schema_mismatch=_flag(
                 env.get("SENDAI_ALLOW_SCHEMA_MISMATCH"), False, "SENDAI_ALLOW_SCHEMA_MISMATCH"
             ),

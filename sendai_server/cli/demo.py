@@ -6,8 +6,10 @@ import importlib.resources
 
 import click
 
+from ..config import Config
 from ..services import demo
-from .base import domain_errors, emit
+from .address import public_base_url
+from .base import CommandFailure, domain_errors, emit
 from .database import command_uow
 
 
@@ -26,9 +28,18 @@ def seed(as_json: bool) -> None:
 
 
 @click.command(help="Seed an empty database, mint a demo key, print a curl that discards a task.")
-@click.option("--base-url", default="http://127.0.0.1:8000", show_default=True)
+@click.option("--base-url", help="The server's address in the printed commands (default: "
+                                   "SENDAI_PUBLIC_URL, else http:// and SENDAI_BIND, "
+                                   "http://127.0.0.1:8000 unless set).")
 @domain_errors
-def demo_curl(base_url: str) -> None:
+def demo_curl(base_url: str | None) -> None:
+    config = Config.from_env()
+    base_url = base_url or public_base_url(config)
+    if base_url is None:
+        raise CommandFailure(
+            f"the server listens on {config.bind}, which no http:// address names: set "
+            "SENDAI_PUBLIC_URL (or pass --base-url) to the address clients reach it at"
+        )
     with command_uow() as uow:
         if demo.is_empty(uow):
             demo.seed_demo(uow)
@@ -43,5 +54,7 @@ def demo_curl(base_url: str) -> None:
     click.echo(f"  {uploading['curl']}")
     click.echo("then, after a second, see its task in REVIEWING with its total:")
     click.echo(f"  curl '{uploading['task_url']}' -H 'Authorization: Bearer {uploading['key']}'")
-    click.echo(f"Or look at it all in a browser: {base_url.rstrip('/')}/inspect "
-               "(sign in with either key above)")
+    if config.inspector:
+        click.echo(f"Or look at it all in a browser: {base_url.rstrip('/')}/inspect "
+                   "(sign in with either key above)")
+

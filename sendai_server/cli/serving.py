@@ -15,6 +15,7 @@ from ..config import Config
 from ..db import make_engine
 from ..pipeline.worker import DELIVERY_CONCURRENCY, run_worker
 from . import supervisor
+from .address import public_base_url
 from .base import CommandFailure
 from .database import app_engine, command_app
 
@@ -82,15 +83,29 @@ def serve(
         click.echo(f"warning: serving anyway (--allow-schema-mismatch): {mismatch}", err=True)
     if allow_schema_mismatch:
         os.environ["SENDAI_ALLOW_SCHEMA_MISMATCH"] = "1"
+    bind = bind or config.bind
+    _print_addresses(config, bind)
     # The package's own settings and app factory: an installed copy serves as the repository
     # does, from any working directory.
     argv = [
         sys.executable, "-m", "gunicorn",
         "--config", "python:sendai_server.gunicorn_conf",
-        "--bind", bind or config.bind,
+        "--bind", bind,
         "--workers", str(workers or config.workers),
         "sendai_server:create_app()",
     ]
     supervisor.start(
         supervisor.ServeCommand(argv, worker=None if no_worker else supervisor.WORKER_ARGV)
     )
+
+
+def _print_addresses(config: Config, bind: str) -> None:
+    """Where clients reach what serve starts (API.md §7); gunicorn's own log says where it
+    listens, which differs behind SENDAI_PUBLIC_URL."""
+    base_url = public_base_url(config, bind)
+    if base_url is None:
+        return
+    pages = [f"the API's docs: {base_url}/docs"]
+    if config.inspector:
+        pages.insert(0, f"the inspector: {base_url}/inspect")
+    click.echo(f"Serving {base_url} ({', '.join(pages)})")
