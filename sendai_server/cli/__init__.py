@@ -9,9 +9,9 @@ traceback. The mapping lives in one place: `base._CommandLine.invoke`.
 
 The package, by concern: `base` (the root group, its failures, the --json output), `database`
 (the database a command means: URL checks, reachability, its unit of work), `supervisor`
-(serve's gunicorn and pipeline worker), and the commands: `migrations` (db), `demo` (seed,
-demo-curl), `resources` (keys, tasks, teams, projects, folders, uploads, connectors, lifecycle),
-`serving` (worker, serve).
+(serve's gunicorn and pipeline worker), `address` (the address printed for clients), and the
+commands: `migrations` (db), `demo` (seed, demo-curl), `resources` (keys, tasks, teams,
+projects, folders, uploads, connectors, lifecycle), `serving` (worker, serve).
 
 A command or group of commands from another module is one line in COMMANDS below: define it
 with `@click.command()` / `@click.group()` (not on `main`), using `base.domain_errors`,

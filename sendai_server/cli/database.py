@@ -3,8 +3,10 @@ reached, and the command's unit of work on a schema at this version's head."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from flask import Flask, current_app
 from sqlalchemy import Engine
@@ -14,7 +16,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from .. import create_app, migrate
 from ..config import Config
 from ..uow import UnitOfWork
-from .base import CommandFailure
+from .base import CommandFailure, OpenedDatabase
 
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 _URL_EXAMPLES = "sqlite:///path/to/file.db or postgresql://user@host/dbname"
@@ -56,8 +58,33 @@ def check_database_url(raw: str) -> URL:
     return url
 
 
+def database_name(url: URL) -> str:
+    """The database as the command line names it to people: a SQLite file by its absolute
+    path, any other database by its URL without the password."""
+    path = url.database or ""
+    if url.get_backend_name() != "sqlite" or path in ("", ":memory:"):
+        return url.render_as_string(hide_password=True)
+    if path.startswith("file:") and url.query.get("uri"):  # sqlite:///file:PATH?uri=true
+        path = path.removeprefix("file:")
+    return os.path.abspath(path)
+
+
+def _make_sqlite_folder(url: URL) -> None:
+    """The folder of a SQLite file, made here (as the engine would) to name what fails."""
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return
+    folder = Path(url.database or "").parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CommandFailure(
+            f"cannot make the folder of the database {database_name(url)}: "
+            f"{exc.strerror or exc}; check that the path is right and writable"
+        ) from exc
+
+
 def check_reachable(app: Flask, url: URL) -> None:
-    shown = url.render_as_string(hide_password=True)
+    shown = database_name(url)
     try:
         with app.extensions["sendai_engine"].connect():
             pass
@@ -82,6 +109,8 @@ def command_app() -> Flask:
         pass
     config = Config.from_env()
     url = check_database_url(config.database_url)
+    OpenedDatabase(database_name(url), url.password and str(url.password)).remember()
+    _make_sqlite_folder(url)
     app = create_app(config)
     check_reachable(app, url)
     return app
@@ -92,11 +121,26 @@ def app_engine(app: Flask) -> Engine:
     return engine
 
 
+def app_database_name(app: Flask) -> str:
+    return database_name(make_url(app.config["SENDAI"].database_url))
+
+
+def schema_mismatch(app: Flask) -> migrate.SchemaMismatch | None:
+    """migrate.schema_mismatch, its message naming the database."""
+    return migrate.schema_mismatch(app_engine(app), app_database_name(app))
+
+
+def check_schema(app: Flask, *, allow_older: bool = False) -> None:
+    """migrate.check_schema, its message naming the database."""
+    migrate.check_schema(app_engine(app), allow_older=allow_older,
+                         database=app_database_name(app))
+
+
 @contextmanager
 def command_uow() -> Iterator[UnitOfWork]:
     """A command's unit of work, the same object a request or a worker uses, on a database
     whose schema is at this version's head."""
     app = command_app()
-    migrate.check_schema(app_engine(app))
+    check_schema(app)
     with app.app_context(), UnitOfWork(app_engine(app)) as uow:
         yield uow

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from .. import migrate
-from .database import app_engine, command_app
+from .database import app_engine, check_schema, command_app
 
 
 @click.group(help="Database schema (Alembic).")
@@ -16,7 +16,7 @@ def db() -> None:
 def _migratable_database_url() -> str:
     """The URL of a database whose schema this version knows (it cannot migrate from a newer)."""
     app = command_app()
-    migrate.check_schema(app_engine(app), allow_older=True)
+    check_schema(app, allow_older=True)
     return str(app.config["SENDAI"].database_url)
 
 

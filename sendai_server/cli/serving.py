@@ -10,14 +10,13 @@ import threading
 
 import click
 
-from .. import migrate
 from ..config import Config
 from ..db import make_engine
 from ..pipeline.worker import DELIVERY_CONCURRENCY, run_worker
 from . import supervisor
 from .address import public_base_url
 from .base import CommandFailure
-from .database import app_engine, command_app
+from .database import app_engine, check_schema, command_app, schema_mismatch
 
 log = logging.getLogger("sendai_server.cli")
 
@@ -33,7 +32,7 @@ def worker(concurrency: int, delivery_concurrency: int) -> None:
     app = command_app()
     config: Config = app.config["SENDAI"]
     if not config.allow_schema_mismatch:
-        migrate.check_schema(app_engine(app))
+        check_schema(app)
     app_engine(app).dispose()
     stop = threading.Event()
 
@@ -71,9 +70,8 @@ def serve(
 ) -> None:
     app = command_app()
     config: Config = app.config["SENDAI"]
-    engine = app_engine(app)
-    mismatch = migrate.schema_mismatch(engine)
-    engine.dispose()
+    mismatch = schema_mismatch(app)
+    app_engine(app).dispose()
     if mismatch is not None:
         if not allow_schema_mismatch:
             raise CommandFailure(
