@@ -4,6 +4,7 @@ without --project says, on standard error, that the key reaches no project."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -19,6 +20,7 @@ from sqlalchemy.exc import OperationalError
 from sendai_server import migrate
 from sendai_server.cli import main, resources
 from sendai_server.cli.base import OpenedDatabase, _expected_failure
+from tests.helpers import REPO_ROOT
 from tests.processes import CLI, DEADLINE
 
 
@@ -119,3 +121,41 @@ def test_a_postgresql_error_that_is_a_bug_is_left_to_its_traceback() -> None:
 
     failed = OperationalError("SELECT nope", {}, UndefinedColumn("column nope does not exist"))
     assert _expected_failure(failed, OpenedDatabase("postgresql://db.example/x", None)) is None
+
+
+# --- keys create without --project --------------------------------------------------------------
+
+WARNING = ("warning: this key reaches no project, so every request with it gets 404: create it "
+           "with --project P (repeat for several projects)\n")
+
+
+def test_a_key_without_a_project_comes_with_a_warning(
+    database_url: str, seed: dict[str, Any]
+) -> None:
+    result = invoke(database_url, "keys", "create", "--team", seed["team_id"],
+                    "--scope", "task.read")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == WARNING
+    assert result.stdout.startswith("key_")
+
+
+def test_a_key_without_a_project_in_json_keeps_stdout_the_document(
+    database_url: str, seed: dict[str, Any]
+) -> None:
+    result = run_in(REPO_ROOT, database_url, "keys", "create", "--team", seed["team_id"],
+                    "--scope", "task.read", "--json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)  # only the JSON, as before
+    assert set(document) == {"id", "key", "scopes", "projects"}
+    assert document["projects"] == []
+    assert result.stderr == WARNING
+
+
+def test_a_key_with_a_project_comes_without_a_warning(
+    database_url: str, seed: dict[str, Any]
+) -> None:
+    result = invoke(database_url, "keys", "create", "--team", seed["team_id"],
+                    "--scope", "task.read", "--project", seed["project_id"], "--json")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    assert json.loads(result.stdout)["projects"] == [seed["project_id"]]

@@ -39,6 +39,9 @@ def keys_create(
 ) -> None:
     with command_uow() as uow:
         created = keys.create_key(uow, team, list(scopes), list(projects), name)
+    if not created.projects:  # API.md §3: a key reaches a project only once added to it
+        click.echo("warning: this key reaches no project, so every request with it gets 404: "
+                   "create it with --project P (repeat for several projects)", err=True)
     document = {"id": created.id, "key": created.key, "scopes": created.scopes,
                 "projects": created.projects}
     emit(as_json, document, f"{created.id} {created.key}")
