@@ -75,19 +75,38 @@ def ready(port: int) -> bool:
         return False
 
 
-@pytest.mark.parametrize("no_worker", [False, True], ids=["with-worker", "no-worker"])
+# `sendai-server serve` as on a system without Linux's parent-death signal (macOS): each child
+# watches its parent instead (parent_watch.py).
+SERVE_WITH_PARENT_WATCH = [
+    sys.executable, "-c",
+    "from sendai_server.cli import main, supervisor; supervisor.PARENT_DEATH_SIGNAL = False; "
+    "main(prog_name='sendai-server')",
+]
+
+
+def environment_of(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes()
+    return dict(item.split("=", 1) for item in raw.decode().split("\0") if "=" in item)
+
+
+@pytest.mark.parametrize(
+    "how, no_worker",
+    [("parent-death-signal", False), ("parent-death-signal", True), ("parent-watch", False)],
+    ids=["with-worker", "no-worker", "with-worker-watching-its-parent"],
+)
 def test_serve_killed_with_sigkill_leaves_no_process_and_frees_its_port(
-    database_url: str, tmp_path: Path, no_worker: bool
+    database_url: str, tmp_path: Path, how: str, no_worker: bool
 ) -> None:
     port = free_port()
     gunicorn_workers = 2
+    command = [CLI] if how == "parent-death-signal" else SERVE_WITH_PARENT_WATCH
     env = {**os.environ, "DATABASE_URL": database_url, "SENDAI_ENV": "test",
            "SENDAI_WORKER_POLL_SECONDS": "0.05", "SENDAI_LOG_LEVEL": "INFO",
            "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
     log_path = tmp_path / "serve.log"
     with open(log_path, "w") as log:
         serve = subprocess.Popen(
-            [CLI, "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(gunicorn_workers),
+            [*command, "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(gunicorn_workers),
              *(["--no-worker"] if no_worker else [])],
             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     started: set[int] = set()
@@ -106,6 +125,9 @@ def test_serve_killed_with_sigkill_leaves_no_process_and_frees_its_port(
             wait_until(lambda: "worker started" in log_path.read_text(),
                        "the pipeline worker to start")
         assert not port_is_free(port)  # the check below can fail
+        watching = {pid for pid in started if "SENDAI_SUPERVISOR_PID" in environment_of(pid)}
+        # gunicorn's master and its workers (which inherit it), the pipeline worker
+        assert len(watching) == (expected if how == "parent-watch" else 0)
 
         serve.kill()
         serve.wait(timeout=DEADLINE)

@@ -12,6 +12,7 @@ import click
 
 from ..config import Config
 from ..db import make_engine
+from ..parent_watch import end_with_parent
 from ..pipeline.worker import DELIVERY_CONCURRENCY, run_worker
 from . import supervisor
 from .address import public_base_url
@@ -43,6 +44,7 @@ def worker(concurrency: int, delivery_concurrency: int) -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    end_with_parent(config.supervisor_pid)  # started by serve: end with it (SIGTERM, above)
     engine = make_engine(config.database_url, pool_size=concurrency + delivery_concurrency)
     try:
         run_worker(engine, config, concurrency=concurrency,

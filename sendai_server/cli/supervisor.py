@@ -24,6 +24,10 @@ WORKER_ARGV = [sys.executable, "-c", "from sendai_server.cli import main; "
 _PR_SET_PDEATHSIG = 1
 
 
+# Linux's parent-death signal; elsewhere each child watches its parent (parent_watch.py).
+PARENT_DEATH_SIGNAL = sys.platform.startswith("linux")
+
+
 def _ends_with_this_process() -> Callable[[], None] | None:
     """A preexec_fn that makes the child get SIGTERM when this process is gone, however it
     ended (a SIGKILL included), on Linux; None elsewhere. SIGTERM is what serve itself sends
@@ -32,7 +36,7 @@ def _ends_with_this_process() -> Callable[[], None] | None:
 
     Runs in the child between fork and exec: the setting survives exec. A parent that died
     before it took effect is caught by the parent check after it."""
-    if not sys.platform.startswith("linux"):
+    if not PARENT_DEATH_SIGNAL:
         return None
     libc = ctypes.CDLL(None, use_errno=True)  # loaded before the fork, not in the child
     parent = os.getpid()
@@ -44,6 +48,14 @@ def _ends_with_this_process() -> Callable[[], None] | None:
             os.kill(os.getpid(), signal.SIGTERM)
 
     return preexec
+
+
+def _children_environment() -> dict[str, str] | None:
+    """Without the parent-death signal, the children's environment names this process, so
+    that they watch it themselves (the worker command, gunicorn_conf.on_starting)."""
+    if PARENT_DEATH_SIGNAL:
+        return None
+    return {**os.environ, "SENDAI_SUPERVISOR_PID": str(os.getpid())}
 
 
 class ServeCommand(list[str]):
@@ -93,9 +105,9 @@ def _supervise(server_argv: list[str], worker_argv: list[str]) -> int:
     signal.signal(signal.SIGINT, _forward)
     # Each child ends with this process, even when it is killed and can forward nothing.
     # Started from this thread only: the parent-death signal follows the thread that forked.
-    ends_with_us = _ends_with_this_process()
-    server = subprocess.Popen(server_argv, preexec_fn=ends_with_us)
-    worker = subprocess.Popen(worker_argv, process_group=0, preexec_fn=ends_with_us)
+    ends_with_us, env = _ends_with_this_process(), _children_environment()
+    server = subprocess.Popen(server_argv, preexec_fn=ends_with_us, env=env)
+    worker = subprocess.Popen(worker_argv, process_group=0, preexec_fn=ends_with_us, env=env)
     while True:
         try:
             status = server.wait(timeout=1.0)
@@ -104,7 +116,8 @@ def _supervise(server_argv: list[str], worker_argv: list[str]) -> int:
             pass
         if worker.poll() is not None and not stopping.is_set():
             log.warning("the pipeline worker exited with %s; starting another", worker.returncode)
-            worker = subprocess.Popen(worker_argv, process_group=0, preexec_fn=ends_with_us)
+            worker = subprocess.Popen(worker_argv, process_group=0, preexec_fn=ends_with_us,
+                                      env=env)
     _stop_worker()
     try:
         worker.wait(timeout=Config.from_env().job_lease_seconds)
