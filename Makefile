@@ -15,7 +15,8 @@ $(INSTALLED): setup.cfg pyproject.toml
 install: $(INSTALLED)
 
 # Migrate the embedded SQLite database, seed it when empty, print a ready-to-paste curl,
-# serve on 127.0.0.1:8000.
+# serve on SENDAI_BIND (default 127.0.0.1:8000; the printed addresses follow it, or
+# SENDAI_PUBLIC_URL when set).
 run: install
 	$(BIN)/sendai-server db upgrade
 	$(BIN)/sendai-server demo-curl
