@@ -1,16 +1,28 @@
-"""sendai-server: a reference backend for Send AI's v2 task API."""
+"""sendai-server: a reference backend for Send AI's v2 task API.
+
+Importing the package imports nothing else: Flask, SQLAlchemy and the application load when
+`create_app` is first called, so what imports only a light part of the package (the pytest
+plugin, sendai_server.testing.plugin, loaded into every pytest run) pays nothing for them.
+"""
 
 from __future__ import annotations
 
-from flask import Flask
+from typing import TYPE_CHECKING
 
-from . import api, db, inspect, logs, ratelimit, uow
-from .config import Config
-from .storage import storage_from_url
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from .config import Config
 
 
 def create_app(config: Config | None = None) -> Flask:
     """Build the application. The only place a Flask app is made."""
+    from flask import Flask
+
+    from . import api, db, inspect, logs, ratelimit, uow
+    from .config import Config
+    from .storage import storage_from_url
+
     config = config or Config.from_env()
     config.check()
     app = Flask(__name__, static_folder=None)  # no /static; /docs serves its own assets

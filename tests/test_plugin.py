@@ -8,6 +8,14 @@ from pathlib import Path
 
 import pytest
 
+# pytester's in-process runs drop from sys.modules whatever a run imported. The plugin imports
+# the application only when a test first asks for `sendai`, so it is imported here, once, and
+# every run uses this one copy (a second copy's schemas would meet the first's classes).
+import sendai_server.api
+import sendai_server.cli
+import sendai_server.inspect
+import sendai_server.logs
+import sendai_server.ratelimit
 import sendai_server.testing.server
 
 pytest_plugins = ["pytester"]

@@ -46,8 +46,23 @@ request).
 
 from __future__ import annotations
 
-from .client import SendAIHelperError
-from .project import SendAIProject, WaitTimeout
-from .server import SendAIServer
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .client import SendAIHelperError
+    from .project import SendAIProject, WaitTimeout
+    from .server import SendAIServer
 
 __all__ = ["SendAIHelperError", "SendAIProject", "SendAIServer", "WaitTimeout"]
+
+# Where each name lives. Imported when first asked for (PEP 562), not with the package: the
+# plugin module below it is loaded by every pytest run, most of which never start the server.
+_HOMES = {"SendAIHelperError": ".client", "SendAIProject": ".project",
+          "SendAIServer": ".server", "WaitTimeout": ".project"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_HOMES[name], __name__), name)

@@ -40,7 +40,8 @@ class NotificationReceiver:
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.port = self._server.server_port
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="sendai-receiver", daemon=True)
+            target=self._server.serve_forever, args=(0.05,), name="sendai-receiver",
+            daemon=True)
         self._thread.start()
 
     def url_for(self, project_id: str) -> str:

@@ -26,6 +26,10 @@ from .receiver import NotificationReceiver
 
 # How often the session's idle worker looks for jobs (a new upload waits at most this long).
 WORKER_POLL_SECONDS = 0.05
+# How often a test's tear-down looks again while the worker holds one of its jobs.
+HELD_JOB_POLL_SECONDS = 0.01
+# How often the serving threads look for `close()`'s shutdown (the session's last wait).
+SHUTDOWN_POLL_SECONDS = 0.05
 # The events every project's connector subscribes to. Not `task.export`: an export would make
 # COMPLETED tasks refuse unlock, a test's business to ask for.
 RECEIVER_EVENTS = ("upload.in_review", "upload.processed")
@@ -65,7 +69,8 @@ class SendAIServer:
         )
         self.base_url = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="sendai-server", daemon=True,
+            target=self._server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,),
+            name="sendai-server", daemon=True,
         )
         self._thread.start()
         self.receiver = NotificationReceiver()
@@ -107,7 +112,7 @@ class SendAIServer:
             dropped += leftovers.dropped
             if not leftovers.held or time.monotonic() >= deadline:
                 return dropped
-            time.sleep(0.02)
+            time.sleep(HELD_JOB_POLL_SECONDS)
 
     def close(self) -> None:
         """Stop serving, then stop the worker (the job it is running runs to its end)."""
