@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run test test-quick lint examples-test bench clean
+.PHONY: install run test test-quick lint examples-test bench bench-plugin clean
 
 $(INSTALLED): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +69,11 @@ bench: install
 	    apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }; \
 	  else echo "make bench needs wrk: run 'sudo apt-get install wrk' first" >&2; exit 1; fi; }
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# Only the pytest plugin's costs (bench/plugin.py; about a minute, no wrk): a plain run with
+# and without the plugin, the first `sendai` test's start, 50 tests of one discard each.
+bench-plugin: install
+	$(BIN)/python bench/run.py --plugin-only
 
 clean:
 	rm -rf $(VENV) $(EXAMPLES_VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
