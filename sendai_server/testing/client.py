@@ -43,8 +43,9 @@ class HelperClient:
         files: list[tuple[str, tuple[str, bytes]]] | None = None,
         data: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        """The answer's JSON document. `url` is absolute, or a path under `base_url`.
-        `files` and `data` make a multipart/form-data request (RFC 7578)."""
+        """The answer's JSON document (`{}` for an answer without a body, such as a 204).
+        `url` is absolute, or a path under `base_url`. `files` and `data` make a
+        multipart/form-data request (RFC 7578)."""
         if url.startswith("/"):
             url = self.base_url + url
         response = self._http.request(method, url, json=json, files=files, data=data,
@@ -55,6 +56,8 @@ class HelperClient:
             except ValueError:
                 body = response.text
             raise SendAIHelperError(method, url, response.status_code, body)
+        if not response.content:
+            return {}
         answer: dict[str, Any] = response.json()
         return answer
 
