@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run test test-quick lint examples-test bench clean
+.PHONY: install run test test-quick lint examples-test dist bench bench-plugin clean
 
 $(INSTALLED): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,18 @@ examples-test: $(EXAMPLES_VENV)/.installed
 	cd examples && $(EXAMPLES_BIN)/pytest -q -p no:cacheprovider
 	cd examples && $(EXAMPLES_BIN)/pytest -q -p no:cacheprovider
 
+# A wheel of this checkout, dist/sendai_server-<version>-py3-none-any.whl, for another
+# project's environment: `pip install "$(ls dist/sendai_server-*.whl)[pytest]"` (README). Built
+# by pip (PEP 517, from a clean build/) in a small virtual environment of its own.
+DIST_VENV ?= .venv-dist
+
+dist:
+	rm -rf build dist/sendai_server-*.whl
+	test -x $(DIST_VENV)/bin/python || { $(PYTHON) -m venv $(DIST_VENV) && \
+	  echo '*' > $(DIST_VENV)/.gitignore; }
+	$(DIST_VENV)/bin/python -m pip wheel --quiet --no-deps --wheel-dir dist .
+	@ls dist/sendai_server-*.whl
+
 # Every test: SQLite always, PostgreSQL too when TEST_DATABASE_URL points at one.
 test: lint examples-test
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -73,5 +85,10 @@ bench: install
 	  else echo "make bench needs wrk: run 'sudo apt-get install wrk' first" >&2; exit 1; fi; }
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
+# Only the pytest plugin's costs (bench/plugin.py; about a minute, no wrk): a plain run with
+# and without the plugin, the first `sendai` test's start, 50 tests of one discard each.
+bench-plugin: install
+	$(BIN)/python bench/run.py --plugin-only
+
 clean:
-	rm -rf $(VENV) $(EXAMPLES_VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
+	rm -rf $(VENV) $(EXAMPLES_VENV) $(DIST_VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -24,7 +24,10 @@ For SQLite (always) and PostgreSQL (when BENCH_DATABASE_URL is set) it:
    through `sendai-server serve --no-worker --workers 2` (one client, then 4 at once), and
    tasks extracted per second by one and by two `sendai-server worker` processes (uploads
    already queued, released all at once by moving their jobs' run_at); beside them, what
-   pypdf's extraction of that invoice costs in-process.
+   pypdf's extraction of that invoice costs in-process;
+7. the pytest plugin (bench/plugin.py): a plain pytest run with and without it, its first
+   `sendai` test's start, 50 tests of one discard each (`--plugin-only` measures only this,
+   without wrk, and writes only its section of bench/results.json).
 
 It prints a table and writes bench/results.json. Ratios (the server's req/s over the bare
 app's, and over the raw app's) are measured side by side in the same run; absolute numbers
@@ -65,6 +68,7 @@ WORK_DIR = BENCH_DIR / "work"
 sys.path.insert(0, str(REPO_ROOT))
 
 from bench import counting, raw_app  # noqa: E402
+from bench import plugin as plugin_bench  # noqa: E402
 from sendai_server import create_app, migrate  # noqa: E402
 from sendai_server.config import Config  # noqa: E402
 from sendai_server.db import make_engine  # noqa: E402
@@ -922,7 +926,13 @@ def main() -> int:
                         help="ignore BENCH_DATABASE_URL")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run: 2 s of load per measurement and side, no flatness")
+    parser.add_argument("--plugin-only", action="store_true",
+                        help="measure only the pytest plugin's costs (bench/plugin.py)")
+    parser.add_argument("--plugin-runs", type=int, default=5,
+                        help="rounds of the plugin's measurements (each figure: the median)")
     args = parser.parse_args()
+    if args.plugin_only:
+        return plugin_bench.measure_and_record(args.plugin_runs)
     if args.quick:
         args.duration, args.no_flatness = 2, True
     if shutil.which("wrk") is None:
@@ -944,6 +954,7 @@ def main() -> int:
     }
     for name, url in backends.items():
         results[name] = bench_backend(name, url, args)
+    results["plugin"] = plugin_bench.measure(args.plugin_runs)
     results["machine"]["load_average_at_end"] = os.getloadavg()
     results["total_seconds"] = time.monotonic() - started
     (BENCH_DIR / "results.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -951,6 +962,8 @@ def main() -> int:
     for name in backends:
         print(table(name, results[name]))
         print()
+    print("\n".join(plugin_bench.table(results["plugin"])))
+    print()
     load = results["machine"]
     print(f"{load['cpus']} CPUs; load average {load['load_average_at_start'][0]:.1f} at start, "
           f"{load['load_average_at_end'][0]:.1f} at end (other processes share the machine). "

@@ -1,8 +1,9 @@
 """sendai-server: a reference backend for Send AI's v2 task API.
 
-Importing the package imports nothing else: a worker, a service or a migration that imports
-`sendai_server.<something>` does not pull in Flask (tests/test_layers.py). The web layer is
-imported by `create_app`.
+Importing the package imports nothing else: Flask, SQLAlchemy and the application load when
+`create_app` is first called, so neither a worker, a service or a migration that imports
+`sendai_server.<something>` (tests/test_layers.py) nor the pytest plugin loaded into every
+pytest run (sendai_server.testing.plugin) pays for the web layer.
 """
 
 from __future__ import annotations
