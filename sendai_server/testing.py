@@ -57,6 +57,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,7 +66,7 @@ import pytest
 from sqlalchemy import Engine, case, delete, func, or_, select
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from . import create_app, migrate
+from . import create_app, faults_client, migrate
 from .config import Config
 from .lifecycle import TaskStatus
 from .models import Connector, Job, Notification, utcnow
@@ -404,6 +405,15 @@ class SendAIProject:
         settings = ProjectSettings(automation=automation, threshold=threshold,
                                    pipeline=pipeline, delay=delay)
         return self.server.new_project(self.name, settings, self.made)
+
+    def fault(self, operation: str | None = None, **rule: Any) -> ContextManager[dict[str, Any]]:
+        """`with sendai.fault("discardTask", status=503, times=2):` this team's matching
+        requests fail so inside the block (API.md §14); the fault is deleted on leaving it,
+        whatever happened inside. Fields, flat: `status`, `retry_after`, `body`, `after`,
+        `delay_ms`, `drop`, `duplicate`; `method`, `path`, `project_id`, `task_id`, `event`,
+        `connector_id`; `times`, `probability`, `seed` (sendai_server/faults_client.py)."""
+        return faults_client.fault(self.base_url, self.team_id, self.key(*ROLES["helpers"]),
+                                   operation, **rule)
 
     # --- uploads -----------------------------------------------------------------------------
 
