@@ -655,6 +655,11 @@ def serve(
     _exec(ServeCommand(argv, worker=None if no_worker else WORKER_ARGV))
 
 
+from .cli_faults import faults as _faults  # noqa: E402 - issue 17's group, moved at merge
+
+main.add_command(_faults)
+
+
 def register(app: Flask) -> None:
     """Make the same commands available as `flask --app sendai_server ...`."""
     for command in main.commands.values():

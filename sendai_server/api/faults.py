@@ -233,11 +233,11 @@ def _drop_connection(fault_id: str) -> Response:
 
 def init_app(app: Flask, api: Any) -> None:
     """Faults apply, and their endpoints exist, only with the test helpers on."""
+    app.extensions[_EXTENSION + "_api"] = api  # the CLI checks operations with it too
     if not app.config["SENDAI"].test_helpers:
         return
     api.register_blueprint(blp)
     app.extensions[_EXTENSION] = run_with_faults
-    app.extensions[_EXTENSION + "_api"] = api
 
     @app.after_request
     def _mark_faulted(response: Response) -> Response:
