@@ -922,9 +922,14 @@ def main() -> int:
                         help="ignore BENCH_DATABASE_URL")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run: 2 s of load per measurement and side, no flatness")
+    parser.add_argument("--section", metavar="NAME",
+                        help="a partial run (no pipeline, notifications or flatness) whose "
+                             "figures go under NAME in bench/results.json, the rest kept")
     args = parser.parse_args()
     if args.quick:
         args.duration, args.no_flatness = 2, True
+    if args.section:
+        args.no_pipeline = args.no_flatness = True
     if shutil.which("wrk") is None:
         print("wrk is not installed: run `apt-get install -y wrk` (or `make bench` as root).",
               file=sys.stderr)
@@ -946,7 +951,11 @@ def main() -> int:
         results[name] = bench_backend(name, url, args)
     results["machine"]["load_average_at_end"] = os.getloadavg()
     results["total_seconds"] = time.monotonic() - started
-    (BENCH_DIR / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    written = results
+    if args.section:
+        written = json.loads((BENCH_DIR / "results.json").read_text())
+        written[args.section] = {k: v for k, v in results.items() if k != "targets"}
+    (BENCH_DIR / "results.json").write_text(json.dumps(written, indent=2) + "\n")
     print()
     for name in backends:
         print(table(name, results[name]))
