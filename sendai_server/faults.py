@@ -109,9 +109,14 @@ class FaultRuleSchema(Schema):
     seed = fields.Integer(load_default=None, allow_none=True, strict=True,
                           validate=validate.Range(0, 2**63 - 1))
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)
     def _one_kind_one_effect(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        """Reported with the fields' own errors: an empty match beside a bad status names both.
+        A part that failed its own checks is missing from `data`: nothing more is said of it."""
         match, effect = data.get("match"), data.get("effect")
+        if match is not None and not match:
+            raise SchemaError("Give at least one field: "
+                              + ", ".join(REQUEST_MATCH + DELIVERY_MATCH), field_name="match")
         if match is None or effect is None:
             return
         for problem in rule_problems(match, effect):

@@ -183,6 +183,16 @@ def test_a_bad_rule_is_a_validation_error_naming_the_field_and_stores_nothing(
                       t=seed["team_id"]) == 0
 
 
+def test_every_bad_part_of_a_rule_is_named_at_once(client: FlaskClient, seed: dict[str, Any]
+                                                  ) -> None:
+    response = client.post(faults_path(seed), json={"match": {}, "effect": {"status": 404},
+                                                    "times": 0},
+                           headers=auth(seed["keys"]["helpers"]))
+    fields = response.get_json()["error"]["details"]["fields"]
+    assert set(fields) == {"match", "effect", "times"}
+    assert "status" in fields["effect"]
+
+
 def test_an_unknown_operation_lists_the_known_ones(client: FlaskClient, seed: dict[str, Any]
                                                    ) -> None:
     response = client.post(faults_path(seed), json={**GOOD, "match": {"operation": "discard"}},
