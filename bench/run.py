@@ -930,11 +930,16 @@ def main() -> int:
                         help="measure only the pytest plugin's costs (bench/plugin.py)")
     parser.add_argument("--plugin-runs", type=int, default=5,
                         help="rounds of the plugin's measurements (each figure: the median)")
+    parser.add_argument("--section", metavar="NAME",
+                        help="a partial run (no pipeline, notifications or flatness) whose "
+                             "figures go under NAME in bench/results.json, the rest kept")
     args = parser.parse_args()
     if args.plugin_only:
         return plugin_bench.measure_and_record(args.plugin_runs)
     if args.quick:
         args.duration, args.no_flatness = 2, True
+    if args.section:
+        args.no_pipeline = args.no_flatness = True
     if shutil.which("wrk") is None:
         print("wrk is not installed: run `apt-get install -y wrk` (or `make bench` as root).",
               file=sys.stderr)
@@ -954,10 +959,15 @@ def main() -> int:
     }
     for name, url in backends.items():
         results[name] = bench_backend(name, url, args)
-    results["plugin"] = plugin_bench.measure(args.plugin_runs)
+    if not args.section:
+        results["plugin"] = plugin_bench.measure(args.plugin_runs)
     results["machine"]["load_average_at_end"] = os.getloadavg()
     results["total_seconds"] = time.monotonic() - started
-    (BENCH_DIR / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    written = results
+    if args.section:
+        written = json.loads((BENCH_DIR / "results.json").read_text())
+        written[args.section] = {k: v for k, v in results.items() if k != "targets"}
+    (BENCH_DIR / "results.json").write_text(json.dumps(written, indent=2) + "\n")
     print()
     for name in backends:
         print(table(name, results[name]))

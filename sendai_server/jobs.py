@@ -211,3 +211,17 @@ def retry_at(conn: Connection, job: ClaimedJob, run_at: datetime) -> None:
     )
     if updated.rowcount != 1:
         raise LeaseLost(f"job {job.id} ({job.kind}) was taken by another worker")
+
+
+def postpone(conn: Connection, job: ClaimedJob, run_at: datetime,
+             payload: Mapping[str, Any]) -> None:
+    """Release the job's lease and make it due at `run_at` with `payload`, as if this claim had
+    not happened (its attempts not counted): a delivery held by a fault (API.md §14). Raises
+    `LeaseLost` when this worker no longer holds it."""
+    updated = conn.execute(
+        update(JOB).where(JOB.c.id == job.id, JOB.c.lease_token == job.lease_token)
+        .values(run_at=run_at, leased_until=None, lease_token=None,
+                attempts=JOB.c.attempts - 1, payload=dict(payload))
+    )
+    if updated.rowcount != 1:
+        raise LeaseLost(f"job {job.id} ({job.kind}) was taken by another worker")

@@ -76,6 +76,7 @@ PATH_PARAMETERS = {
     "folder_id": "The folder's ID (`folder_...`), one of the project's.",
     "index": "The file's 0-based position in the upload.",
     "connector_id": "The connector's ID (`conn_...`), one of the project's.",
+    "fault_id": "The fault's ID (`flt_...`), one of the team's.",
 }
 
 API_DESCRIPTION = """\

@@ -11,7 +11,8 @@ The package, by concern: `base` (the root group, its failures, the --json output
 (the database a command means: URL checks, reachability, its unit of work), `supervisor`
 (serve's gunicorn and pipeline worker), `address` (the address printed for clients), and the
 commands: `migrations` (db), `demo` (seed, demo-curl), `resources` (keys, tasks, teams,
-projects, folders, uploads, connectors, lifecycle), `serving` (worker, serve).
+projects, folders, uploads, connectors, lifecycle), `serving` (worker, serve), `faults`
+(API.md §14).
 
 A command or group of commands from another module is one line in COMMANDS below: define it
 with `@click.command()` / `@click.group()` (not on `main`), using `base.domain_errors`,
@@ -23,7 +24,7 @@ from __future__ import annotations
 import click
 from flask import Flask
 
-from . import demo, migrations, resources, serving
+from . import demo, faults, migrations, resources, serving
 from .base import CommandFailure, main
 
 __all__ = ["CommandFailure", "main", "register"]
@@ -42,6 +43,7 @@ COMMANDS: tuple[click.Command, ...] = (
     resources.lifecycle,
     serving.worker,
     serving.serve,
+    faults.faults,
 )
 for _command in COMMANDS:
     main.add_command(_command)

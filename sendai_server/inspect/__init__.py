@@ -12,6 +12,7 @@ from .session import InspectorSessionInterface
 def init_app(app: Flask) -> None:
     if not app.config["SENDAI"].inspector:
         return  # off: /inspect does not exist at all (404)
+    from . import faults_page  # noqa: F401 - its route, on the same blueprint
     from .views import blp
 
     app.session_interface = InspectorSessionInterface()

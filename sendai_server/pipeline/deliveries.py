@@ -37,11 +37,11 @@ from typing import Any
 import httpx
 from sqlalchemy import Connection, func, insert, select, update
 
-from .. import jobs
+from .. import faults, jobs
 from ..config import Config
 from ..errors import InvalidTaskState, NotFound, Unavailable
 from ..jobs import ClaimedJob
-from ..models import Connector, Notification, NotificationAttempt, utcnow
+from ..models import Connector, Notification, NotificationAttempt, Project, Team, utcnow
 from ..notification_events import BY_EVENT
 from ..services.notifications import schedule_heads
 from ..services.tasks import fire_on_task
@@ -111,20 +111,50 @@ def deliver(uow: UnitOfWork, job: ClaimedJob, config: Config, client: httpx.Clie
                    Notification.connector_id, Connector.url, Connector.method,
                    Connector.headers, Connector.bearer, Connector.secret,
                    select(func.count()).where(NotificationAttempt.notification_seq == seq)
-                   .scalar_subquery().label("recorded"))
+                   .scalar_subquery().label("recorded"),
+                   Project.team_id, Team.fault_count)
             .join(Connector, Connector.id == Notification.connector_id)
+            .join(Project, Project.id == Notification.project_id)
+            .join(Team, Team.id == Project.team_id)
             .where(Notification.seq == seq)
         ).first()
     if row is None or row.status != NotificationStatus.PENDING:  # connector deleted, or done
         with uow.write() as conn:
             jobs.finish(conn, job)
         return
+    copies = 1
+    if row.fault_count:  # the team has fault rules (API.md §14); none costs no statement
+        fault = _delivery_fault(uow, job, row)
+        if fault is not None and "delay_ms" in fault.effect:
+            return
+        copies = fault.effect["duplicate"] if fault is not None else 1
     attempt = send(client, row, job.attempts, config.delivery_timeout_seconds)
+    for _ in range(copies - 1):  # the same body and event id again: a receiver's idempotency
+        send(client, row, job.attempts, config.delivery_timeout_seconds)
     level = logging.INFO if attempt.ok else logging.WARNING
     log.log(level, "notification %s attempt %d: %s", row.id, attempt.n,
             attempt.status_code if attempt.error is None else attempt.error,
             extra={"notification_id": row.id, "connector_id": row.connector_id})
     _record_until_lease_ends(uow, job, seq, row, attempt, config)
+
+
+def _delivery_fault(uow: UnitOfWork, job: ClaimedJob, row: Any) -> faults.TakenFault | None:
+    """A delivery fault taken for this notification. `delay_ms` holds it: its job is due again
+    that much later, this claim not counted as an attempt, and not held a second time."""
+    held = bool((job.payload or {}).get("held_by_fault"))
+    fault = faults.take_delivery_fault(
+        uow, row.team_id, BY_EVENT[row.event].subscription, row.connector_id,
+        effects=("duplicate",) if held else faults.EFFECTS)
+    if fault is not None and "delay_ms" in fault.effect:
+        log.info("notification %s held %d ms by fault %s", row.id, fault.effect["delay_ms"],
+                 fault.id)
+        with uow.write() as conn:
+            jobs.postpone(conn, job, utcnow() + timedelta(milliseconds=fault.effect["delay_ms"]),
+                          {**(job.payload or {}), "held_by_fault": fault.id})
+    elif fault is not None:
+        log.info("notification %s sent %d times by fault %s", row.id,
+                 fault.effect["duplicate"], fault.id)
+    return fault
 
 
 def send(client: httpx.Client, row: Any, n: int, timeout: float) -> Attempt:

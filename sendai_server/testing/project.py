@@ -13,6 +13,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from ..services.demo import EDIT_SCOPES, HELPER_SCOPES
 from ..services.keys import canonical_scope, create_key
 from ..services.projects import ProjectSettings
 from ..uow import UnitOfWork
+from . import faults
 from .client import File, read_file
 
 if TYPE_CHECKING:
@@ -183,6 +185,15 @@ class SendAIProject:
         settings = ProjectSettings(automation=automation, threshold=threshold,
                                    pipeline=pipeline, delay=delay)
         return self.server.new_project(self.name, settings, self.made)
+
+    def fault(self, operation: str | None = None,
+              **rule: Any) -> AbstractContextManager[dict[str, Any]]:
+        """`with sendai.fault("discardTask", status=503, times=2):` this team's matching
+        requests fail so inside the block (API.md §14); the fault is deleted on leaving it,
+        whatever happened inside. Fields, flat: `status`, `retry_after`, `body`, `after`,
+        `delay_ms`, `drop`, `duplicate`; `method`, `path`, `project_id`, `task_id`, `event`,
+        `connector_id`; `times`, `probability`, `seed` (testing/faults.py)."""
+        return faults.fault(self._team_call, operation, **rule)
 
     # --- uploads -----------------------------------------------------------------------------
 
