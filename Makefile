@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run test test-quick lint examples-test bench clean
+.PHONY: install run test test-quick lint examples-test bench clean image base-image
 
 $(INSTALLED): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +69,25 @@ bench: install
 	    apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }; \
 	  else echo "make bench needs wrk: run 'sudo apt-get install wrk' first" >&2; exit 1; fi; }
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# The container image (Dockerfile, API.md §16). PYTHON_IMAGE is its base; where none can be
+# pulled, `make base-image` makes one from Debian's packages (docker/local-base) and
+# `make image PYTHON_IMAGE=sendai-python-base:bookworm` builds on it. CA certificates this
+# machine added (Debian's /usr/local/share/ca-certificates: a TLS-inspecting proxy's) go to the
+# build stage that fetches the wheels, as PEM text; none reaches the image.
+IMAGE ?= sendai-server:latest
+PYTHON_IMAGE ?= python:3.11-slim-bookworm
+LOCAL_BASE_IMAGE ?= sendai-python-base:bookworm
+EXTRA_CA_CERTS ?= $(wildcard /usr/local/share/ca-certificates/*.crt)
+
+image:
+	docker build --build-arg PYTHON_IMAGE=$(PYTHON_IMAGE) \
+	  $(if $(strip $(EXTRA_CA_CERTS)),--build-arg PIP_EXTRA_CA_CERTS="$$(cat $(EXTRA_CA_CERTS))") \
+	  $(if $(PIP_INDEX_URL),--build-arg PIP_INDEX_URL=$(PIP_INDEX_URL)) \
+	  -t $(IMAGE) .
+
+base-image:
+	docker/local-base $(LOCAL_BASE_IMAGE)
 
 clean:
 	rm -rf $(VENV) $(EXAMPLES_VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
