@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run test test-quick lint examples-test bench clean image base-image
+.PHONY: install run test test-quick test-hosts lint examples-test bench clean image base-image
 
 $(INSTALLED): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,12 @@ examples-test: $(EXAMPLES_VENV)/.installed
 # Every test: SQLite always, PostgreSQL too when TEST_DATABASE_URL points at one.
 test: lint examples-test
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Several hosts on one PostgreSQL and one S3 store (tests/test_hosts.py): two network
+# namespaces, each serving with its worker. Needs root and TEST_DATABASE_URL; `make test` runs
+# it too (skipped there without them, unless SENDAI_REQUIRE_NETNS=1 as in .ci/run).
+test-hosts: install
+	$(BIN)/pytest tests/test_hosts.py $(PYTEST_ARGS)
 
 # While working: everything but the slow tests (live gunicorn, browsers, fuzzing, faults).
 test-quick: lint
