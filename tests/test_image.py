@@ -190,10 +190,12 @@ def test_the_image_serves_the_printed_demo_keeps_its_volume_and_stops_cleanly(
     assert status == 200, body
     assert '"status":"DISCARDED"' in body.replace(" ", "")
 
-    # The upload command names the sample inside the container: copy it out, as the README
-    # says, and paste the command with the copy's path.
+    # The upload command names the sample inside the container: copy it out with the printed
+    # `docker cp` (the container's host name is its id), then paste it with the copy's path.
+    copy = re.search(r"docker cp (\S+:\S+) invoice\.pdf", first.logs())
+    assert copy is not None and copy[1].endswith(":" + printed["upload"]["path"]), first.logs()
     sample = tmp_path / "invoice.pdf"
-    docker("cp", f"{first.name}:{printed['upload']['path']}", str(sample))
+    docker("cp", copy[1], str(sample))
     assert sample.read_bytes() == SAMPLE.read_bytes()
     upload_command = printed["upload"].group(0).replace(printed["upload"]["path"], str(sample))
     status, body = pasted(upload_command)
@@ -257,3 +259,18 @@ def test_a_docker_stop_while_the_container_starts_ends_it_with_0(
     status_code, took = container.stop()
     assert status_code == 0, container.logs()[-3000:]
     assert took < 10.0, f"docker stop took {took:.1f} s"
+
+
+CONTENTS = """
+import importlib.util, os, shutil, sys
+found = [name for name in ("pip", "setuptools", "wheel", "pytest", "moto", "ruff", "mypy")
+         if importlib.util.find_spec(name)]
+found += [tool for tool in ("gcc", "cc", "make", "pip", "pip3", "curl") if shutil.which(tool)]
+found += [path for path in ("/wheels", "/build", "/src", os.path.expanduser("~/.cache"))
+          if os.path.exists(path)]
+print(" ".join(found))
+"""
+
+
+def test_the_image_holds_no_compiler_pip_cache_or_test_dependency(image: str) -> None:
+    assert docker("run", "--rm", image, "python3", "-c", CONTENTS) == ""
