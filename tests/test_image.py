@@ -79,10 +79,13 @@ def image() -> str:
         made = subprocess.run([str(REPO_ROOT / "docker" / "local-base"), BASE_IMAGE],
                               capture_output=True, text=True, timeout=1800)
         assert made.returncode == 0, made.stderr[-4000:]
+    before = docker("image", "inspect", "-f", "{{.Id}}", IMAGE, check=False)
     built = subprocess.run(
         ["make", "-C", str(REPO_ROOT), "image", f"IMAGE={IMAGE}", f"PYTHON_IMAGE={BASE_IMAGE}"],
         capture_output=True, text=True, timeout=1800)
     assert built.returncode == 0, (built.stdout + built.stderr)[-4000:]
+    if before and before != docker("image", "inspect", "-f", "{{.Id}}", IMAGE):
+        docker("rmi", before, check=False)  # the last run's image, untagged now: not kept
     return IMAGE
 
 
