@@ -4,7 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run test test-quick lint examples-test dist bench bench-plugin clean
+.PHONY: install run test test-quick test-hosts lint examples-test dist bench bench-plugin clean \
+  image base-image
 
 $(INSTALLED): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +72,12 @@ dist:
 test: lint examples-test
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# Several hosts on one PostgreSQL and one S3 store (tests/test_hosts.py): two network
+# namespaces, each serving with its worker. Needs root and TEST_DATABASE_URL; `make test` runs
+# it too (skipped there without them, unless SENDAI_REQUIRE_NETNS=1 as in .ci/run).
+test-hosts: install
+	$(BIN)/pytest tests/test_hosts.py $(PYTEST_ARGS)
+
 # While working: everything but the slow tests (live gunicorn, browsers, fuzzing, faults).
 test-quick: lint
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
@@ -89,6 +96,25 @@ bench: install
 # and without the plugin, the first `sendai` test's start, 50 tests of one discard each.
 bench-plugin: install
 	$(BIN)/python bench/run.py --plugin-only
+
+# The container image (Dockerfile, API.md §16). PYTHON_IMAGE is its base; where none can be
+# pulled, `make base-image` makes one from Debian's packages (docker/local-base) and
+# `make image PYTHON_IMAGE=sendai-python-base:bookworm` builds on it. CA certificates this
+# machine added (Debian's /usr/local/share/ca-certificates: a TLS-inspecting proxy's) go to the
+# build stage that fetches the wheels, as PEM text; none reaches the image.
+IMAGE ?= sendai-server:latest
+PYTHON_IMAGE ?= python:3.11-slim-bookworm
+LOCAL_BASE_IMAGE ?= sendai-python-base:bookworm
+EXTRA_CA_CERTS ?= $(wildcard /usr/local/share/ca-certificates/*.crt)
+
+image:
+	docker build --build-arg PYTHON_IMAGE=$(PYTHON_IMAGE) \
+	  $(if $(strip $(EXTRA_CA_CERTS)),--build-arg PIP_EXTRA_CA_CERTS="$$(cat $(EXTRA_CA_CERTS))") \
+	  $(if $(PIP_INDEX_URL),--build-arg PIP_INDEX_URL=$(PIP_INDEX_URL)) \
+	  -t $(IMAGE) .
+
+base-image:
+	docker/local-base $(LOCAL_BASE_IMAGE)
 
 clean:
 	rm -rf $(VENV) $(EXAMPLES_VENV) $(DIST_VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

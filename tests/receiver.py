@@ -33,7 +33,8 @@ class Received:
 
 
 class Receiver:
-    def __init__(self, script: list[int | str] | None = None, default: int | str = 200) -> None:
+    def __init__(self, script: list[int | str] | None = None, default: int | str = 200,
+                 host: str = "127.0.0.1") -> None:
         self.script = list(script or [])
         self.default = default
         self.received: list[Received] = []
@@ -67,9 +68,9 @@ class Receiver:
             def log_message(self, *_args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((host, 0), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.url = f"http://{host}:{self.server.server_address[1]}/hook"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
