@@ -39,6 +39,7 @@ from .db import make_engine
 from .errors import SendAIError
 from .lifecycle import TaskStatus, mermaid_diagram
 from .pipeline.worker import DELIVERY_CONCURRENCY, run_worker
+from .proxy.commands import COMMANDS as PROXY_COMMANDS
 from .services import connectors, demo, keys, projects, uploads
 from .services.task_creation import TaskSpec, create_tasks, synthetic_pages
 from .uow import UnitOfWork
@@ -653,6 +654,10 @@ def serve(
         "sendai_server:create_app()",
     ]
     _exec(ServeCommand(argv, worker=None if no_worker else WORKER_ARGV))
+
+
+for _command in PROXY_COMMANDS:  # API.md §15, commands of their own module
+    main.add_command(_command)
 
 
 def register(app: Flask) -> None:
