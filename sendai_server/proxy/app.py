@@ -88,7 +88,7 @@ def _decoded(data: bytes, encoding: str) -> bytes | None:
 class ProxyApp:
     def __init__(self, upstream: str, contract: Contract, *, strict: bool = False,
                  recording: Recording | None = None, timeout: float = 30.0,
-                 connections: int = 64) -> None:
+                 connections: int = 64, transport: httpx.BaseTransport | None = None) -> None:
         self.upstream = httpx.URL(upstream.rstrip("/"))
         self.contract = contract
         self.strict = strict
@@ -99,6 +99,7 @@ class ProxyApp:
             timeout=httpx.Timeout(timeout), follow_redirects=False,
             limits=httpx.Limits(max_connections=connections,
                                 max_keepalive_connections=connections),
+            transport=transport,  # tests stand a stub in for the network here
         )
 
     def close(self) -> None:
