@@ -34,6 +34,7 @@ from ..ids import is_lookup_id, new_id
 from ..lifecycle import TaskStatus
 from ..models import Folder, Task, Upload, UploadFile
 from ..pipeline import jobs
+from ..pipeline.extraction import CONTENT_TYPES as FILE_CONTENT_TYPES  # noqa: F401 - for api/
 from ..pipeline.extraction import sniff
 from ..storage import FileTooLarge, Storage
 from ..uow import UnitOfWork
