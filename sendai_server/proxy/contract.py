@@ -16,8 +16,11 @@ the media type."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import tempfile
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -44,8 +47,35 @@ from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
 from openapi_schema_validator import oas30_format_checker
 from werkzeug.datastructures import Headers, MultiDict
 
-# Any host: the document has no `servers`, and the proxy checks paths, not where they went.
-_HOST_URL = "http://upstream"
+# Each exchange gets a host of its own (the document has no `servers`, so any host matches):
+# _ExchangeFinder may then reuse a path found for an exchange within it, never across.
+_EXCHANGES = itertools.count()
+
+
+def _exchange_host() -> str:
+    return f"http://exchange-{next(_EXCHANGES)}"
+
+
+class _ExchangeFinder(APICallPathFinder):
+    """openapi-core's path finder (given to its validators by their documented
+    `path_finder_cls`), remembering its last answers: the request's check and the answer's
+    each ask again for the path the exchange already found, and finding one costs about as
+    much as the rest of a check."""
+
+    _found: OrderedDict[tuple[int, str, str], Any] = OrderedDict()
+    _lock = threading.Lock()
+
+    def find(self, method: str, name: str) -> Any:
+        key = (id(self.spec), method, name)
+        with self._lock:
+            found = self._found.get(key)
+        if found is None:
+            found = super().find(method, name)  # PathError: not remembered
+            with self._lock:
+                self._found[key] = found
+                while len(self._found) > 256:
+                    self._found.popitem(last=False)
+        return found
 
 
 @dataclass(frozen=True)
@@ -71,7 +101,7 @@ class CheckedRequest:
     content_type: str
     data: bytes | None
     body: None = None
-    host_url: str = _HOST_URL
+    host_url: str = field(default_factory=_exchange_host)
     operation: str | None = None  # "GET /v2/{team_id}/..."; None: no operation documents it
     found: Any = field(default=None, repr=False)  # openapi-core's path, operation and server
     not_found: PathError | None = field(default=None, repr=False)
@@ -113,10 +143,11 @@ class Contract:
         # document's parameters and headers use.
         self.spec = SchemaPath.from_dict(dict(document))
         formats = _format_validators(document)
-        self._paths = APICallPathFinder(self.spec)
-        self._request = V30RequestValidator(self.spec, format_validators=formats)
-        self._response_headers = V30ResponseHeadersValidator(self.spec,
-                                                             format_validators=formats)
+        self._paths = _ExchangeFinder(self.spec)
+        self._request = V30RequestValidator(self.spec, format_validators=formats,
+                                            path_finder_cls=_ExchangeFinder)
+        self._response_headers = V30ResponseHeadersValidator(
+            self.spec, format_validators=formats, path_finder_cls=_ExchangeFinder)
         self._components = json_schema(document.get("components", {}))
         self._body_validators: dict[tuple[str, ...], Any] = {}
 
@@ -129,7 +160,7 @@ class Contract:
             content_type=header.get("Content-Type", "").lower(), data=body,
         )
         try:
-            request.found = self._paths.find(request.method, f"{_HOST_URL}{path}")
+            request.found = self._paths.find(request.method, f"{request.host_url}{path}")
         except PathError as exc:
             request.not_found = exc
         else:
