@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run test test-quick lint examples-test bench clean
+.PHONY: install run test test-quick lint examples-test bench bench-proxy clean
 
 $(INSTALLED): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +69,12 @@ bench: install
 	    apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }; \
 	  else echo "make bench needs wrk: run 'sudo apt-get install wrk' first" >&2; exit 1; fi; }
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# Only what `sendai-server proxy` adds per request (median, p99) against calling the server
+# directly, and its memory over a 40 MiB upload; about 20 s, no wrk. Updates only the 'proxy'
+# part of bench/results.json (`make bench` measures it too; BENCH_ARGS=--no-proxy skips it).
+bench-proxy: install
+	$(BIN)/python bench/run.py --proxy-only
 
 clean:
 	rm -rf $(VENV) $(EXAMPLES_VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
