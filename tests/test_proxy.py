@@ -57,6 +57,8 @@ class Stub:
         request.read()
         self.seen.append(request)
         answer = self.answer(request)
+        if not isinstance(answer.stream, httpx.ByteStream):  # a stream of the test's own
+            return answer
         # As the network gives it: a stream not yet read (httpx reads `content=` at once).
         return httpx.Response(answer.status_code, headers=answer.headers,
                               stream=httpx.ByteStream(answer.content))
@@ -72,9 +74,10 @@ def make_proxy(contract: Contract, stub: Stub,
                tmp_path: Path) -> Iterator[Callable[..., Client]]:
     apps: list[ProxyApp] = []
 
-    def make(*, strict: bool = False, record: bool = False) -> Client:
+    def make(*, strict: bool = False, record: bool = False,
+             upstream: str = "http://upstream.test") -> Client:
         recording = Recording(tmp_path / "exchanges.jsonl") if record else None
-        app = ProxyApp("http://upstream.test", contract, strict=strict, recording=recording,
+        app = ProxyApp(upstream, contract, strict=strict, recording=recording,
                        transport=httpx.MockTransport(stub))
         apps.append(app)
         return BufferedClient(app, use_cookies=False)
@@ -312,3 +315,29 @@ def test_proxy_refuses_an_upstream_that_is_not_an_http_url() -> None:
     result = CliRunner().invoke(main, ["proxy", "--upstream", "ftp://example.com"])
     assert result.exit_code == 2
     assert "is not an http:// or https:// URL" in result.output
+
+
+def test_an_upstream_with_a_path_gets_each_request_path_after_it(
+    make_proxy: Callable[..., Client], stub: Stub,
+) -> None:
+    make_proxy(upstream="http://upstream.test/sendai/").get(f"{TASK_PATH}?a=1", headers=AUTH)
+    assert stub.seen[0].url.raw_path == f"/sendai{TASK_PATH}?a=1".encode()
+
+
+class _BrokenOff(httpx.SyncByteStream):
+    def __iter__(self) -> Iterator[bytes]:
+        yield b'{"payload": {"id": '
+        raise httpx.ReadError("connection reset")
+
+
+def test_an_answer_broken_off_before_it_could_be_checked_is_502_without_credentials(
+    make_proxy: Callable[..., Client], stub: Stub,
+) -> None:
+    stub.answer = lambda _r: httpx.Response(
+        200, headers={"Content-Type": "application/json"}, stream=_BrokenOff())
+    response = make_proxy(upstream="http://user:s3cret@upstream.test").get(
+        TASK_PATH, headers=AUTH)
+    assert response.status_code == 502
+    assert response.get_json()["error"]["code"] == "bad_gateway"
+    assert "s3cret" not in response.get_data(as_text=True)
+    assert "upstream.test" in response.get_json()["error"]["message"]

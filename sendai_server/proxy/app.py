@@ -90,7 +90,10 @@ class ProxyApp:
     def __init__(self, upstream: str, contract: Contract, *, strict: bool = False,
                  recording: Recording | None = None, timeout: float = 30.0,
                  connections: int = 64, transport: httpx.BaseTransport | None = None) -> None:
-        self.upstream = httpx.URL(upstream.rstrip("/"))
+        self.upstream = httpx.URL(upstream)
+        # A request's path goes after the upstream's own (https://host/prefix + /v2/...).
+        self.upstream_prefix = self.upstream.raw_path.split(b"?", 1)[0].rstrip(b"/")
+        self.upstream_shown = str(self.upstream.copy_with(username=None, password=None))
         # Without --strict, a request is checked while the upstream works on it: the check
         # (a few ms of openapi-core) overlaps the upstream's time instead of adding to it.
         self.checks = ThreadPoolExecutor(max_workers=connections,
@@ -163,7 +166,8 @@ class _Exchange:
             pending = None
         else:
             pending = self.proxy.checks.submit(self.proxy.contract.check_request, checked)
-        url = self.proxy.upstream.copy_with(raw_path=self.target.encode("latin-1"))
+        url = self.proxy.upstream.copy_with(
+            raw_path=self.proxy.upstream_prefix + self.target.encode("latin-1"))
         request = httpx.Request(self.method, url, headers=self.headers, content=content)
         try:
             try:
@@ -171,16 +175,24 @@ class _Exchange:
             finally:
                 if pending is not None:
                     self.findings = pending.result()
-        except httpx.TimeoutException:
+        except httpx.TransportError as exc:
+            return self._upstream_failed(start_response, exc)
+        try:
+            return self._answer(start_response, checked, response)
+        except httpx.TransportError as exc:  # while reading an answer before passing it on
+            response.close()
+            return self._upstream_failed(start_response, exc)
+
+    def _upstream_failed(self, start_response: StartResponse,
+                         exc: httpx.TransportError) -> Iterable[bytes]:
+        if isinstance(exc, httpx.TimeoutException):
             return self._own_answer(
                 start_response, 504, "gateway_timeout",
-                f"The upstream {self.proxy.upstream} did not answer in time.")
-        except httpx.TransportError as exc:
-            return self._own_answer(
-                start_response, 502, "bad_gateway",
-                f"The upstream {self.proxy.upstream} could not be reached: "
-                f"{type(exc).__name__}.")
-        return self._answer(start_response, checked, response)
+                f"The upstream {self.proxy.upstream_shown} did not answer in time.")
+        return self._own_answer(
+            start_response, 502, "bad_gateway",
+            f"The upstream {self.proxy.upstream_shown} could not be reached or broke off: "
+            f"{type(exc).__name__}.")
 
     def _request_body(self) -> tuple[bytes | None, bytes | Iterator[bytes]]:
         """(the body to check, or None when it streams unread; what to send upstream)."""

@@ -70,7 +70,7 @@ def proxy(upstream: str, bind: str, record: Path | None, strict: bool, timeout: 
     recording = Recording(record) if record is not None else None
     app = ProxyApp(upstream, Contract(this_servers_document()), strict=strict,
                    recording=recording, timeout=timeout, connections=threads)
-    click.echo(f"proxy on http://{bind} -> {upstream}"
+    click.echo(f"proxy on http://{bind} -> {app.upstream_shown}"
                f"{' (strict)' if strict else ''}{f', recording to {record}' if record else ''}",
                err=True)
     try:
