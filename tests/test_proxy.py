@@ -341,3 +341,17 @@ def test_an_answer_broken_off_before_it_could_be_checked_is_502_without_credenti
     assert response.get_json()["error"]["code"] == "bad_gateway"
     assert "s3cret" not in response.get_data(as_text=True)
     assert "upstream.test" in response.get_json()["error"]["message"]
+
+
+def test_a_body_over_1_mib_streams_through_unread_and_only_its_media_type_is_checked(
+    make_proxy: Callable[..., Client], stub: Stub,
+) -> None:
+    big = json.dumps({"issues": [{"label": "x" * (2 * 1024 * 1024)}]}).encode()
+    proxy = make_proxy()
+    passed = proxy.post(f"{TASK_PATH}/report", data=big, headers={
+        **AUTH, "Content-Type": "application/json"})
+    assert stub.seen[-1].content == big
+    assert "X-Sendai-Violations" not in passed.headers  # its content is not checked
+    flagged = proxy.post(f"{TASK_PATH}/report", data=big, headers={
+        **AUTH, "Content-Type": "text/plain"})
+    assert flagged.headers["X-Sendai-Violations"] == "1"
