@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run test test-quick test-hosts lint examples-test dist bench bench-plugin clean \
+.PHONY: install run test test-quick test-hosts lint examples-test dist bench bench-plugin bench-proxy clean \
   image base-image
 
 $(INSTALLED): setup.cfg pyproject.toml
@@ -115,6 +115,12 @@ image:
 
 base-image:
 	docker/local-base $(LOCAL_BASE_IMAGE)
+
+# Only what `sendai-server proxy` adds per request (median, p99) against calling the server
+# directly, and its memory over a 40 MiB upload; about 20 s, no wrk. Updates only the 'proxy'
+# part of bench/results.json (`make bench` measures it too; BENCH_ARGS=--no-proxy skips it).
+bench-proxy: install
+	$(BIN)/python bench/run.py --proxy-only
 
 clean:
 	rm -rf $(VENV) $(EXAMPLES_VENV) $(DIST_VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -29,6 +29,8 @@ _SIGNATURES: tuple[tuple[bytes, FileKind], ...] = (
     (b"II+\x00", TIFF),
     (b"MM\x00+", TIFF),
 )
+# The media types an upload's file is served with (GET .../files/{n}, documented there).
+CONTENT_TYPES = tuple(dict.fromkeys(kind.content_type for _, kind in _SIGNATURES))
 
 
 def sniff(head: bytes) -> FileKind | None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import click
 from flask import Flask
 
+from ..proxy.commands import COMMANDS as PROXY_COMMANDS
 from . import demo, faults, migrations, resources, serving
 from .base import CommandFailure, main
 
@@ -44,6 +45,7 @@ COMMANDS: tuple[click.Command, ...] = (
     serving.worker,
     serving.serve,
     faults.faults,
+    *PROXY_COMMANDS,  # proxy, recording (API.md §15)
 )
 for _command in COMMANDS:
     main.add_command(_command)
