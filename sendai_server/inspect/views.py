@@ -32,6 +32,7 @@ from ..errors import NotFound, SendAIError, Unauthenticated, ValidationError
 from ..lifecycle import USER_ACTIONS, TaskStatus, fire, past_tense
 from ..services import tasks
 from ..services.keys import Principal, authenticate
+from ..services.motion import tasks_in_motion, uploads_in_motion
 from ..services.notifications import NotificationListQuery, list_notifications
 from ..services.projects import list_folders, visible_projects
 from ..services.task_list import TaskListQuery, list_tasks
@@ -191,10 +192,11 @@ def task_list(team_id: str, project_id: str) -> str:
                      if s in TaskStatus.__members__)
     query = TaskListQuery(statuses=statuses, limit=PAGE_SIZE, token=request.args.get("token"))
     page = list_tasks(current_uow(), principal, team_id, project_id, query, token_secret())
-    processing = any(t["status"] == TaskStatus.PROCESSING for t in page.tasks)
+    processing = {t["id"] for t in page.tasks if t["status"] == TaskStatus.PROCESSING}
+    moving = tasks_in_motion(current_uow(), processing)
     return render_template("tasks.html", team_id=team_id, project_id=project_id, page=page,
                            statuses=TaskStatus, chosen={s.value for s in statuses},
-                           refresh=processing)
+                           refresh=bool(moving), resting=len(processing - moving))
 
 
 @blp.route(_PROJECT + "/uploads", methods=["GET"])
@@ -210,11 +212,13 @@ def upload_list(team_id: str, project_id: str) -> str:
                             token=request.args.get("token"))
     uploads, count, more, token = list_uploads(uow, principal, team_id, project_id, query,
                                                token_secret())
+    processing = {u["id"] for u in uploads if u["status"] == "PROCESSING"}
+    moving = uploads_in_motion(uow, processing)
     return render_template(
         "uploads.html", team_id=team_id, project_id=project_id, folders=folders,
         folder_id=folder_id, uploads=uploads, count=count, more=more, token=token,
         statuses=UPLOAD_STATUSES, chosen=set(statuses),
-        refresh=any(u["status"] == "PROCESSING" for u in uploads))
+        refresh=bool(moving), resting=len(processing - moving))
 
 
 NOTIFICATION_STATUSES = ("pending", "delivered", "failed")
@@ -264,11 +268,12 @@ def _task_page(principal: Principal, team_id: str, project_id: str, task_id: str
     task = tasks.get_task(uow, principal, team_id, project_id, task_id)
     events = tasks.task_events(uow, principal, team_id, project_id, task_id)
     stored = file_of_task(uow, principal, team_id, project_id, task_id)
+    moving = task["status"] == TaskStatus.PROCESSING and bool(tasks_in_motion(uow, {task_id}))
     html = render_template(
         "task.html", team_id=team_id, project_id=project_id, task=task, events=events,
         has_file=stored is not None, actions=allowed_actions(principal, task), error=error,
         diagram=lifecycle_svg(TaskStatus(task["status"])), internal=internal_triggers(),
-        refresh=task["status"] == TaskStatus.PROCESSING,
+        refresh=moving,
     )
     return html, status
 
