@@ -113,12 +113,11 @@ def test_review_and_discard_in_chromium_while_the_api_answers_promptly(
     first_reviewing.find_element(By.TAG_NAME, "a").click()
 
     _wait(browser, ec.presence_of_element_located((By.ID, "task-status")))
-    image = browser.find_element(By.CSS_SELECTOR, "#page-0 img.page-image")
-    _wait(browser, lambda d: d.execute_script(
-        "return arguments[0].complete && arguments[0].naturalWidth > 0", image))
+    _wait(browser, lambda d: d.find_element(By.ID, "page-0").get_attribute("data-loaded")
+          == "1")
     entities = [c.text for c in browser.find_elements(By.CSS_SELECTOR, "#annotations .entity")]
     assert "total_amount" in entities
-    assert browser.find_elements(By.CSS_SELECTOR, "#page-0 svg.overlay g.annotation")
+    assert browser.find_elements(By.CSS_SELECTOR, "#page-0 svg.page g.mark")
     _screenshot(browser, tmp_path)
 
     # The browser holds its connections (and a few more idle ones stand in for its
@@ -133,6 +132,7 @@ def test_review_and_discard_in_chromium_while_the_api_answers_promptly(
 
     events_before = len(browser.find_elements(By.CSS_SELECTOR, "#events li"))
     browser.find_element(By.ID, "action-discard").click()
+    _wait(browser, ec.element_to_be_clickable((By.ID, "discard-confirm"))).click()
     _wait(browser, ec.text_to_be_present_in_element((By.ID, "task-status"), "DISCARDED"))
     assert len(browser.find_elements(By.CSS_SELECTOR, "#events li")) == events_before + 1
     assert browser.find_elements(By.CSS_SELECTOR, '#events li[data-action="discard"]')

@@ -38,7 +38,7 @@ from ..services.projects import list_folders, visible_projects
 from ..services.task_list import TaskListQuery, list_tasks
 from ..services.uploads import UploadListQuery, file_of_task, list_uploads
 from ..uow import current_uow
-from . import pages
+from . import overlay, pages
 from .diagram import internal_triggers, lifecycle_svg
 from .session import (
     CSRFRefused,
@@ -269,8 +269,11 @@ def _task_page(principal: Principal, team_id: str, project_id: str, task_id: str
     events = tasks.task_events(uow, principal, team_id, project_id, task_id)
     stored = file_of_task(uow, principal, team_id, project_id, task_id)
     moving = task["status"] == TaskStatus.PROCESSING and bool(tasks_in_motion(uow, {task_id}))
+    texts = pages.page_texts(current_app.extensions["sendai_storage"], stored,
+                             len(task["pages"]))
     html = render_template(
         "task.html", team_id=team_id, project_id=project_id, task=task, events=events,
+        sheets=overlay.layout(task["pages"], texts),
         has_file=stored is not None, actions=allowed_actions(principal, task), error=error,
         diagram=lifecycle_svg(TaskStatus(task["status"])), internal=internal_triggers(),
         refresh=moving,
