@@ -35,6 +35,7 @@ from ..services.keys import Principal, authenticate
 from ..services.motion import tasks_in_motion, uploads_in_motion
 from ..services.notifications import NotificationListQuery, list_notifications
 from ..services.projects import list_folders, visible_projects
+from ..services.redelivery import notification_payloads
 from ..services.task_list import TaskListQuery, list_tasks
 from ..services.uploads import UploadListQuery, file_of_task, list_uploads
 from ..uow import current_uow
@@ -234,10 +235,13 @@ def notification_list(team_id: str, project_id: str) -> str:
                                   token=request.args.get("token"))
     found, count, more, token = list_notifications(
         current_uow(), principal, team_id, project_id, query, token_secret())
+    payloads = notification_payloads(current_uow(), principal, team_id, project_id,
+                                     [n["id"] for n in found])
     return render_template(
         "notifications.html", team_id=team_id, project_id=project_id, notifications=found,
         count=count, more=more, token=token, statuses=NOTIFICATION_STATUSES,
-        chosen=set(statuses), refresh=any(n["status"] == "pending" for n in found))
+        chosen=set(statuses), refresh=any(n["status"] == "pending" for n in found),
+        payloads=payloads, can_resend="task.edit" in principal.scopes)
 
 
 @dataclass
