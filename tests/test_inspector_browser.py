@@ -2,9 +2,6 @@
 gthread workers), with every host but 127.0.0.1 unreachable: sign in with the seed's edit key,
 the tasks list, an uploaded invoice's task drawn from its PDF, discard; a read-only key; and,
 while the browser holds its connections open, a client's API calls all answer promptly.
-
-SENDAI_UPDATE_SCREENSHOT=1 writes the task page's screenshot to docs/inspector-task.png (the
-README shows it); otherwise it goes to the test's temporary folder.
 """
 
 from __future__ import annotations
@@ -164,11 +161,8 @@ def _screenshot(driver: Any, tmp_path: Path) -> None:
     image = Image.open(io.BytesIO(png)).convert("RGB")
     image = image.crop((0, 0, image.width, min(image.height, 1500)))
     image = image.resize((image.width * 3 // 4, image.height * 3 // 4))
-    target = (REPO_ROOT / "docs" / "inspector-task.png"
-              if os.environ.get("SENDAI_UPDATE_SCREENSHOT") == "1"
-              else tmp_path / "inspector-task.png")
-    target.parent.mkdir(exist_ok=True)
-    image.quantize(colors=128).save(target, optimize=True)
+    # The README's screenshot of this page is test_inspector_review_browser's.
+    image.quantize(colors=128).save(tmp_path / "inspector-task.png", optimize=True)
 
 
 def test_a_read_only_key_sees_no_buttons_and_its_forged_post_changes_nothing(

@@ -27,7 +27,7 @@ from typing import Any
 from .pages import PageText, Rect
 
 # Sizes in fractions of the page's longer side (A4 at 300 dpi: 3508 px).
-LABEL_FONT = 1 / 95  # a label's font size: about 8.5 pt on paper
+LABEL_FONT = 1 / 80  # a label's font size: 10 pt on paper
 VALUE_EM = 1 / 84  # an estimated value's font size: 10 pt, as extraction assumes
 CHAR_WIDTH = 0.62  # a label character's reserved width, in ems (bold sans, with room)
 VALUE_CHAR_WIDTH = 0.5  # extraction's average character width, in ems

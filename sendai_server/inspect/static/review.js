@@ -49,11 +49,15 @@
     setZoom(1);
   }
 
-  // A page's image, once drawn, marks its sheet (tests and screenshots wait for it).
+  // A page's image, once loaded, marks its sheet (tests and screenshots wait for it). An SVG
+  // <image> may have loaded before this script ran and has no `complete`: a probe of the same
+  // address (from the cache by then) always reports.
   for (const image of document.querySelectorAll("figure.sheet image.page-image")) {
     const sheet = image.closest("figure.sheet");
-    image.addEventListener("load", () => { sheet.dataset.loaded = "1"; });
-    image.addEventListener("error", () => { sheet.dataset.loaded = "error"; });
+    const probe = new Image();
+    probe.addEventListener("load", () => { sheet.dataset.loaded = "1"; });
+    probe.addEventListener("error", () => { sheet.dataset.loaded = "error"; });
+    probe.src = image.getAttribute("href");
   }
 
   // --- the table and the page, linked -----------------------------------------------------------
