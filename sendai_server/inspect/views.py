@@ -277,7 +277,7 @@ def _task_page(principal: Principal, team_id: str, project_id: str, task_id: str
                              len(task["pages"]))
     html = render_template(
         "task.html", team_id=team_id, project_id=project_id, task=task, events=events,
-        sheets=overlay.layout(task["pages"], texts),
+        sheets=overlay.layout(task["pages"], texts), marks_svg=overlay.marks_svg,
         has_file=stored is not None, actions=allowed_actions(principal, task), error=error,
         diagram=lifecycle_svg(TaskStatus(task["status"])), internal=internal_triggers(),
         refresh=moving,
