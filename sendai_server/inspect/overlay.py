@@ -204,7 +204,7 @@ def _candidates(box: Rect, size: tuple[float, float], gap: float, width: float,
                 height: float) -> Iterator[Rect]:
     """Places for a label of `size` near `box`, inside the page: beside, above, below it
     first; then every other place (further rows, further along the line, the page's margins)
-    nearest first, a vertical step counting double (a leader along its own line crosses less
+    nearest first, a vertical step counting three times (a leader along its own line crosses less
     text than one across other lines)."""
     w, h = size
     x0, y0, x1, y1 = box
@@ -229,7 +229,7 @@ def _candidates(box: Rect, size: tuple[float, float], gap: float, width: float,
         offset = (step + 1) // 2 * (h / 2) * (1 if step % 2 else -1)
         far += [(gap, middle + offset), (width - gap - w, middle + offset)]
     centre_x, centre_y = (x0 + x1) / 2 - w / 2, middle
-    far.sort(key=lambda p: math.hypot(p[0] - centre_x, 2 * (p[1] - centre_y)))
+    far.sort(key=lambda p: math.hypot(p[0] - centre_x, 3 * (p[1] - centre_y)))
     for x, y in far:
         if inside(x, y):
             yield (x, y, x + w, y + h)
