@@ -4,7 +4,6 @@ unchanged."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -19,6 +18,7 @@ from ..services.tasks import Caller
 from ..storage import Storage
 from ..web import current_uow, token_secret
 from .blueprint import Blueprint
+from .disposition import content_disposition
 from .schemas import (
     CreatedUploadSchema,
     DeletedUploadEnvelopeSchema,
@@ -202,10 +202,9 @@ def get_upload_file(team_id: str, project_id: str, upload_id: str, index: int) -
     row, chunks = uploads.file_of_upload(
         current_uow(), _storage(), g.principal, team_id, project_id, upload_id, index
     )
-    name = json.dumps(row["name"], ensure_ascii=True)[1:-1].replace('"', "")
     return Response(chunks, content_type=row["content_type"], headers={
         "Content-Length": str(row["file_size"]),
-        "Content-Disposition": f'inline; filename="{name}"',
+        "Content-Disposition": content_disposition(row["name"]),
     })
 
 

@@ -30,13 +30,15 @@ from ..errors import NotFound, SendAIError, Unauthenticated, ValidationError
 from ..lifecycle import USER_ACTIONS, LifecycleState, TaskStatus, fire, past_tense
 from ..services import tasks
 from ..services.keys import Principal, authenticate
+from ..services.motion import tasks_in_motion, uploads_in_motion
 from ..services.notifications import NotificationListQuery, list_notifications
 from ..services.projects import list_folders, visible_projects
+from ..services.redelivery import notification_payloads
 from ..services.task_list import TaskListQuery, list_tasks
 from ..services.uploads import UploadListQuery, file_of_task, list_uploads
 from ..statuses import NotificationStatus, UploadStatus
 from ..web import current_uow, token_secret
-from . import pages
+from . import overlay, pages
 from .diagram import internal_triggers, lifecycle_svg
 from .session import (
     CSRFRefused,
@@ -191,10 +193,11 @@ def task_list(team_id: str, project_id: str) -> str:
                      if s in TaskStatus.__members__)
     query = TaskListQuery(statuses=statuses, limit=PAGE_SIZE, token=request.args.get("token"))
     page = list_tasks(current_uow(), principal, team_id, project_id, query, token_secret())
-    processing = any(t["status"] == TaskStatus.PROCESSING for t in page.items)
+    processing = {t["id"] for t in page.items if t["status"] == TaskStatus.PROCESSING}
+    moving = tasks_in_motion(current_uow(), processing)
     return render_template("tasks.html", team_id=team_id, project_id=project_id, page=page,
                            statuses=TaskStatus, chosen={s.value for s in statuses},
-                           refresh=processing)
+                           refresh=bool(moving), resting=len(processing - moving))
 
 
 @blp.route(_PROJECT + "/uploads", methods=["GET"])
@@ -209,11 +212,13 @@ def upload_list(team_id: str, project_id: str) -> str:
     query = UploadListQuery(statuses=statuses, folder_id=folder_id, limit=PAGE_SIZE,
                             token=request.args.get("token"))
     page = list_uploads(uow, principal, team_id, project_id, query, token_secret())
+    processing = {u["id"] for u in page.items if u["status"] == UploadStatus.PROCESSING}
+    moving = uploads_in_motion(uow, processing)
     return render_template(
         "uploads.html", team_id=team_id, project_id=project_id, folders=folders,
         folder_id=folder_id, uploads=page.items, count=page.count, more=page.more,
         token=page.token, statuses=UPLOAD_STATUSES, chosen=set(statuses),
-        refresh=any(u["status"] == UploadStatus.PROCESSING for u in page.items))
+        refresh=bool(moving), resting=len(processing - moving))
 
 
 @blp.route(_PROJECT + "/notifications", methods=["GET"])
@@ -226,11 +231,14 @@ def notification_list(team_id: str, project_id: str) -> str:
                                   token=request.args.get("token"))
     page = list_notifications(
         current_uow(), principal, team_id, project_id, query, token_secret())
+    payloads = notification_payloads(current_uow(), principal, team_id, project_id,
+                                     [n["id"] for n in page.items])
     return render_template(
         "notifications.html", team_id=team_id, project_id=project_id,
         notifications=page.items, count=page.count, more=page.more, token=page.token,
         statuses=NOTIFICATION_STATUSES, chosen=set(statuses),
-        refresh=any(n["status"] == NotificationStatus.PENDING for n in page.items))
+        refresh=any(n["status"] == NotificationStatus.PENDING for n in page.items),
+        payloads=payloads, can_resend="task.edit" in principal.scopes)
 
 
 def allowed_actions(principal: Principal, task: dict[str, Any]) -> list[str]:
@@ -250,11 +258,15 @@ def _task_page(principal: Principal, team_id: str, project_id: str, task_id: str
     task = tasks.get_task(uow, principal, team_id, project_id, task_id)
     events = tasks.task_events(uow, principal, team_id, project_id, task_id)
     stored = file_of_task(uow, principal, team_id, project_id, task_id)
+    moving = task["status"] == TaskStatus.PROCESSING and bool(tasks_in_motion(uow, {task_id}))
+    texts = pages.page_texts(current_app.extensions["sendai_storage"], stored,
+                             len(task["pages"]))
     html = render_template(
         "task.html", team_id=team_id, project_id=project_id, task=task, events=events,
+        sheets=overlay.layout(task["pages"], texts), marks_svg=overlay.marks_svg,
         has_file=stored is not None, actions=allowed_actions(principal, task), error=error,
         diagram=lifecycle_svg(TaskStatus(task["status"])), internal=internal_triggers(),
-        refresh=task["status"] == TaskStatus.PROCESSING,
+        refresh=moving,
     )
     return html, status
 

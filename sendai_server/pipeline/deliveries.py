@@ -104,6 +104,9 @@ class Attempt:
 
 def deliver(uow: UnitOfWork, job: ClaimedJob, config: Config, client: httpx.Client) -> None:
     seq = int((job.payload or {})["notification"])
+    # Attempts made before this job: a notification sent again (services/redelivery.py)
+    # numbers its new attempt after them, and gets that one attempt only.
+    after = int((job.payload or {}).get("after", 0))
     with uow.read() as conn:
         row = conn.execute(
             select(Notification.id, Notification.event, Notification.task_id,
@@ -128,14 +131,15 @@ def deliver(uow: UnitOfWork, job: ClaimedJob, config: Config, client: httpx.Clie
         if fault is not None and "delay_ms" in fault.effect:
             return
         copies = fault.effect["duplicate"] if fault is not None else 1
-    attempt = send(client, row, job.attempts, config.delivery_timeout_seconds)
+    attempt = send(client, row, after + job.attempts, config.delivery_timeout_seconds)
     for _ in range(copies - 1):  # the same body and event id again: a receiver's idempotency
-        send(client, row, job.attempts, config.delivery_timeout_seconds)
+        send(client, row, after + job.attempts, config.delivery_timeout_seconds)
     level = logging.INFO if attempt.ok else logging.WARNING
     log.log(level, "notification %s attempt %d: %s", row.id, attempt.n,
             attempt.status_code if attempt.error is None else attempt.error,
             extra={"notification_id": row.id, "connector_id": row.connector_id})
-    _record_until_lease_ends(uow, job, seq, row, attempt, config)
+    last = after + 1 if after else config.delivery_attempts
+    _record_until_lease_ends(uow, job, seq, row, attempt, last, config)
 
 
 def _delivery_fault(uow: UnitOfWork, job: ClaimedJob, row: Any) -> faults.TakenFault | None:
@@ -185,7 +189,8 @@ def send(client: httpx.Client, row: Any, n: int, timeout: float) -> Attempt:
 
 
 def _record_until_lease_ends(
-    uow: UnitOfWork, job: ClaimedJob, seq: int, row: Any, attempt: Attempt, config: Config
+    uow: UnitOfWork, job: ClaimedJob, seq: int, row: Any, attempt: Attempt, last: int,
+    config: Config,
 ) -> None:
     """`_record`, again after a lost connection, until shortly before the lease runs out
     (then the job is another worker's to deliver again)."""
@@ -193,7 +198,7 @@ def _record_until_lease_ends(
     deadline = job.leased_until - timedelta(seconds=pause)
     while True:
         try:
-            _record(uow, job, seq, row, attempt, config)
+            _record(uow, job, seq, row, attempt, last, config)
             return
         except Unavailable:
             if utcnow() + timedelta(seconds=pause) >= deadline:
@@ -204,8 +209,9 @@ def _record_until_lease_ends(
 
 
 def _record(uow: UnitOfWork, job: ClaimedJob, seq: int, row: Any, attempt: Attempt,
-            config: Config) -> None:
-    done = attempt.ok or attempt.n >= config.delivery_attempts
+            last: int, config: Config) -> None:
+    """`last`: the number of the attempt after which the notification is `failed`."""
+    done = attempt.ok or attempt.n >= last
     with uow.write() as conn:
         # Locked, so its connector (and it with it) cannot be deleted before the attempt is in.
         if conn.scalar(select(Notification.seq).where(Notification.seq == seq)

@@ -90,9 +90,16 @@ def schedule_heads(conn: Connection, connector_ids: Collection[str], *,
             Notification.status == _PENDING,
         ).group_by(Notification.connector_id)
     ).scalars()
-    for seq in sorted(heads):
-        if added is None or seq in added:
-            jobs.enqueue(conn, jobs.DELIVER, payload={"notification": seq}, run_at=run_at)
+    due = [seq for seq in sorted(heads) if added is None or seq in added]
+    # A head sent again (services/redelivery.py) has attempts already: its new one follows them.
+    made = dict(conn.execute(
+        select(NotificationAttempt.notification_seq, func.max(NotificationAttempt.n))
+        .where(NotificationAttempt.notification_seq.in_(due))
+        .group_by(NotificationAttempt.notification_seq)
+    ).tuples().all()) if due and added is None else {}
+    for seq in due:
+        payload = {"notification": seq, **({"after": int(made[seq])} if seq in made else {})}
+        jobs.enqueue(conn, jobs.DELIVER, payload=payload, run_at=run_at)
 
 
 def _bodies(conn: Connection, project_id: str, task_id: str, upload_id: str,
