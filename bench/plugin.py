@@ -3,8 +3,9 @@ costs a team's test run. Each figure is the median of `--runs` rounds; each roun
 three times as its own process, with this Python (a virtual environment where sendai-server is
 installed, so pytest finds the plugin by its entry point), from a folder of its own:
 
-1. one plain test that asks for nothing, with the plugin and with `-p no:sendai`: what the
-   plugin costs a run that never uses it (target: under 0.1 s);
+1. one plain test that asks for nothing, with the plugin and with `-p no:sendai`, in either
+   order by turns: what the plugin costs a run that never uses it, the median of the rounds'
+   differences (target: under 0.1 s);
 2. a suite whose first test asks for `sendai`, then 50 tests of one discard each (a task made
    by `sendai.task()`, discarded over HTTP with `sendai.key()`): the first test's start (its
    fixture's set-up: the server's start and a first project; and from the process's start to
@@ -14,7 +15,9 @@ installed, so pytest finds the plugin by its entry point), from a folder of its 
 Wall times on a shared machine vary with whatever else runs; CPU times (the pytest process's
 user + system) vary less, so both are recorded. `python bench/plugin.py` measures and writes
 its section (`plugin`) into bench/results.json, keeping the others; `bench/run.py` runs it as
-part of a full run, or alone with `--plugin-only`.
+part of a full run, or alone with `--plugin-only`. `--python .venv-examples/bin/python
+--section plugin_clean_venv` measures another environment (there: `make examples-test`'s,
+the wheel with only pytest and requests beside it, as a team's own has).
 """
 
 from __future__ import annotations
@@ -87,12 +90,13 @@ def test_discard(sendai, n):
 """
 
 
-def _pytest(folder: Path, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+def _pytest(python: str, folder: Path, *args: str,
+            env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run pytest in `folder`; its wall time, its CPU time, when it started (time.time())."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started_at = time.time()
     started = time.perf_counter()
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+    run = subprocess.run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
                          cwd=folder, env=env, capture_output=True, text=True, timeout=300)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -117,14 +121,14 @@ def _prepare() -> dict[str, Path]:
     return folders
 
 
-def _check_the_plugin_is_found(folder: Path) -> None:
+def _check_the_plugin_is_found(python: str, folder: Path) -> None:
     """The plain runs mean something only if pytest finds the plugin by its entry point."""
-    run = subprocess.run([sys.executable, "-m", "pytest", "--trace-config", "--co", "-q",
+    run = subprocess.run([python, "-m", "pytest", "--trace-config", "--co", "-q",
                           "-p", "no:cacheprovider"], cwd=folder, capture_output=True,
                          text=True, timeout=300)
     if "sendai_server.testing.plugin" not in run.stdout:
         raise RuntimeError("pytest does not find the sendai plugin: is sendai-server installed "
-                           f"in {sys.prefix}?\n{run.stdout[-2000:]}")
+                           f"for {python}?\n{run.stdout[-2000:]}")
 
 
 def _suite_figures(run: dict[str, Any], times: dict[str, Any]) -> dict[str, float]:
@@ -145,17 +149,23 @@ def _suite_figures(run: dict[str, Any], times: dict[str, Any]) -> dict[str, floa
     }
 
 
-def measure(runs: int = 5) -> dict[str, Any]:
-    """The plugin's figures (medians of `runs` rounds), with every round's kept too."""
+def measure(runs: int = 5, python: str = sys.executable) -> dict[str, Any]:
+    """The plugin's figures (medians of `runs` rounds), with every round's kept too, for the
+    environment of `python` (by default this one)."""
+    python = os.path.abspath(python)  # not resolved: a venv's python is a symlink out of it
     folders = _prepare()
-    _check_the_plugin_is_found(folders["plain"])
+    _check_the_plugin_is_found(python, folders["plain"])
     env = {key: value for key, value in os.environ.items() if key != "PYTEST_ADDOPTS"}
     times_file = WORK_DIR / "times.json"
     rounds: list[dict[str, float]] = []
-    for _ in range(runs):
-        with_plugin = _pytest(folders["plain"], "test_plain.py", env=env)
-        without = _pytest(folders["plain"], "-p", "no:sendai", "test_plain.py", env=env)
-        suite = _pytest(folders["suite"], env={**env, "SENDAI_BENCH_TIMES": str(times_file)})
+    for n in range(runs):
+        # Which of the two goes first alternates: the run just after the suite's is slower.
+        plain = {"with": ("test_plain.py",), "without": ("-p", "no:sendai", "test_plain.py")}
+        order = ["with", "without"] if n % 2 else ["without", "with"]
+        ran = {name: _pytest(python, folders["plain"], *plain[name], env=env) for name in order}
+        with_plugin, without = ran["with"], ran["without"]
+        suite = _pytest(python, folders["suite"],
+                        env={**env, "SENDAI_BENCH_TIMES": str(times_file)})
         rounds.append({
             "plain_with_plugin_s": with_plugin["wall_s"],
             "plain_without_plugin_s": without["wall_s"],
@@ -165,13 +175,15 @@ def measure(runs: int = 5) -> dict[str, Any]:
         })
     result: dict[str, Any] = {
         name: statistics.median(r[name] for r in rounds) for name in rounds[0]}
-    result["plain_run_cost_s"] = (result["plain_with_plugin_s"]
-                                  - result["plain_without_plugin_s"])
-    result["plain_run_cost_cpu_s"] = (result["plain_with_plugin_cpu_s"]
-                                      - result["plain_without_plugin_cpu_s"])
+    # The plugin's cost: the median of each round's difference (the two ran side by side).
+    result["plain_run_cost_s"] = statistics.median(
+        r["plain_with_plugin_s"] - r["plain_without_plugin_s"] for r in rounds)
+    result["plain_run_cost_cpu_s"] = statistics.median(
+        r["plain_with_plugin_cpu_s"] - r["plain_without_plugin_cpu_s"] for r in rounds)
     result["fifty_discards_per_test_ms"] = result["fifty_discards_s"] / DISCARDS * 1000
     result["targets"] = TARGETS
     result["runs"] = runs
+    result["python"] = os.path.relpath(python, BENCH_DIR.parent)
     result["rounds"] = rounds
     result["load_average"] = os.getloadavg()
     return result
@@ -202,24 +214,30 @@ def table(r: dict[str, Any]) -> list[str]:
     ]
 
 
-def measure_and_record(runs: int) -> int:
-    """Measure, print the table, and write the `plugin` section of bench/results.json (the
-    other sections as they were)."""
-    result = measure(runs)
+def measure_and_record(runs: int, python: str = sys.executable,
+                       section: str = "plugin") -> int:
+    """Measure, print the table, and write `section` of bench/results.json (the other
+    sections as they were)."""
+    result = measure(runs, python)
     results_file = BENCH_DIR / "results.json"
     results = json.loads(results_file.read_text()) if results_file.exists() else {}
-    results["plugin"] = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                         "python": sys.version.split()[0], **result}
+    results[section] = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **result}
     results_file.write_text(json.dumps(results, indent=2) + "\n")
     print("\n".join(table(result)))
-    print("Written to bench/results.json (section `plugin`).")
+    print(f"Written to bench/results.json (section `{section}`).")
     return 0
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5, help="rounds (each figure: the median)")
-    return measure_and_record(parser.parse_args().runs)
+    parser.add_argument("--python", default=sys.executable,
+                        help="the Python of the environment to measure (where sendai-server "
+                        "and pytest are installed); default: this one")
+    parser.add_argument("--section", default="plugin",
+                        help="the section of bench/results.json to write")
+    args = parser.parse_args()
+    return measure_and_record(args.runs, args.python, args.section)
 
 
 if __name__ == "__main__":
