@@ -92,11 +92,11 @@ def schedule_heads(conn: Connection, connector_ids: Collection[str], *,
     ).scalars()
     due = [seq for seq in sorted(heads) if added is None or seq in added]
     # A head sent again (services/redelivery.py) has attempts already: its new one follows them.
-    made = dict(conn.execute(
+    made = {seq: n for seq, n in conn.execute(
         select(NotificationAttempt.notification_seq, func.max(NotificationAttempt.n))
         .where(NotificationAttempt.notification_seq.in_(due))
         .group_by(NotificationAttempt.notification_seq)
-    ).tuples().all()) if due and added is None else {}
+    )} if due and added is None else {}
     for seq in due:
         payload = {"notification": seq, **({"after": int(made[seq])} if seq in made else {})}
         jobs.enqueue(conn, jobs.DELIVER, payload=payload, run_at=run_at)
