@@ -490,6 +490,8 @@ def connectors_list(project: str, as_json: bool) -> None:
         found = connectors.list_connectors(uow, project)
     for connector in found:
         connector["created_at"] = connector["created_at"].isoformat()
+        if connector.get("disabled_at") is not None:
+            connector["disabled_at"] = connector["disabled_at"].isoformat()
     lines = [f"{c['id']}  {c['method']} {c['url']}  {','.join(c['events'])}" for c in found]
     _emit(as_json, {"connectors": found}, "\n".join(lines) or "no connectors")
 

@@ -350,6 +350,8 @@ class Connector(Base):
     secret: Mapped[str | None] = mapped_column(String(2000))
     events: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set when a receiver answered 410 Gone: nothing more is sent to it (API.md §11).
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Notification(Base):

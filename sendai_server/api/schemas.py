@@ -222,7 +222,7 @@ class ReportSchema(Schema):
 
 class TaskEventSchema(Schema):
     """One change in a task's audit trail. A report's event also carries its issues and
-    message; the pipeline's `fail`, the reason (a file that could not be read)."""
+    message; the pipeline's `fail`, its `details` (why a file could not be read)."""
 
     id = fields.String()
     task_id = fields.String()
@@ -235,8 +235,8 @@ class TaskEventSchema(Schema):
     created_at = Timestamp()
     issues = fields.List(fields.Nested(ReportIssueSchema), attribute="details.issues")
     message = fields.String(allow_none=True, attribute="details.message")
-    reason = fields.String(attribute="details.reason",
-                           metadata={"description": "Why the pipeline failed the task."})
+    details = fields.String(attribute="details.reason",
+                            metadata={"description": "Why the pipeline failed the task."})
 
     @post_dump(pass_original=True)
     def _fields_of_their_actions_only(
@@ -246,7 +246,7 @@ class TaskEventSchema(Schema):
             data.pop("issues", None)
             data.pop("message", None)
         if original["action"] != "fail" or not (original.get("details") or {}).get("reason"):
-            data.pop("reason", None)
+            data.pop("details", None)
         return data
 
 
@@ -404,6 +404,8 @@ class ConnectorSchema(Schema):
                          load_default=lambda: list(CONNECTOR_EVENTS),
                          validate=validate.Length(min=1))
     created_at = Timestamp(dump_only=True)
+    disabled_at = Timestamp(dump_only=True,
+                            metadata={"description": "When a receiver's 410 disabled it."})
 
 
 class ConnectorEnvelopeSchema(Schema):

@@ -23,6 +23,9 @@ during 2 costs a reconnect: the write of 3 is retried until shortly before the l
 
 from __future__ import annotations
 
+import base64
+import binascii
+import email.utils
 import hashlib
 import hmac
 import logging
@@ -67,6 +70,48 @@ def sign(secret: str, body: bytes, timestamp: int) -> str:
     return f"t={timestamp},v1={mac.hexdigest()}"
 
 
+def standard_webhook_key(secret: str) -> bytes | None:
+    """The key of a Standard Webhooks secret (`whsec_` and base64), None for another secret."""
+    if not secret.startswith("whsec_"):
+        return None
+    try:
+        key = base64.b64decode(secret[len("whsec_"):], validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return key or None
+
+
+def standard_webhook_headers(key: bytes, event_id: str, body: bytes,
+                             timestamp: int) -> dict[str, str]:
+    """The Standard Webhooks headers (standardwebhooks, Svix): `webhook-signature` is
+    v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">, keyed by the decoded secret."""
+    mac = hmac.new(key, f"{event_id}.{timestamp}.".encode() + body, hashlib.sha256)
+    return {"webhook-id": event_id, "webhook-timestamp": str(timestamp),
+            "webhook-signature": "v1," + base64.b64encode(mac.digest()).decode()}
+
+
+MAX_RETRY_AFTER_SECONDS = 3600.0
+
+
+def retry_after(status_code: int | None, header: str | None) -> float | None:
+    """A 429's or 503's `Retry-After` (seconds or an HTTP date), at most an hour; None when
+    there is none to honour (API.md §11)."""
+    if status_code not in (429, 503) or not header:
+        return None
+    header = header.strip()
+    if header.isdigit():
+        seconds = float(header)
+    else:
+        try:
+            when = email.utils.parsedate_to_datetime(header)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = (when - utcnow()).total_seconds()
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
+
+
 class _Clients(threading.local):
     """One httpx client per worker thread (its connection pool), made on first use."""
 
@@ -91,6 +136,7 @@ class Attempt:
     status_code: int | None
     error: str | None
     duration_ms: int
+    retry_after: float | None = None  # a 429's or 503's Retry-After, honoured over the backoff
 
     @property
     def ok(self) -> bool:
@@ -131,13 +177,19 @@ def send(client: httpx.Client, row: Any, n: int, timeout: float) -> Attempt:
     if row.bearer is not None:
         headers["Authorization"] = f"Bearer {row.bearer}"
     if row.secret is not None:
-        headers["X-Sendai-Signature"] = sign(row.secret, body, int(time.time()))
+        now = int(time.time())
+        headers["X-Sendai-Signature"] = sign(row.secret, body, now)
+        key = standard_webhook_key(row.secret)
+        if key is not None:
+            headers.update(standard_webhook_headers(key, row.id, body, now))
     at, started = utcnow(), time.monotonic()
     status_code: int | None = None
     error: str | None = None
+    wait: float | None = None
     try:
         with client.stream(row.method, row.url, content=body, headers=headers) as response:
             status_code = response.status_code  # the body is not read: only the status counts
+            wait = retry_after(status_code, response.headers.get("Retry-After"))
     except httpx.ConnectTimeout:
         error = f"could not connect within {min(timeout, CONNECT_TIMEOUT_SECONDS):g} s"
     except httpx.TimeoutException:
@@ -147,7 +199,7 @@ def send(client: httpx.Client, row: Any, n: int, timeout: float) -> Attempt:
     elapsed = time.monotonic() - started
     if error is None and elapsed > timeout:
         error = f"answered {status_code} after {elapsed:.1f} s, over the {timeout:g} s limit"
-    return Attempt(n, at, status_code, error, round(elapsed * 1000))
+    return Attempt(n, at, status_code, error, round(elapsed * 1000), wait)
 
 
 def _record_until_lease_ends(
@@ -171,7 +223,8 @@ def _record_until_lease_ends(
 
 def _record(uow: UnitOfWork, job: ClaimedJob, seq: int, row: Any, attempt: Attempt,
             config: Config) -> None:
-    done = attempt.ok or attempt.n >= config.delivery_attempts
+    gone = attempt.status_code == 410  # the receiver is gone for good: no further attempts
+    done = attempt.ok or gone or attempt.n >= config.delivery_attempts
     with uow.write() as conn:
         # Locked, so its connector (and it with it) cannot be deleted before the attempt is in.
         if conn.scalar(select(Notification.seq).where(Notification.seq == seq)
@@ -182,6 +235,8 @@ def _record(uow: UnitOfWork, job: ClaimedJob, seq: int, row: Any, attempt: Attem
             jobs.finish(conn, job)
         else:
             delay = config.delivery_backoff_seconds * 2 ** (attempt.n - 1)
+            if attempt.retry_after is not None:
+                delay = attempt.retry_after
             jobs.retry_at(conn, job, utcnow() + timedelta(seconds=delay))
         conn.execute(insert(NotificationAttempt), [
             {"notification_seq": seq, "n": n, "at": attempt.at, "status_code": None,
@@ -196,7 +251,31 @@ def _record(uow: UnitOfWork, job: ClaimedJob, seq: int, row: Any, attempt: Attem
                          .values(status=status, finished_at=utcnow()))
             if row.event == "TASK_EXPORT" and row.task_id is not None:
                 _export(conn, row, "export" if attempt.ok else "export_fail")
+            if gone:
+                disable_connector(conn, row.connector_id)
             schedule_next(conn, row.connector_id)
+
+
+def disable_connector(conn: Connection, connector_id: str) -> None:
+    """After a 410: the connector is disabled (`disabled_at`; no new notifications), and its
+    pending notifications fail without further attempts (an export, `export_fail`)."""
+    now = utcnow()
+    conn.execute(update(Connector).where(Connector.id == connector_id,
+                                         Connector.disabled_at.is_(None))
+                 .values(disabled_at=now))
+    pending = conn.execute(
+        select(Notification.seq, Notification.id, Notification.event, Notification.task_id,
+               Notification.project_id, Notification.connector_id)
+        .where(Notification.connector_id == connector_id, Notification.status == "pending")
+        .order_by(Notification.seq)
+    ).all()
+    if not pending:
+        return
+    conn.execute(update(Notification).where(Notification.seq.in_([p.seq for p in pending]))
+                 .values(status="failed", finished_at=now))
+    for left in pending:
+        if left.event == "TASK_EXPORT" and left.task_id is not None:
+            _export(conn, left, "export_fail")
 
 
 def _export(conn: Connection, row: Any, trigger: str) -> None:

@@ -92,6 +92,7 @@ def public_connector(row: Mapping[str, Any]) -> dict[str, Any]:
         "bearer": MASK if row["bearer"] is not None else None,
         "secret": MASK if row["secret"] is not None else None,
         "events": list(row["events"]), "created_at": row["created_at"],
+        "disabled_at": row.get("disabled_at"),
     }
 
 

@@ -61,7 +61,8 @@ def notify_task_moved(
     if not subscriptions:
         return
     connectors = conn.execute(
-        select(Connector.id, Connector.events).where(Connector.project_id == project_id)
+        select(Connector.id, Connector.events).where(Connector.project_id == project_id,
+                                                     Connector.disabled_at.is_(None))
         .order_by(Connector.created_at, Connector.id).with_for_update()
     ).all()
     wanted = [(c.id, s) for s in subscriptions for c in connectors if s in c.events]
