@@ -450,6 +450,15 @@ class SendAIProject:
                                                   body)["payload"]
         return registered
 
+    def connector(self, url: str, **fields: Any) -> dict[str, Any]:
+        """Another connector of this project (API.md §11), made through the test helpers:
+        `url`, and any of `name`, `method`, `headers`, `bearer`, `secret`, `events`,
+        `oauth2` (`{"token_url", "client_id", "client_secret", "scope"?}`) or
+        `token_exchange`. Answers the connector as listed (its secrets as `***`)."""
+        made: dict[str, Any] = self._helper("POST", "/test_helpers/connectors",
+                                            {"url": url, **fields})["payload"]
+        return made
+
     # --- HTTP --------------------------------------------------------------------------------
 
     def _helper(

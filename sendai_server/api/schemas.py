@@ -386,6 +386,31 @@ class FolderListSchema(Schema):
 
 # --- connectors and notifications (API.md §6, §11) ----------------------------------------------
 
+class OAuth2Schema(Schema):
+    """OAuth2 client credentials: a token from `token_url`, renewed before it expires."""
+
+    token_url = Text(2000, required=True)
+    client_id = Text(2000, min_length=1, required=True)
+    client_secret = Text(2000, min_length=1, required=True,
+                         metadata={"description": "Never shown: `***` in every answer."})
+    scope = Text(2000, min_length=1, allow_none=True)
+
+
+class TokenExchangeSchema(Schema):
+    """A custom token exchange: `method` to `url` with `query` and `form`, the token at
+    `token_key` of the JSON answer, its expiry at `expiry_key`."""
+
+    method = fields.String(load_default="POST", validate=validate.OneOf(["GET", "POST"]))
+    url = Text(2000, required=True)
+    query = fields.Dict(keys=Text(200, min_length=1), values=Text(2000))
+    form = fields.Dict(keys=Text(200, min_length=1), values=Text(2000),
+                       metadata={"description": "Values never shown: `***`."})
+    token_key = Text(200, min_length=1, required=True)
+    expiry_key = Text(200, min_length=1, allow_none=True)
+    expiry_type = fields.String(load_default="seconds", validate=validate.OneOf(
+        ["datetime", "seconds", "milliseconds"]))
+
+
 class ConnectorSchema(Schema):
     """A connector: where a project's notifications go. `bearer` and `secret` are taken, never
     shown: an answer has `"***"` when one is set, null otherwise."""
@@ -406,6 +431,18 @@ class ConnectorSchema(Schema):
     created_at = Timestamp(dump_only=True)
     disabled_at = Timestamp(dump_only=True,
                             metadata={"description": "When a receiver's 410 disabled it."})
+    oauth2 = fields.Nested(OAuth2Schema, allow_none=True)
+    token_exchange = fields.Nested(TokenExchangeSchema, allow_none=True)
+
+
+class ConnectionTestSchema(Schema):
+    status_code = fields.Integer(allow_none=True)
+    duration_ms = fields.Integer()
+    error = fields.String(allow_none=True)
+
+
+class ConnectionTestEnvelopeSchema(Schema):
+    payload = fields.Nested(ConnectionTestSchema, required=True)
 
 
 class ConnectorEnvelopeSchema(Schema):

@@ -44,7 +44,7 @@ from ..errors import InvalidTaskState, NotFound, Unavailable
 from ..models import Connector, Notification, NotificationAttempt, utcnow
 from ..services.tasks import fire_on_task
 from ..uow import UnitOfWork
-from . import jobs
+from . import delivery_auth, jobs
 from .jobs import ClaimedJob
 
 log = logging.getLogger("sendai_server.deliveries")
@@ -112,6 +112,15 @@ def retry_after(status_code: int | None, header: str | None) -> float | None:
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
 
 
+def make_client(config: Config) -> httpx.Client:
+    """The deliveries' HTTP client (token endpoints' too): their timeouts, no redirects."""
+    total = config.delivery_timeout_seconds
+    return httpx.Client(
+        timeout=httpx.Timeout(total, connect=min(total, CONNECT_TIMEOUT_SECONDS)),
+        follow_redirects=False, headers={"User-Agent": USER_AGENT},
+    )
+
+
 class _Clients(threading.local):
     """One httpx client per worker thread (its connection pool), made on first use."""
 
@@ -121,11 +130,7 @@ class _Clients(threading.local):
 
     def get(self) -> httpx.Client:
         if self.client is None:
-            total = self.config.delivery_timeout_seconds
-            self.client = httpx.Client(
-                timeout=httpx.Timeout(total, connect=min(total, CONNECT_TIMEOUT_SECONDS)),
-                follow_redirects=False, headers={"User-Agent": USER_AGENT},
-            )
+            self.client = make_client(self.config)
         return self.client
 
 
@@ -151,7 +156,7 @@ def deliver(uow: UnitOfWork, job: ClaimedJob, config: Config, client: httpx.Clie
             select(Notification.id, Notification.event, Notification.task_id,
                    Notification.project_id, Notification.body, Notification.status,
                    Notification.connector_id, Connector.url, Connector.method,
-                   Connector.headers, Connector.bearer, Connector.secret,
+                   Connector.headers, Connector.bearer, Connector.secret, Connector.auth,
                    select(func.count()).where(NotificationAttempt.notification_seq == seq)
                    .scalar_subquery().label("recorded"))
             .join(Connector, Connector.id == Notification.connector_id)
@@ -183,6 +188,20 @@ def send(client: httpx.Client, row: Any, n: int, timeout: float) -> Attempt:
         if key is not None:
             headers.update(standard_webhook_headers(key, row.id, body, now))
     at, started = utcnow(), time.monotonic()
+    auth = getattr(row, "auth", None)
+    if delivery_auth.kind_of(auth) is None:
+        status_code, error, wait = _request(client, row, body, headers, timeout)
+    else:
+        status_code, error, wait = _request_with_token(client, row, body, headers, timeout)
+    elapsed = time.monotonic() - started
+    if error is None and elapsed > timeout:
+        error = f"answered {status_code} after {elapsed:.1f} s, over the {timeout:g} s limit"
+    return Attempt(n, at, status_code, error, round(elapsed * 1000), wait)
+
+
+def _request(client: httpx.Client, row: Any, body: bytes, headers: dict[str, str],
+             timeout: float) -> tuple[int | None, str | None, float | None]:
+    """The request itself: the receiver's status, or what went wrong; and its Retry-After."""
     status_code: int | None = None
     error: str | None = None
     wait: float | None = None
@@ -196,10 +215,26 @@ def send(client: httpx.Client, row: Any, n: int, timeout: float) -> Attempt:
         error = f"no answer within {timeout:g} s"
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"[:1000]
-    elapsed = time.monotonic() - started
-    if error is None and elapsed > timeout:
-        error = f"answered {status_code} after {elapsed:.1f} s, over the {timeout:g} s limit"
-    return Attempt(n, at, status_code, error, round(elapsed * 1000), wait)
+    return status_code, error, wait
+
+
+def _request_with_token(client: httpx.Client, row: Any, body: bytes, headers: dict[str, str],
+                        timeout: float) -> tuple[int | None, str | None, float | None]:
+    """With the connector's token (OAuth2 or its exchange); after a 401 the token is fetched
+    again and the request sent once more. A failing token endpoint is the attempt's error."""
+    for renewed in (False, True):
+        try:
+            token = delivery_auth.token_for(client, row.connector_id, row.auth, timeout)
+        except delivery_auth.TokenFailure as exc:
+            return None, str(exc), None
+        answer = _request(client, row, body, {**headers, "Authorization": f"Bearer {token}"},
+                          timeout)
+        if answer[0] != 401:
+            return answer
+        delivery_auth.forget(row.connector_id)
+        if renewed:
+            break
+    return answer
 
 
 def _record_until_lease_ends(
