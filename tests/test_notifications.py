@@ -217,12 +217,14 @@ def test_settling_an_upload_sees_only_its_own_tasks_and_its_own_projects_connect
     with uow.write() as conn:
         settled = settle_upload(conn, upload["id"], first, utcnow())
     assert settled == Settled(has_connectors=False, others_processing=True,
-                              others_reviewing=False)
+                              others_reviewing=False, others_failed=False,
+                              others_not_failed=True)
     drain(engine, config)
     with uow.write() as conn:
         settled = settle_upload(conn, upload["id"], first, utcnow())
     assert settled == Settled(has_connectors=False, others_processing=False,
-                              others_reviewing=True)
+                              others_reviewing=True, others_failed=False,
+                              others_not_failed=True)
     connect(project, receiver.url)
     with uow.write() as conn:
         assert settle_upload(conn, upload["id"], first, utcnow()).has_connectors

@@ -35,6 +35,7 @@ from ..services.keys import Principal, authenticate
 from ..services.notifications import NotificationListQuery, list_notifications
 from ..services.projects import list_folders, visible_projects
 from ..services.task_list import TaskListQuery, list_tasks
+from ..services.upload_status import UPLOAD_STATUSES
 from ..services.uploads import UploadListQuery, file_of_task, list_uploads
 from ..uow import current_uow
 from . import pages
@@ -55,7 +56,6 @@ blp = Blueprint("inspect", __name__, url_prefix="/inspect", template_folder="tem
                 static_folder="static", static_url_path="/static")
 
 PAGE_SIZE = 20
-UPLOAD_STATUSES = ("PROCESSING", "IN_REVIEW", "COMPLETED")
 _PROJECT = "/<team_id>/project/<project_id>"
 _TASK = _PROJECT + "/task/<task_id>"
 

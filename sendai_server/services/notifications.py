@@ -4,8 +4,8 @@ causes it, and the delivery log.
 When a task's status changes, `fire_on_task` (services/tasks.py) settles its upload, which says
 in the same statement whether the project has connectors; only then does `notify_task_moved`
 run, in that same write: a task that became COMPLETED is a `task.export`, an upload whose
-status became IN_REVIEW or COMPLETED an `upload.in_review` or `upload.processed`, one row per
-subscribed connector, in that order. Each row holds the exact body every attempt sends (the
+status became IN_REVIEW an `upload.in_review`, one that became COMPLETED, PARTIAL or FAILED
+an `upload.processed`, one row per subscribed connector, in that order. Each row holds the exact body every attempt sends (the
 upload as GET returns it and the public task, as they are in this transaction), with its own
 `evt_…` id.
 
@@ -35,7 +35,7 @@ from .keys import Principal
 from .task_list import make_token, read_token
 from .task_reads import add_meta_and_pages, load_public_task
 from .upload_reads import load_upload
-from .upload_status import Settled
+from .upload_status import PROCESSED_STATUSES, Settled
 
 NOTIFICATION: Table = Notification.__table__  # type: ignore[assignment]
 ATTEMPT: Table = NotificationAttempt.__table__  # type: ignore[assignment]
@@ -56,7 +56,7 @@ def notify_task_moved(
     before, after = settled.upload_status(from_status), settled.upload_status(to_status)
     if after != before and after == "IN_REVIEW":
         subscriptions.append("upload.in_review")
-    elif after != before and after == "COMPLETED":
+    elif after != before and after in PROCESSED_STATUSES:
         subscriptions.append("upload.processed")
     if not subscriptions:
         return

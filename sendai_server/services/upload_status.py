@@ -1,6 +1,6 @@
 """An upload's status, derived from its tasks (API.md §9), and its settling after each task
-change: `updated_at`, and the move from Inbox to Processed once it is COMPLETED, unless a
-person moved it before."""
+change: `updated_at`, and the move from Inbox to Processed once it is COMPLETED, PARTIAL or
+FAILED, unless a person moved it before."""
 
 from __future__ import annotations
 
@@ -25,7 +25,9 @@ from ..models import Connector, Folder, Task, Upload
 from ..statements import Statement
 from .projects import INBOX, PROCESSED
 
-UPLOAD_STATUSES = ("PROCESSING", "IN_REVIEW", "COMPLETED")
+UPLOAD_STATUSES = ("PROCESSING", "IN_REVIEW", "COMPLETED", "PARTIAL", "FAILED")
+# The statuses an upload is done in: it moves to Processed, and `upload.processed` is sent.
+PROCESSED_STATUSES = ("COMPLETED", "PARTIAL", "FAILED")
 
 
 def _task_exists(upload_id: Any, status: TaskStatus) -> Any:
@@ -37,6 +39,10 @@ def status_of(upload_id: Any) -> Any:
     return case(
         (_task_exists(upload_id, TaskStatus.PROCESSING), literal("PROCESSING")),
         (_task_exists(upload_id, TaskStatus.REVIEWING), literal("IN_REVIEW")),
+        (_task_exists(upload_id, TaskStatus.FAILED), case(
+            (exists().where(Task.upload_id == upload_id, Task.status != TaskStatus.FAILED),
+             literal("PARTIAL")),
+            else_=literal("FAILED"))),
         else_=literal("COMPLETED"),
     )
 
@@ -72,7 +78,8 @@ SETTLE_UPLOAD = Statement(
             (and_(
                 Upload.moved_at.is_(None),
                 Upload.folder_id == _INBOX_OF_UPLOAD,
-                status_of(Upload.id) == "COMPLETED",
+                # literals, not an expanding IN: the statement is compiled once (Statement)
+                status_of(Upload.id).in_([literal(s) for s in PROCESSED_STATUSES]),
             ), _PROCESSED_OF_UPLOAD),
             else_=Upload.folder_id,
         ),
@@ -83,6 +90,9 @@ SETTLE_UPLOAD = Statement(
         exists().where(Connector.project_id == _UPDATED_PROJECT_ID),
         _other_task_exists(TaskStatus.PROCESSING),
         _other_task_exists(TaskStatus.REVIEWING),
+        _other_task_exists(TaskStatus.FAILED),
+        exists().where(Task.upload_id == _UPDATED_ID, Task.status != TaskStatus.FAILED,
+                       Task.id != bindparam("task_id")),
     )
 )
 
@@ -96,6 +106,8 @@ class Settled:
     has_connectors: bool
     others_processing: bool
     others_reviewing: bool
+    others_failed: bool = False
+    others_not_failed: bool = False
 
     def upload_status(self, task_status: TaskStatus) -> str:
         """The upload's status (API.md §9) with this task in `task_status`."""
@@ -103,7 +115,7 @@ class Settled:
             return "PROCESSING"
         if self.others_reviewing or task_status == TaskStatus.REVIEWING:
             return "IN_REVIEW"
-        return "COMPLETED"
+        return _done_status(self, task_status)
 
 
 def settle_upload(conn: Connection, upload_id: str, task_id: str, now: datetime) -> Settled:
@@ -113,3 +125,12 @@ def settle_upload(conn: Connection, upload_id: str, task_id: str, now: datetime)
     if not rows:
         return Settled(False, False, False)
     return Settled(*(bool(value) for value in rows[0]))
+
+
+def _done_status(settled: Settled, task_status: TaskStatus) -> str:
+    """Every task done: FAILED when all failed, PARTIAL when some did (API.md §9)."""
+    if task_status == TaskStatus.FAILED and not settled.others_not_failed:
+        return "FAILED"
+    if task_status == TaskStatus.FAILED or settled.others_failed:
+        return "PARTIAL"
+    return "COMPLETED"
