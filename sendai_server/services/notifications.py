@@ -5,9 +5,9 @@ When a task's status changes, `fire_on_task` (services/tasks.py) settles its upl
 in the same statement whether the project has connectors; only then does `notify_task_moved`
 run, in that same write: a task that became COMPLETED is a `task.export`, an upload whose
 status became IN_REVIEW an `upload.in_review`, one that became COMPLETED, PARTIAL or FAILED
-an `upload.processed`, one row per subscribed connector, in that order. Each row holds the exact body every attempt sends (the
-upload as GET returns it and the public task, as they are in this transaction), with its own
-`evt_…` id.
+an `upload.processed`, one row per subscribed connector, in that order. Each row holds the
+exact body every attempt sends (the upload as GET returns it and the public task, as they
+are in this transaction), with its own `evt_…` id.
 
 One connector's notifications go out in order: only the oldest pending one of a connector has
 a `deliver` job (pipeline/deliveries.py schedules the next when one is delivered or failed).
