@@ -7,7 +7,15 @@ import json
 import math
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, post_dump, post_load, validate
+from marshmallow import (
+    Schema,
+    ValidationError,
+    fields,
+    post_dump,
+    post_load,
+    validate,
+    validates_schema,
+)
 
 from ..ids import LOOKUP_ID
 from ..lifecycle import PIPELINE_EVENTS, TaskStatus
@@ -362,6 +370,19 @@ class UploadListQuerySchema(PagingQuerySchema):
         metadata={"description": "Repeat for several statuses."},
     )
     folder_id = fields.String(validate=validate.Regexp(LOOKUP_ID.pattern + "$"))
+
+
+class UploadProjectMoveSchema(Schema):
+    """`PUT …/upload/{upload_id}/move`: another project of the team, a folder, or both."""
+
+    project_id = Text(64, min_length=1, metadata={"description": "A project of the same team."})
+    folder_id = Text(64, min_length=1, metadata={
+        "description": "One of the target project's folders (default: its Inbox)."})
+
+    @validates_schema
+    def _at_least_one(self, data: dict[str, Any], **_: Any) -> None:
+        if not data:
+            raise ValidationError("Give project_id, folder_id or both.", "_schema")
 
 
 class DeletedUploadSchema(Schema):
