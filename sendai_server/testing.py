@@ -415,6 +415,9 @@ class SendAIProject:
         JSON text), and any other form field as text (`projectId=...`). A refusal (a type the
         pipeline cannot read, a bad `meta`) raises SendAIHelperError.
 
+        An email (`.eml`, API.md §9) is one file that becomes several tasks: its body's, then
+        one per attachment of an accepted type (`taskIds` lists them all, body first).
+
         Each file's task is PROCESSING at first. On a project with `pipeline="auto"` the
         worker extracts it and moves it on at once (`wait_for`); on a `manual` one, such as
         the fixture's own, it is extracted but stays PROCESSING."""

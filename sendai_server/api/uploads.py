@@ -51,8 +51,8 @@ _MULTIPART = {
             "properties": {
                 "file": {"type": "array", "minItems": 1, "maxItems": uploads.MAX_FILES,
                          "items": {"type": "string", "format": "binary"},
-                         "description": "1 to 100 files (PDF, PNG, JPEG, TIFF), each at most "
-                                        "40 MiB; repeat the field for several."},
+                         "description": "1 to 100 files (PDF, PNG, JPEG, TIFF, email), each "
+                                        "at most 40 MiB; repeat the field for several."},
                 "name": {"type": "string", "maxLength": 500},
                 "meta": {"type": "string", "description": 'JSON text of [{"name", "value"}].'},
                 "projectId": {"type": "string"},

@@ -40,6 +40,9 @@ PDF = FileKind("pdf", "application/pdf")
 PNG = FileKind("png", "image/png")
 JPEG = FileKind("jpeg", "image/jpeg")
 TIFF = FileKind("tiff", "image/tiff")
+# An email's body, as text; and an email that could not be read (pipeline/emails.py).
+TEXT = FileKind("text", "text/plain; charset=utf-8")
+EMAIL = FileKind("email", "message/rfc822")
 
 # Magic numbers: the first bytes of each accepted type. TIFF in either byte order, classic
 # (42) or BigTIFF (43).
@@ -79,6 +82,12 @@ def extract(stream: BinaryIO, file_type: str, sha256: str) -> Extraction:
         return _extract_pdf(stream, sha256)
     if file_type in _PILLOW_FORMATS:
         return _extract_image(stream, file_type)
+    if file_type == TEXT.file_type:
+        return _extract_text(stream, sha256)
+    if file_type == EMAIL.file_type:
+        from .emails import failure_of  # emails reads this module's kinds
+
+        return Extraction(failure=failure_of(stream))
     raise ValueError(f"no extraction for file type {file_type!r}")
 
 
@@ -184,8 +193,12 @@ def _pdf_page(page: Any, number: int, sha256: str) -> dict[str, Any]:
     rotation = int(page.rotation or 0) % 360
     frame = _Frame(float(box.left), float(box.bottom), float(box.width), float(box.height),
                    rotation if rotation in (0, 90, 180, 270) else 0)
+    return _page_of_runs(frame, _text_runs(page), number, sha256)
+
+
+def _page_of_runs(frame: _Frame, runs: list[_Run], number: int, sha256: str) -> dict[str, Any]:
+    """A page of this frame with these text runs: its annotations and its text's segment."""
     width, height = frame.size
-    runs = _text_runs(page)
     result = _page(width, height)
 
     # Top to bottom, then left to right: a stable order, and each item's index in it.
@@ -209,6 +222,25 @@ def _pdf_page(page: Any, number: int, sha256: str) -> dict[str, Any]:
             "coordinates": [[left, top], [right, top], [right, bottom], [left, bottom]],
         }]
     return result
+
+
+# --- text (an email's body) -----------------------------------------------------------------
+
+_TEXT_FRAME = _Frame(0.0, 0.0, 595.28, 841.89, 0)  # A4 in points: 2480 × 3508 at 300 dpi
+_TEXT_EM, _TEXT_MARGIN = 10.0, 72.0
+
+
+def _extract_text(stream: BinaryIO, sha256: str) -> Extraction:
+    """One page of text, set as a PDF would print it (10 pt lines from a one-inch margin), its
+    annotations found as a PDF's are."""
+    text = stream.read().decode("utf-8", errors="replace")
+    runs = []
+    for number, line in enumerate(text.splitlines()):
+        if line.strip():
+            indent = (len(line) - len(line.lstrip())) * CHAR_WIDTH * _TEXT_EM
+            y = _TEXT_FRAME.height - _TEXT_MARGIN - _TEXT_EM - number * LINE_GAP * _TEXT_EM
+            runs.append(_Run(line.strip(), _TEXT_MARGIN + indent, y, _TEXT_EM, _TEXT_EM))
+    return Extraction(pages=[_page_of_runs(_TEXT_FRAME, runs, 0, sha256)])
 
 
 def _clamp(value: float, most: int) -> float:
