@@ -183,3 +183,16 @@ def test_text_that_is_not_an_email_is_refused(
                            content_type="multipart/form-data", headers=auth(project.key))
     assert response.status_code == 400
     assert "not a PDF, PNG, JPEG, TIFF or email" in response.get_json()["error"]["message"]
+
+
+def test_a_malformed_email_over_40_mib_is_refused_whole(
+    roomy_app: Flask, uow: UnitOfWork, seed: dict[str, Any],
+) -> None:
+    """Kept whole (it cannot be split), it is one document: the limit holds for it."""
+    project = Project(roomy_app.test_client(), uow, seed)
+    raw = MALFORMED + b"x" * MAX_FILE_BYTES
+    response = project.client.post(
+        project.path("/upload"), data={"file": [(io.BytesIO(raw), "huge.eml")]},
+        content_type="multipart/form-data", headers=auth(project.key))
+    assert response.status_code == 413, response.get_json()
+    assert response.get_json()["error"]["details"]["file"] == "huge.eml"

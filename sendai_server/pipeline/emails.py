@@ -75,6 +75,7 @@ def documents_of(name: str, stream: BinaryIO, limit: int) -> list[Document]:
     raw = stream.read()
     message = _parse(raw)
     if failure(message) is not None:
+        _check_size(raw, name, name, limit)
         return [Document(name, EMAIL, raw)]
     body = message.get_body(preferencelist=("plain", "html"))
     text = _text_of(body) if body is not None else ""
