@@ -261,3 +261,36 @@ def test_test_connection_sends_a_test_event_now_and_answers_what_the_receiver_sa
     assert project.post("/test_helpers/connectors/conn_unknown1234/test").status_code == 404
     other = Project(client, uow, seed)
     assert other.post(path.replace(project.project_id, other.project_id)).status_code == 404
+
+
+def test_the_inspector_shows_each_connectors_authentication_and_whether_it_is_disabled(
+    client: FlaskClient, uow: UnitOfWork, seed: dict[str, Any], engine: Engine, config: Config,
+    closing: list[Any],
+) -> None:
+    from sendai_server.services.keys import create_key
+    from tests.test_inspector import sign_in
+
+    gone = Receiver(default=410)
+    closing.append(gone)
+    project = Project(client, uow, seed)
+    oauth = connect(project, "http://127.0.0.1:9/hook", events=["task.export"],
+                    oauth2={**OAUTH2, "token_url": "http://127.0.0.1:9/token"})
+    exchange = connect(project, "http://127.0.0.1:9/other", events=["task.export"],
+                       token_exchange={"url": "http://127.0.0.1:9/t", "token_key": "t",
+                                       "form": {"password": "SECRET-form"}})
+    disabled = connect(project, gone.url, bearer="SECRET-bearer")
+    project.upload((documents.png((8, 8)), "a.png"))
+    drain(engine, config)
+    gone.wait_count(1)
+    reader = create_key(uow, project.team_id, ["upload.read"], [project.project_id]).key
+    assert sign_in(client, reader).status_code == 303
+    page = client.get(f"/inspect/{project.team_id}/project/{project.project_id}/notifications")
+    assert page.status_code == 200
+    rows = {c: page.text[page.text.index(f'data-connector-id="{c}"'):] for c in (
+        oauth["id"], exchange["id"], disabled["id"])}
+    assert '<td class="auth">oauth2</td>' in rows[oauth["id"]].split("</tr>")[0]
+    assert '<td class="auth">token_exchange</td>' in rows[exchange["id"]].split("</tr>")[0]
+    row = rows[disabled["id"]].split("</tr>")[0]
+    assert '<td class="auth">bearer</td>' in row and "<strong>disabled</strong>" in row
+    assert "active" in rows[oauth["id"]].split("</tr>")[0]
+    assert "SECRET" not in page.text

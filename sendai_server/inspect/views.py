@@ -31,6 +31,8 @@ from ..auth import _KEY_SHAPE
 from ..errors import NotFound, SendAIError, Unauthenticated, ValidationError
 from ..lifecycle import USER_ACTIONS, TaskStatus, fire, past_tense
 from ..services import tasks
+from ..services.connector_auth import auth_kind
+from ..services.connectors import list_connectors
 from ..services.keys import Principal, authenticate
 from ..services.notifications import NotificationListQuery, list_notifications
 from ..services.projects import list_folders, visible_projects
@@ -233,7 +235,9 @@ def notification_list(team_id: str, project_id: str) -> str:
     return render_template(
         "notifications.html", team_id=team_id, project_id=project_id, notifications=found,
         count=count, more=more, token=token, statuses=NOTIFICATION_STATUSES,
-        chosen=set(statuses), refresh=any(n["status"] == "pending" for n in found))
+        chosen=set(statuses), refresh=any(n["status"] == "pending" for n in found),
+        connectors=[{**c, "auth": auth_kind(c)}
+                    for c in list_connectors(current_uow(), project_id)])
 
 
 @dataclass
