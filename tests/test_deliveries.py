@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any
 
 import pytest
@@ -135,11 +136,14 @@ def _due_after_attempt(engine: Engine) -> float:
     (429, "7200", 3600.0, 3600.9),  # at most an hour
     (500, "3", 1.0, 1.9),  # only 429 and 503: the backoff's 1 s
     (503, "soon", 1.0, 1.9),  # not seconds, not a date: the backoff
+    (503, "an HTTP date 30 s ahead", 28.0, 31.0),
 ])
 def test_retry_after_on_429_and_503_is_honoured_up_to_an_hour(
     client: FlaskClient, uow: UnitOfWork, seed: dict[str, Any], engine: Engine, config: Config,
     receivers: list[Receiver], status: int, retry_after: str, lowest: float, highest: float,
 ) -> None:
+    if retry_after.startswith("an HTTP date"):
+        retry_after = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
     busy = Receiver([(status, {"Retry-After": retry_after})])
     receivers.append(busy)
     project = Project(client, uow, seed)

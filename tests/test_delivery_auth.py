@@ -217,6 +217,32 @@ def test_a_failing_token_endpoint_is_a_failed_attempt_with_its_status(
     assert receiver.received == [] and len(endpoint.calls) == 1
 
 
+def test_a_token_endpoint_that_does_not_answer_in_the_delivery_timeout_fails_the_attempt(
+    client: FlaskClient, uow: UnitOfWork, seed: dict[str, Any], engine: Engine, config: Config,
+    closing: list[Any], clock: list[float],
+) -> None:
+    release = threading.Event()
+
+    def hold(n: int) -> tuple[int, dict[str, Any]]:
+        release.wait(30)
+        return tokens(n)
+
+    endpoint = TokenEndpoint(hold)
+    receiver = Receiver()
+    closing.extend([endpoint, receiver])
+    project = Project(client, uow, seed)
+    connect(project, receiver.url, oauth2={**OAUTH2, "token_url": endpoint.url})
+    project.upload((documents.png((8, 8)), "a.png"))
+    try:
+        drain(engine, config.with_overrides(delivery_timeout_seconds=0.3, delivery_attempts=1))
+    finally:
+        release.set()
+    [entry] = log(project)
+    assert [(a["status_code"], a["error"]) for a in entry["attempts"]] == [
+        (None, "token endpoint: no answer within 0.3 s")]
+    assert receiver.received == []
+
+
 @pytest.mark.parametrize("fields", [
     {"oauth2": {"token_url": "ftp://h/", "client_id": "a", "client_secret": "b"}},
     {"oauth2": {"token_url": "http://h/", "client_id": "a"}},
