@@ -125,3 +125,29 @@ def test_the_move_is_in_the_openapi_document(client: FlaskClient) -> None:
         "/v2/{team_id}/project/{project_id}/upload/{upload_id}/move"]["put"]
     assert operation["operationId"] == "changeUploadProject"
     assert "requestBody" in operation
+
+
+def test_a_task_whose_upload_moves_while_its_file_is_read_goes_on_in_its_new_project(
+    two: TwoProjects, engine: Engine, config: Config, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The extract job read the task's project before the move; it fires in the project the
+    task is in by the time it writes (once it failed there with not_found)."""
+    from sendai_server.pipeline import steps
+
+    real_plan = steps._plan
+    moves = []
+
+    def plan_then_move(*args: Any, **kwargs: Any) -> Any:
+        planned = real_plan(*args, **kwargs)
+        if not moves:
+            moves.append(two.move({"project_id": two.b_id}).status_code)
+        return planned
+
+    monkeypatch.setattr(steps, "_plan", plan_then_move)
+    drain(engine, config)
+    assert moves == [200]
+    for task_id in two.upload["taskIds"]:
+        task = two.get(two.b_id, f"/task/{task_id}").get_json()["payload"]
+        assert task["status"] == "REVIEWING"
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM job").scalar_one() == 0
