@@ -151,3 +151,32 @@ def test_a_task_whose_upload_moves_while_its_file_is_read_goes_on_in_its_new_pro
         assert task["status"] == "REVIEWING"
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM job").scalar_one() == 0
+
+
+def test_a_task_whose_upload_moved_before_its_export_was_delivered_is_exported(
+    two: TwoProjects, engine: Engine, config: Config, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sendai_server.pipeline import deliveries
+    from tests.receiver import Receiver
+    from tests.test_notifications import connect
+
+    receiver = Receiver()
+    try:
+        connect(two.a, receiver.url, events=["task.export"])
+        task_id = two.upload["taskIds"][0]
+        advanced = two.a.post(f"/test_helpers/task/{task_id}/advance",
+                              json={"event": "auto_complete"})
+        assert advanced.status_code == 200, advanced.get_json()
+        real_send = deliveries.send
+
+        def move_then_send(*args: Any, **kwargs: Any) -> Any:
+            assert two.move({"project_id": two.b_id}).status_code == 200
+            return real_send(*args, **kwargs)
+
+        monkeypatch.setattr(deliveries, "send", move_then_send)
+        drain(engine, config)
+        receiver.wait_count(1)
+    finally:
+        receiver.close()
+    task = two.get(two.b_id, f"/task/{task_id}").get_json()["payload"]
+    assert (task["status"], task["exported_at"] is not None) == ("COMPLETED", True)

@@ -41,7 +41,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from ..config import Config
 from ..errors import InvalidTaskState, NotFound, Unavailable
-from ..models import Connector, Notification, NotificationAttempt, utcnow
+from ..models import Connector, Notification, NotificationAttempt, Task, utcnow
 from ..services.tasks import fire_on_task
 from ..uow import UnitOfWork
 from . import delivery_auth, jobs
@@ -316,8 +316,11 @@ def disable_connector(conn: Connection, connector_id: str) -> None:
 def _export(conn: Connection, row: Any, trigger: str) -> None:
     """`export` / `export_fail` on the notification's task, through the state machine. A task
     that was deleted, or is no longer COMPLETED (unlocked meanwhile), is left as it is."""
+    # The task's project now: its upload may have moved to another one since (API.md §9).
+    project_id = conn.scalar(select(Task.project_id).where(Task.id == row.task_id))
     try:
-        fire_on_task(conn, row.project_id, row.task_id, trigger, key_id=None, request_id=None,
+        fire_on_task(conn, project_id or row.project_id, row.task_id, trigger, key_id=None,
+                     request_id=None,
                      details={"notification_id": row.id, "connector_id": row.connector_id})
     except (InvalidTaskState, NotFound) as exc:
         log.warning("notification %s: %s not fired on task %s: %s", row.id, trigger,
