@@ -15,6 +15,7 @@ from sendai_server.services.projects import ProjectSettings, create_project
 from sendai_server.uow import UnitOfWork
 from tests import documents
 from tests.helpers import auth
+from tests.test_hostile_input import HOSTILE_BODIES
 from tests.test_pipeline import SCOPES, Project, drain
 
 
@@ -180,3 +181,14 @@ def test_a_task_whose_upload_moved_before_its_export_was_delivered_is_exported(
         receiver.close()
     task = two.get(two.b_id, f"/task/{task_id}").get_json()["payload"]
     assert (task["status"], task["exported_at"] is not None) == ("COMPLETED", True)
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_BODIES))
+def test_a_hostile_body_is_400_and_moves_nothing(two: TwoProjects, name: str) -> None:
+    body, content_type = HOSTILE_BODIES[name]
+    path = two.path(two.a.project_id, f"/upload/{two.upload['id']}/move")
+    response = two.client.put(path, data=body, content_type=content_type,
+                              headers=auth(two.key))
+    assert response.status_code == 400, response.get_json()
+    assert response.get_json()["error"]["code"] == "validation_error"
+    assert two.where() == (200, 200, 404, 404)

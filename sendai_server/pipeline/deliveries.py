@@ -60,8 +60,10 @@ def handlers(config: Config) -> Mapping[str, Any]:
 
 
 def lease_seconds(config: Config) -> float:
-    """A delivery's lease outlasts its longest attempt, so no other worker takes it meanwhile."""
-    return max(config.job_lease_seconds, 2 * config.delivery_timeout_seconds + 1)
+    """A delivery's lease outlasts its longest attempt, so no other worker takes it meanwhile:
+    with a token endpoint, a token, the request, a new token after a 401 and the request
+    again (pipeline/delivery_auth.py), each within the delivery timeout."""
+    return max(config.job_lease_seconds, 4 * config.delivery_timeout_seconds + 1)
 
 
 def sign(secret: str, body: bytes, timestamp: int) -> str:
@@ -194,17 +196,17 @@ def send(client: httpx.Client, row: Any, n: int, timeout: float) -> Attempt:
     else:
         status_code, error, wait = _request_with_token(client, row, body, headers, timeout)
     elapsed = time.monotonic() - started
-    if error is None and elapsed > timeout:
-        error = f"answered {status_code} after {elapsed:.1f} s, over the {timeout:g} s limit"
     return Attempt(n, at, status_code, error, round(elapsed * 1000), wait)
 
 
 def _request(client: httpx.Client, row: Any, body: bytes, headers: dict[str, str],
              timeout: float) -> tuple[int | None, str | None, float | None]:
-    """The request itself: the receiver's status, or what went wrong; and its Retry-After."""
+    """The request itself: the receiver's status, or what went wrong; and its Retry-After.
+    An answer later than `timeout` counts as none."""
     status_code: int | None = None
     error: str | None = None
     wait: float | None = None
+    started = time.monotonic()
     try:
         with client.stream(row.method, row.url, content=body, headers=headers) as response:
             status_code = response.status_code  # the body is not read: only the status counts
@@ -215,6 +217,9 @@ def _request(client: httpx.Client, row: Any, body: bytes, headers: dict[str, str
         error = f"no answer within {timeout:g} s"
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"[:1000]
+    elapsed = time.monotonic() - started
+    if error is None and elapsed > timeout:
+        error = f"answered {status_code} after {elapsed:.1f} s, over the {timeout:g} s limit"
     return status_code, error, wait
 
 
