@@ -331,11 +331,11 @@ def test_automation_auto_process_ends_completed_and_none_ends_reviewing_without_
     upload = by_hand.upload_of(task)
     assert (upload["status"], upload["folder_id"]) == ("IN_REVIEW", by_hand.folders["Inbox"])
 
-    # An upload whose only task FAILED is done too (API.md §9: FAILED counts as finished).
+    # An upload whose only task FAILED is done too, and FAILED (API.md §9).
     task = failing.settled(broken)
     assert task["status"] == "FAILED"
     upload = failing.upload_of(task)
-    assert (upload["status"], upload["folder_id"]) == ("COMPLETED", failing.folders["Processed"])
+    assert (upload["status"], upload["folder_id"]) == ("FAILED", failing.folders["Processed"])
     assert count_rows(engine, "SELECT count(*) FROM job") == 0
 
 
