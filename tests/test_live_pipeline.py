@@ -296,9 +296,9 @@ def test_same_file_twice_two_pages_and_a_damaged_pdf(
     assert (failed["status"], failed["pages"]) == ("FAILED", [])
     last = project.events(damaged)[-1]
     assert (last["action"], last["key_id"]) == ("fail", None)
-    with engine.connect() as conn:  # the reason is kept in the event's row (not shown by GET)
+    with engine.connect() as conn:  # kept in the event's row as "reason", shown as `details`
         details = conn.scalar(select(TaskEvent.details).where(TaskEvent.id == last["id"]))
-    assert details and details["reason"], details
+    assert details and details["reason"] == last["details"], details
     # The upload of the two-page PDF and the damaged one: one task REVIEWING, one FAILED.
     assert project.upload_of(failed)["status"] == "IN_REVIEW"
     assert count_rows(engine, "SELECT count(*) FROM job") == 0
