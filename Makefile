@@ -4,7 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run test test-quick lint examples-test bench clean
+.PHONY: install run test test-quick test-hosts lint examples-test dist bench bench-plugin bench-proxy clean \
+  image base-image
 
 $(INSTALLED): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,15 +16,18 @@ $(INSTALLED): setup.cfg pyproject.toml
 install: $(INSTALLED)
 
 # Migrate the embedded SQLite database, seed it when empty, print a ready-to-paste curl,
-# serve on 127.0.0.1:8000.
+# serve on SENDAI_BIND (default 127.0.0.1:8000; the printed addresses follow it, or
+# SENDAI_PUBLIC_URL when set).
 run: install
 	$(BIN)/sendai-server db upgrade
 	$(BIN)/sendai-server demo-curl
 	$(BIN)/sendai-server serve
 
+# ruff, mypy, and import-linter's layer contracts (.importlinter): an import upward fails here.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy sendai_server
+	$(BIN)/lint-imports
 
 # examples/ as a user runs it: a virtual environment of its own with sendai-server installed
 # from this checkout as `pip install '.[pytest]'` does, not editable, so a module, migration or
@@ -52,9 +56,27 @@ examples-test: $(EXAMPLES_VENV)/.installed
 	cd examples && $(EXAMPLES_BIN)/pytest -q -p no:cacheprovider
 	cd examples && $(EXAMPLES_BIN)/pytest -q -p no:cacheprovider
 
+# A wheel of this checkout, dist/sendai_server-<version>-py3-none-any.whl, for another
+# project's environment: `pip install "$(ls dist/sendai_server-*.whl)[pytest]"` (README). Built
+# by pip (PEP 517, from a clean build/) in a small virtual environment of its own.
+DIST_VENV ?= .venv-dist
+
+dist:
+	rm -rf build dist/sendai_server-*.whl
+	test -x $(DIST_VENV)/bin/python || { $(PYTHON) -m venv $(DIST_VENV) && \
+	  echo '*' > $(DIST_VENV)/.gitignore; }
+	$(DIST_VENV)/bin/python -m pip wheel --quiet --no-deps --wheel-dir dist .
+	@ls dist/sendai_server-*.whl
+
 # Every test: SQLite always, PostgreSQL too when TEST_DATABASE_URL points at one.
 test: lint examples-test
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Several hosts on one PostgreSQL and one S3 store (tests/test_hosts.py): two network
+# namespaces, each serving with its worker. Needs root and TEST_DATABASE_URL; `make test` runs
+# it too (skipped there without them, unless SENDAI_REQUIRE_NETNS=1 as in .ci/run).
+test-hosts: install
+	$(BIN)/pytest tests/test_hosts.py $(PYTEST_ARGS)
 
 # While working: everything but the slow tests (live gunicorn, browsers, fuzzing, faults).
 test-quick: lint
@@ -70,5 +92,35 @@ bench: install
 	  else echo "make bench needs wrk: run 'sudo apt-get install wrk' first" >&2; exit 1; fi; }
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
+# Only the pytest plugin's costs (bench/plugin.py; about a minute, no wrk): a plain run with
+# and without the plugin, the first `sendai` test's start, 50 tests of one discard each.
+bench-plugin: install
+	$(BIN)/python bench/run.py --plugin-only
+
+# The container image (Dockerfile, API.md §16). PYTHON_IMAGE is its base; where none can be
+# pulled, `make base-image` makes one from Debian's packages (docker/local-base) and
+# `make image PYTHON_IMAGE=sendai-python-base:bookworm` builds on it. CA certificates this
+# machine added (Debian's /usr/local/share/ca-certificates: a TLS-inspecting proxy's) go to the
+# build stage that fetches the wheels, as PEM text; none reaches the image.
+IMAGE ?= sendai-server:latest
+PYTHON_IMAGE ?= python:3.11-slim-bookworm
+LOCAL_BASE_IMAGE ?= sendai-python-base:bookworm
+EXTRA_CA_CERTS ?= $(wildcard /usr/local/share/ca-certificates/*.crt)
+
+image:
+	docker build --build-arg PYTHON_IMAGE=$(PYTHON_IMAGE) \
+	  $(if $(strip $(EXTRA_CA_CERTS)),--build-arg PIP_EXTRA_CA_CERTS="$$(cat $(EXTRA_CA_CERTS))") \
+	  $(if $(PIP_INDEX_URL),--build-arg PIP_INDEX_URL=$(PIP_INDEX_URL)) \
+	  -t $(IMAGE) .
+
+base-image:
+	docker/local-base $(LOCAL_BASE_IMAGE)
+
+# Only what `sendai-server proxy` adds per request (median, p99) against calling the server
+# directly, and its memory over a 40 MiB upload; about 20 s, no wrk. Updates only the 'proxy'
+# part of bench/results.json (`make bench` measures it too; BENCH_ARGS=--no-proxy skips it).
+bench-proxy: install
+	$(BIN)/python bench/run.py --proxy-only
+
 clean:
-	rm -rf $(VENV) $(EXAMPLES_VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(EXAMPLES_VENV) $(DIST_VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

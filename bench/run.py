@@ -24,7 +24,16 @@ For SQLite (always) and PostgreSQL (when BENCH_DATABASE_URL is set) it:
    through `sendai-server serve --no-worker --workers 2` (one client, then 4 at once), and
    tasks extracted per second by one and by two `sendai-server worker` processes (uploads
    already queued, released all at once by moving their jobs' run_at); beside them, what
-   pypdf's extraction of that invoice costs in-process.
+   pypdf's extraction of that invoice costs in-process;
+7. the pytest plugin (bench/plugin.py): a plain pytest run with and without it, its first
+   `sendai` test's start, 50 tests of one discard each (`--plugin-only` measures only this,
+   without wrk, and writes only its section of bench/results.json).
+
+7. proxy mode (`--no-proxy` skips it, `--proxy-only` runs it alone and updates only its part
+   of bench/results.json): what `sendai-server proxy` (API.md §15) adds per request, median
+   and p99, against calling the same server directly: sequential requests on one kept-alive
+   connection each, direct and proxied alternating; and the proxy worker's peak RSS before
+   and after a 40 MiB upload through it.
 
 It prints a table and writes bench/results.json. Ratios (the server's req/s over the bare
 app's, and over the raw app's) are measured side by side in the same run; absolute numbers
@@ -65,6 +74,7 @@ WORK_DIR = BENCH_DIR / "work"
 sys.path.insert(0, str(REPO_ROOT))
 
 from bench import counting, raw_app  # noqa: E402
+from bench import plugin as plugin_bench  # noqa: E402
 from sendai_server import create_app, migrate  # noqa: E402
 from sendai_server.config import Config  # noqa: E402
 from sendai_server.db import make_engine  # noqa: E402
@@ -92,7 +102,7 @@ WORKERS = 2
 TARGETS = {
     "get_rps_ratio": 0.60, "discard_rps_ratio": 0.45, "get_statements": 8,
     "discard_statements": 12, "large_vs_json_dumps": 15.0, "create_40k_seconds": 20.0,
-    "flatness_ratio": 1.3, "inspector_vs_json": 15.0,
+    "flatness_ratio": 1.3, "inspector_vs_json": 15.0, "proxy_added_p50_ms": 5.0,
 }
 
 
@@ -798,6 +808,159 @@ def deliveries(name: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
 
 # --- report ---------------------------------------------------------------------------------
 
+# --- proxy mode (API.md §15) ----------------------------------------------------------------
+
+PROXY_REQUESTS = 1000  # of each kind and side, after PROXY_WARM_UP
+PROXY_WARM_UP = 100
+
+
+@contextmanager
+def proxy_server(upstream: str) -> Iterator[tuple[str, int]]:
+    """`sendai-server proxy` in front of `upstream`: (its URL, its gunicorn master's pid)."""
+    port = free_port()
+    log = open(WORK_DIR / f"proxy-{port}.log", "w")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("sendai-server")), "proxy", "--upstream", upstream,
+         "--bind", f"127.0.0.1:{port}"],
+        cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"the proxy exited; see {log.name}")
+            try:
+                if http_get(port, "/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the proxy is not ready; see {log.name}")
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}", process.pid
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        log.close()
+
+
+def _peak_rss_mib(master_pid: int) -> float:
+    """VmHWM of the proxy's one gunicorn worker, in MiB."""
+    [worker] = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    for line in Path(f"/proc/{worker}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM")
+
+
+def _cpu_ms(master_pid: int) -> float:
+    """CPU time (user + system) the proxy's worker has used, in ms."""
+    [worker] = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    fields = Path(f"/proc/{worker}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def _timed(conn: http.client.HTTPConnection, path: str, headers: dict[str, str]) -> float:
+    started = time.perf_counter()
+    conn.request("GET", path, headers=headers)
+    response = conn.getresponse()
+    response.read()
+    elapsed = time.perf_counter() - started
+    if response.status != 200:
+        raise RuntimeError(f"GET {path} answered {response.status}")
+    return elapsed
+
+
+def _upload_40_mib(port: int, path: str, key: str) -> int:
+    boundary = "benchproxyboundary"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+            f"filename=\"big.pdf\"\r\nContent-Type: application/pdf\r\n\r\n").encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    block = b"%PDF-1.4\n" + b"0" * (1024 * 1024 - 9)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    try:
+        conn.request("POST", path, body=iter([head, *[block] * 40, tail]), headers={
+            "Authorization": f"Bearer {key}", "Content-Length": str(len(head) + 40 * len(block)
+                                                                     + len(tail)),
+            "Content-Type": f"multipart/form-data; boundary={boundary}"})
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
+
+
+def proxy_overhead(url: str) -> dict[str, Any]:
+    """Sequential GETs, direct and through the proxy alternating, each side on a kept-alive
+    connection of its own: a small task, and a list of 20 tasks. Medians and p99s in ms."""
+    fresh_database(url)
+    engine = make_engine(url)
+    with UnitOfWork(engine) as uow:
+        seed = seed_demo(uow)
+    engine.dispose()
+    base = f"/v2/{seed['team_id']}/project/{seed['project_id']}"
+    headers = {"Authorization": f"Bearer {seed['keys']['helpers']}"}
+    paths = {"get_task": f"{base}/task/{seed['tasks']['REVIEWING'][0]}",
+             "list_20_tasks": f"{base}/task?limit=20"}
+    result: dict[str, Any] = {"requests": PROXY_REQUESTS, "warm_up": PROXY_WARM_UP}
+    with app_server(url) as direct_url, proxy_server(direct_url) as (proxy_url, proxy_pid):
+        direct_port = int(direct_url.rsplit(":", 1)[1])
+        proxy_port = int(proxy_url.rsplit(":", 1)[1])
+        for name, path in paths.items():
+            sides = {"direct": http.client.HTTPConnection("127.0.0.1", direct_port, timeout=30),
+                     "proxied": http.client.HTTPConnection("127.0.0.1", proxy_port, timeout=30)}
+            times: dict[str, list[float]] = {"direct": [], "proxied": []}
+            cpu_at_start = 0.0
+            for n in range(PROXY_WARM_UP + PROXY_REQUESTS):
+                if n == PROXY_WARM_UP:
+                    cpu_at_start = _cpu_ms(proxy_pid)
+                for side, conn in sides.items():
+                    elapsed = _timed(conn, path, headers)
+                    if n >= PROXY_WARM_UP:
+                        times[side].append(elapsed * 1000)
+            for conn in sides.values():
+                conn.close()
+            row: dict[str, Any] = {}
+            for side, values in times.items():
+                ordered = sorted(values)
+                row[side] = {"p50_ms": statistics.median(ordered),
+                             "p99_ms": ordered[int(len(ordered) * 0.99) - 1]}
+            # What the proxy costs whatever else the machine runs: its own CPU per request.
+            row["proxy_cpu_ms_per_request"] = (_cpu_ms(proxy_pid) - cpu_at_start) / PROXY_REQUESTS
+            row["added_p50_ms"] = row["proxied"]["p50_ms"] - row["direct"]["p50_ms"]
+            row["added_p99_ms"] = row["proxied"]["p99_ms"] - row["direct"]["p99_ms"]
+            result[name] = row
+        before = _peak_rss_mib(proxy_pid)
+        status = _upload_40_mib(proxy_port, f"{base}/upload", seed["keys"]["helpers"])
+        if status != 200:
+            raise RuntimeError(f"the 40 MiB upload through the proxy answered {status}")
+        result["upload_40_mib_peak_rss_mib"] = {"before": before,
+                                                "after": _peak_rss_mib(proxy_pid)}
+    return result
+
+
+def proxy_table(p: dict[str, Any]) -> list[str]:
+    target = TARGETS["proxy_added_p50_ms"]
+    rows = [f"== proxy mode: what `sendai-server proxy` adds per request ({p['requests']} "
+            "sequential GETs a side, alternating) ==",
+            f"{'':16}{'direct p50':>11}{'proxied':>9}{'added':>8}{'direct p99':>12}"
+            f"{'proxied':>9}{'added':>8}{'proxy CPU':>10}  target (added p50)"]
+    for name in ("get_task", "list_20_tasks"):
+        r = p[name]
+        rows.append(f"{name:16}{r['direct']['p50_ms']:11.2f}{r['proxied']['p50_ms']:9.2f}"
+                    f"{r['added_p50_ms']:8.2f}{r['direct']['p99_ms']:12.2f}"
+                    f"{r['proxied']['p99_ms']:9.2f}{r['added_p99_ms']:8.2f}"
+                    f"{r['proxy_cpu_ms_per_request']:10.2f}  "
+                    f"< {target:.0f} ms {verdict(r['added_p50_ms'] < target)}")
+    rss = p["upload_40_mib_peak_rss_mib"]
+    rows.append(f"  a 40 MiB upload through it: the proxy worker's peak RSS {rss['before']:.0f} "
+                f"-> {rss['after']:.0f} MiB")
+    return rows
+
+
 def verdict(ok: bool) -> str:
     return "ok" if ok else "MISSED"
 
@@ -920,11 +1083,30 @@ def main() -> int:
                         help="tasks per worker run (uploads: about twice as many)")
     parser.add_argument("--sqlite-only", action="store_true",
                         help="ignore BENCH_DATABASE_URL")
+    parser.add_argument("--no-proxy", action="store_true",
+                        help="skip what proxy mode adds per request")
+    parser.add_argument("--proxy-only", action="store_true",
+                        help="only what proxy mode adds per request (SQLite); updates the "
+                             "'proxy' part of bench/results.json and keeps the rest")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run: 2 s of load per measurement and side, no flatness")
+    parser.add_argument("--plugin-only", action="store_true",
+                        help="measure only the pytest plugin's costs (bench/plugin.py)")
+    parser.add_argument("--plugin-runs", type=int, default=5,
+                        help="rounds of the plugin's measurements (each figure: the median)")
+    parser.add_argument("--section", metavar="NAME",
+                        help="a partial run (no pipeline, notifications or flatness) whose "
+                             "figures go under NAME in bench/results.json, the rest kept")
     args = parser.parse_args()
+    if args.plugin_only:
+        return plugin_bench.measure_and_record(args.plugin_runs)
     if args.quick:
         args.duration, args.no_flatness = 2, True
+    if args.section:
+        args.no_pipeline = args.no_flatness = True
+    if args.proxy_only:
+        WORK_DIR.mkdir(exist_ok=True)
+        return main_proxy_only()
     if shutil.which("wrk") is None:
         print("wrk is not installed: run `apt-get install -y wrk` (or `make bench` as root).",
               file=sys.stderr)
@@ -944,17 +1126,54 @@ def main() -> int:
     }
     for name, url in backends.items():
         results[name] = bench_backend(name, url, args)
+    if not args.section:
+        results["plugin"] = plugin_bench.measure(args.plugin_runs)
+    if not args.no_proxy:
+        print("[proxy] what proxy mode adds per request (SQLite)...", file=sys.stderr)
+        results["proxy"] = proxy_overhead(f"sqlite:///{WORK_DIR / 'proxy.db'}")
     results["machine"]["load_average_at_end"] = os.getloadavg()
     results["total_seconds"] = time.monotonic() - started
-    (BENCH_DIR / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    written = results
+    if args.section:
+        written = json.loads((BENCH_DIR / "results.json").read_text())
+        written[args.section] = {k: v for k, v in results.items() if k != "targets"}
+    (BENCH_DIR / "results.json").write_text(json.dumps(written, indent=2) + "\n")
     print()
     for name in backends:
         print(table(name, results[name]))
+        print()
+    print("\n".join(plugin_bench.table(results["plugin"])))
+    print()
+    if "proxy" in results:
+        print("\n".join(proxy_table(results["proxy"])))
         print()
     load = results["machine"]
     print(f"{load['cpus']} CPUs; load average {load['load_average_at_start'][0]:.1f} at start, "
           f"{load['load_average_at_end'][0]:.1f} at end (other processes share the machine). "
           f"Total {results['total_seconds']:.0f} s. Written to bench/results.json.")
+    return 0
+
+
+def main_proxy_only() -> int:
+    """`--proxy-only`: the proxy's part of bench/results.json, the rest kept as it was."""
+    path = BENCH_DIR / "results.json"
+    results = json.loads(path.read_text()) if path.exists() else {}
+    load_at_start = os.getloadavg()
+    started = time.monotonic()
+    proxy = proxy_overhead(f"sqlite:///{WORK_DIR / 'proxy.db'}")
+    proxy.update({
+        "when": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "seconds": time.monotonic() - started,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "load_average_at_start": load_at_start,
+                    "load_average_at_end": os.getloadavg()},
+    })
+    results["proxy"] = proxy
+    results.setdefault("targets", {})["proxy_added_p50_ms"] = TARGETS["proxy_added_p50_ms"]
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    print("\n".join(proxy_table(proxy)))
+    print(f"Load average {load_at_start[0]:.1f} at start, {os.getloadavg()[0]:.1f} at end. "
+          "Written to bench/results.json (its 'proxy' part).")
     return 0
 
 

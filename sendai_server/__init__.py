@@ -1,16 +1,29 @@
-"""sendai-server: a reference backend for Send AI's v2 task API."""
+"""sendai-server: a reference backend for Send AI's v2 task API.
+
+Importing the package imports nothing else: Flask, SQLAlchemy and the application load when
+`create_app` is first called, so neither a worker, a service or a migration that imports
+`sendai_server.<something>` (tests/test_layers.py) nor the pytest plugin loaded into every
+pytest run (sendai_server.testing.plugin) pays for the web layer.
+"""
 
 from __future__ import annotations
 
-from flask import Flask
+from typing import TYPE_CHECKING
 
-from . import api, db, inspect, logs, ratelimit, uow
-from .config import Config
-from .storage import storage_from_url
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from .config import Config
 
 
 def create_app(config: Config | None = None) -> Flask:
     """Build the application. The only place a Flask app is made."""
+    from flask import Flask
+
+    from . import api, auth, cli, db, inspect, logs, ratelimit, web
+    from .config import Config
+    from .storage import storage_from_url
+
     config = config or Config.from_env()
     config.check()
     app = Flask(__name__, static_folder=None)  # no /static; /docs serves its own assets
@@ -19,14 +32,12 @@ def create_app(config: Config | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     logs.configure(config.log_level)
 
-    uow.init_app(app, db.make_engine(config.database_url))
+    web.init_app(app, db.make_engine(config.database_url))
     app.extensions["sendai_storage"] = storage_from_url(config.storage_url)
     logs.init_app(app)  # first, so its clock starts before any other before_request hook
     api.init_app(app)
     ratelimit.init_app(app)
     inspect.init_app(app)
-
-    from . import cli  # the CLI imports create_app; import it late to avoid a cycle
-
-    cli.register(app)
+    auth.check_scopes(app)  # every @requires names a known scope
+    cli.register(app)  # the CLI imports create_app: imported here, not at the top, for that
     return app

@@ -9,11 +9,11 @@ from copy import deepcopy
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import current_app, g, request
+from flask import Flask, current_app, g, request
 
 from .errors import NotFound, Unauthenticated
-from .services.keys import Principal, authenticate, touch_key
-from .uow import current_uow
+from .services.keys import SCOPES, Principal, authenticate, touch_key
+from .web import current_uow
 
 _BEARER = re.compile(r"Bearer +(\S+) *", re.IGNORECASE)
 _KEY_SHAPE = re.compile(r"sk_[A-Za-z0-9_-]{32,128}")
@@ -63,12 +63,27 @@ def requires(scope: str) -> Callable[[F], F]:
             elif team_id is not None and team_id != principal.team_id:
                 raise NotFound()  # a path with a team but no project: the key's team only
             principal.check_scope(scope)
+            if principal.fault_count:  # the team has fault rules (API.md §14, api/faults.py)
+                run_with_faults = current_app.extensions.get("sendai_faults")
+                if run_with_faults is not None:
+                    return run_with_faults(principal, lambda: view(*args, **kwargs))
             return view(*args, **kwargs)
 
         # flask-smorest keeps a view's doc in `_apidoc`; copy it, never mutate the inner one.
         apidoc = deepcopy(getattr(wrapper, "_apidoc", {}))
         apidoc["sendai_scope"] = scope
         wrapper._apidoc = apidoc  # type: ignore[attr-defined]
+        wrapper.sendai_scope = scope  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     return decorator
+
+
+def check_scopes(app: Flask) -> None:
+    """Every view's `requires(scope)` names a scope of services/keys.SCOPES. Run by create_app:
+    a misspelt scope fails the app's build, instead of refusing every key a user presents."""
+    for endpoint, view in app.view_functions.items():
+        scope = getattr(view, "sendai_scope", None)
+        if scope is not None and scope not in SCOPES:
+            raise ValueError(f"view {endpoint!r} requires the unknown scope {scope!r}; "
+                             f"the scopes are {', '.join(SCOPES)}")

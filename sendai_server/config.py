@@ -11,7 +11,7 @@ from typing import Any
 DEFAULT_SQLITE_PATH = Path("instance") / "sendai.db"
 DEFAULT_DATABASE_URL = f"sqlite:///{DEFAULT_SQLITE_PATH}"
 
-# Claims after which a failing job is left for a person (pipeline/jobs.py). A delivery is one
+# Claims after which a failing job is left for a person (jobs.py). A delivery is one
 # job, claimed once per attempt, so it has at most this many attempts.
 JOB_MAX_ATTEMPTS = 10
 MAX_DELIVERY_ATTEMPTS = JOB_MAX_ATTEMPTS
@@ -50,6 +50,23 @@ def _seconds(
         raise ConfigError(f"{name} is a number of seconds {bounds}; got {raw!r}")
     return value
 
+# Seconds a pipeline step waits unless the project or SENDAI_PIPELINE_DELAY says otherwise
+# (API.md §8); the services' default too.
+DEFAULT_PIPELINE_DELAY = 1.0
+
+def _public_url(raw: str | None) -> str | None:
+    """SENDAI_PUBLIC_URL without its trailing slash; an http(s) URL with a host, or unset."""
+    value = (raw or "").strip().rstrip("/")
+    if not value:
+        return None
+    scheme, separator, rest = value.partition("://")
+    if scheme.lower() not in {"http", "https"} or not separator or not rest.split("/")[0]:
+        raise ConfigError(
+            "SENDAI_PUBLIC_URL is the address clients reach the server at, like "
+            f"http://127.0.0.1:8000 or https://sendai.example.com; got {raw!r}"
+        )
+    return value
+
 
 @dataclass(frozen=True)
 class Config:
@@ -72,16 +89,22 @@ class Config:
     key_touch_interval_seconds: int = 60
     bind: str = "127.0.0.1:8000"
     workers: int = 2
+    # The address clients reach the server at, when it is not the bind address (a container's
+    # published port, a proxy): every address the CLI prints starts with it (cli/address.py).
+    public_url: str | None = None
+    # Set by `serve` for the processes it starts where Linux's parent-death signal is missing:
+    # its pid, which they watch to end with it (parent_watch.py). Not a setting for people.
+    supervisor_pid: int | None = None
     # Serve a database whose schema is not at this version's head (a rolling upgrade); off,
-    # such a database answers 503 `unavailable` (uow.py) and `serve` refuses to start (cli.py).
+    # such a database answers 503 `unavailable` (uow.py) and `serve` refuses to start (cli/).
     allow_schema_mismatch: bool = False
-    # Signs list pagination tokens. Unset: a random secret made once and kept in the database,
-    # so every worker and host on that database shares it (services/signing.py).
+    # Signs list pagination tokens. Unset: a random secret made by the database's migration
+    # and kept there, so every worker and host on that database shares it (services/signing.py).
     secret_key: str | None = field(default=None, repr=False)
     # The pipeline (API.md §10, pipeline/): how long a step takes unless the project says
     # otherwise; how long a worker holds a job before another may take it (a worker that died
     # mid-job); how long an idle worker sleeps before it looks for new jobs again.
-    pipeline_delay: float = 1.0
+    pipeline_delay: float = DEFAULT_PIPELINE_DELAY
     job_lease_seconds: float = 60.0
     worker_poll_seconds: float = 1.0
     # Test hooks of the worker (pipeline/worker.py), ignored in production: a folder where the
@@ -114,11 +137,13 @@ class Config:
             max_body = int(env.get("SENDAI_MAX_BODY_BYTES", str(cls.max_body_bytes)))
             max_upload = int(env.get("SENDAI_MAX_UPLOAD_BYTES", str(cls.max_upload_bytes)))
             workers = int(env.get("SENDAI_WORKERS", str(cls.workers)))
+            supervisor = env.get("SENDAI_SUPERVISOR_PID") or None
+            supervisor_pid = int(supervisor) if supervisor is not None else None
             attempts = int(env.get("SENDAI_DELIVERY_ATTEMPTS") or cls.delivery_attempts)
         except ValueError as exc:
             raise ConfigError(
-                "SENDAI_MAX_BODY_BYTES, SENDAI_MAX_UPLOAD_BYTES, SENDAI_WORKERS and "
-                f"SENDAI_DELIVERY_ATTEMPTS are integers: {exc}"
+                "SENDAI_MAX_BODY_BYTES, SENDAI_MAX_UPLOAD_BYTES, SENDAI_WORKERS, "
+                f"SENDAI_DELIVERY_ATTEMPTS and SENDAI_SUPERVISOR_PID are integers: {exc}"
             ) from exc
         if not 1 <= attempts <= MAX_DELIVERY_ATTEMPTS:
             raise ConfigError(
@@ -151,6 +176,8 @@ class Config:
             storage_url=env.get("SENDAI_STORAGE_URL") or cls.storage_url,
             bind=env.get("SENDAI_BIND") or cls.bind,
             workers=workers,
+            public_url=_public_url(env.get("SENDAI_PUBLIC_URL")),
+            supervisor_pid=supervisor_pid,
             allow_schema_mismatch=_flag(
                 env.get("SENDAI_ALLOW_SCHEMA_MISMATCH"), False, "SENDAI_ALLOW_SCHEMA_MISMATCH"
             ),

@@ -3,6 +3,7 @@ python:sendai_server.gunicorn_conf`, so an installed copy has them too; the repo
 gunicorn.conf.py is these). Command-line flags override."""
 
 from sendai_server.config import Config
+from sendai_server.parent_watch import end_with_parent
 
 _config = Config.from_env()
 
@@ -25,3 +26,9 @@ keepalive = 5
 accesslog = None  # the application logs one structured line per request itself
 errorlog = "-"
 loglevel = _config.log_level.lower()
+
+
+def on_starting(server: object) -> None:
+    """Started by `serve` where Linux's parent-death signal is missing: end with it, as a
+    SIGTERM from serve would (parent_watch.py)."""
+    end_with_parent(_config.supervisor_pid)

@@ -9,12 +9,14 @@ auto-transitions (`to_X()` would bypass every guard).
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from transitions import Machine, MachineError
+
+from .job_kinds import AUTO_COMPLETE, EXTRACT
 
 
 class TaskStatus(enum.StrEnum):
@@ -34,13 +36,29 @@ Guard = TypeVar("Guard", bound=Callable[..., bool])
 NOT_PROCESSING = [s for s in S if s is not S.PROCESSING]
 
 
-class LifecycleTask(Protocol):
-    """What the machine needs of a task: the ORM model satisfies it, and so does a plain object."""
+@dataclass
+class LifecycleState:
+    """A task's fields the machine reads (the guards) and writes: the one place they are
+    declared. A service fires on a copy taken from the locked row and writes back what changed;
+    the inspector asks a copy which actions would fire. (Any object with these attributes, an
+    ORM Task included, can be fired on too.)"""
 
     status: TaskStatus
     approved: bool
     exported_at: datetime | None
     export_failed_at: datetime | None
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> LifecycleState:
+        return cls(**{name: row[name] for name in LIFECYCLE_FIELDS})
+
+    def changes_from(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """The fields whose value differs from the row's."""
+        return {name: getattr(self, name) for name in LIFECYCLE_FIELDS
+                if getattr(self, name) != row[name]}
+
+
+LIFECYCLE_FIELDS = tuple(f.name for f in fields(LifecycleState))
 
 
 # Guards and effects. With send_event=True each receives the firing's EventData; its
@@ -99,7 +117,7 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "discard", "source": S.REVIEWING, "dest": S.DISCARDED,
      "by": PERSON, "opens": True, "past": "discarded"},
     {"trigger": "complete", "source": S.REVIEWING, "dest": S.PROCESSING,
-     "by": PERSON, "opens": True, "past": "completed", "then": "auto_complete"},
+     "by": PERSON, "opens": True, "past": "completed", "then": AUTO_COMPLETE},
     {"trigger": "unlock", "source": [S.COMPLETED, S.FILTERED], "dest": S.REVIEWING,
      "conditions": not_exported, "by": PERSON, "opens": True, "past": "unlocked"},
     {"trigger": "approve", "source": NOT_PROCESSING, "dest": None,
@@ -120,7 +138,7 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "filter", "source": S.PROCESSING, "dest": S.FILTERED,
      "by": PIPELINE, "opens": False, "past": "filtered"},
     {"trigger": "retry", "source": S.FAILED, "dest": S.PROCESSING,
-     "by": PIPELINE, "opens": False, "past": "retried", "then": "extract"},
+     "by": PIPELINE, "opens": False, "past": "retried", "then": EXTRACT},
     {"trigger": "export", "source": S.COMPLETED, "dest": None, "after": _set_exported_at,
      "by": PIPELINE, "opens": False, "past": "exported"},
     {"trigger": "export_fail", "source": S.COMPLETED, "dest": None,
@@ -206,7 +224,7 @@ def allowed_sources(trigger: str) -> list[TaskStatus]:
     return [TaskStatus[name] for name in MACHINE.events[trigger].transitions]
 
 
-def fire(task: LifecycleTask, trigger: str) -> Refusal | None:
+def fire(task: LifecycleState, trigger: str) -> Refusal | None:
     """Run `trigger` on `task`. Returns None when it fired, or the Refusal; never raises for a
     refused transition, and leaves the task untouched when it refuses."""
     if trigger not in MACHINE.events:

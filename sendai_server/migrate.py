@@ -65,30 +65,36 @@ def current_revision(engine: Engine) -> str | None:
 
 class SchemaMismatch(Exception):
     """The database's schema is not at this version's head: older (migrate it) or newer than
-    any revision this version knows (a newer sendai-server migrated it)."""
+    any revision this version knows (a newer sendai-server migrated it). `database` names it
+    for people (the command line's messages), when the caller knows how."""
 
-    def __init__(self, current: str | None, head: str | None) -> None:
+    def __init__(self, current: str | None, head: str | None,
+                 database: str | None = None) -> None:
         self.current = current
         self.head = head
+        self.database = database
         self.newer = current is not None and current not in revisions()
         at = current or "base"
+        schema = f"the schema of the database {database}" if database else "the database schema"
         if self.newer:
-            message = (f"the database schema is at {at}, newer than this version of "
+            message = (f"{schema} is at {at}, newer than this version of "
                        f"sendai-server knows (its newest is {head}): upgrade sendai-server")
         else:
-            message = (f"the database schema is at {at}, this version needs {head}: "
+            message = (f"{schema} is at {at}, this version needs {head}: "
                        "run 'sendai-server db upgrade'")
         super().__init__(message)
 
 
-def schema_mismatch(engine: Engine) -> SchemaMismatch | None:
+def schema_mismatch(engine: Engine, database: str | None = None) -> SchemaMismatch | None:
     current, head = current_revision(engine), head_revision()
-    return None if current == head else SchemaMismatch(current, head)
+    return None if current == head else SchemaMismatch(current, head, database)
 
 
-def check_schema(engine: Engine, *, allow_older: bool = False) -> None:
+def check_schema(
+    engine: Engine, *, allow_older: bool = False, database: str | None = None
+) -> None:
     """Raise SchemaMismatch unless the schema is at head (or, with allow_older, one this version
     can migrate from)."""
-    mismatch = schema_mismatch(engine)
+    mismatch = schema_mismatch(engine, database)
     if mismatch is not None and (mismatch.newer or not allow_older):
         raise mismatch

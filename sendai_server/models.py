@@ -26,6 +26,7 @@ from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from .lifecycle import TaskStatus
+from .statuses import NotificationStatus
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -69,6 +70,9 @@ class Team(Base):
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # How many fault rules (API.md §14) the team has, read with the key on every request: a
+    # team with none pays no statement for faults. Kept by sendai_server/faults.py.
+    fault_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Project(Base):
@@ -297,7 +301,7 @@ class TaskEvent(Base):
 
 
 class Job(Base):
-    """Work for the pipeline's workers (pipeline/jobs.py), written in the same transaction as
+    """Work for the pipeline's workers (jobs.py), written in the same transaction as
     the change that needs it and deleted in the same transaction as its effect. A worker that
     takes it holds a lease; a lease that runs out (the worker died) lets another take it."""
 
@@ -377,7 +381,7 @@ class Notification(Base):
     upload_id: Mapped[str] = mapped_column(ID)
     task_id: Mapped[str | None] = mapped_column(ID)
     body: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # delivered, failed
+    status: Mapped[str] = mapped_column(String(16), default=NotificationStatus.PENDING.value)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -403,4 +407,27 @@ class ServerSecret(Base):
     __tablename__ = "server_secret"
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Fault(Base):
+    """A fault rule (API.md §14, sendai_server/faults.py): which of a team's requests or
+    deliveries fail, how, and how many more times. `remaining` is counted down by a conditional
+    UPDATE, so `times` holds across every worker and host; `matched` numbers the matching
+    requests, the index into the seeded probability sequence."""
+
+    __tablename__ = "fault"
+    __table_args__ = (Index("ix_fault_team_id_seq", "team_id", "seq"),)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(ID, unique=True)
+    team_id: Mapped[str] = mapped_column(ForeignKey("team.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # request, delivery
+    match: Mapped[dict[str, Any]] = mapped_column(JSON)
+    effect: Mapped[dict[str, Any]] = mapped_column(JSON)
+    times: Mapped[int | None] = mapped_column(Integer)
+    remaining: Mapped[int | None] = mapped_column(Integer)
+    probability: Mapped[float] = mapped_column(Float, default=1.0)
+    seed: Mapped[int | None] = mapped_column(BigInteger)
+    matched: Mapped[int] = mapped_column(Integer, default=0)
+    hits: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -18,8 +18,7 @@ not be made, was found dead, or the schema has no such table (a database never m
 A connection found dead by the first statement of a unit of work (a PostgreSQL backend
 terminated between two requests) is replaced and that statement run again, by `first_read`.
 
-In Flask, `current_uow()` makes the request's unit of work on first use and the app context's
-teardown closes it (the shape of flaskr's `get_db`).
+Flask-free: a request's unit of work is web.py's `current_uow()`.
 """
 
 from __future__ import annotations
@@ -29,19 +28,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from alembic.runtime.migration import MigrationContext
-from flask import Flask, current_app, g
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
-from . import db, migrate
+from . import db
 from .errors import Unavailable
 
 log = logging.getLogger("sendai_server.db")
 T = TypeVar("T")
 
 _UNREACHABLE = "The database does not answer; retry shortly."
-_NOT_MIGRATED = (
+NOT_MIGRATED = (
     "The database schema is not at this server's version; run 'sendai-server db upgrade'."
 )
 
@@ -202,7 +199,7 @@ class UnitOfWork:
             _Outage.begins(exc)
             raise Unavailable(_UNREACHABLE) from exc
         if original is not None and _is_missing_table(original):
-            raise Unavailable(_NOT_MIGRATED) from exc
+            raise Unavailable(NOT_MIGRATED) from exc
 
 
 def _is_missing_table(exc: BaseException) -> bool:
@@ -210,42 +207,3 @@ def _is_missing_table(exc: BaseException) -> bool:
     if isinstance(exc, OperationalError | ProgrammingError):
         text = str(exc.orig)
     return "no such table" in text or ("relation" in text and "does not exist" in text)
-
-
-# --- Flask: one unit of work per request ---------------------------------------------------
-
-_ENGINE = "sendai_engine"
-_SCHEMA_AT_HEAD = "sendai_schema_at_head"
-
-
-def init_app(app: Flask, engine: Engine) -> None:
-    app.extensions[_ENGINE] = engine
-    # Checked on the first request that needs the database (one statement per process), and
-    # again after any failure to check it, so a database migrated meanwhile is served at once.
-    app.extensions[_SCHEMA_AT_HEAD] = app.config["SENDAI"].allow_schema_mismatch
-
-    @app.teardown_appcontext
-    def _close_uow(_exc: BaseException | None) -> None:
-        uow = g.pop("uow", None)
-        if uow is not None:
-            uow.close()
-
-
-def current_uow() -> UnitOfWork:
-    """The request's unit of work, made on first use; closed when the request ends."""
-    uow: UnitOfWork | None = g.get("uow")
-    if uow is None:
-        uow = g.uow = UnitOfWork(current_app.extensions[_ENGINE])
-        if not current_app.extensions[_SCHEMA_AT_HEAD]:
-            _check_schema(uow)
-            current_app.extensions[_SCHEMA_AT_HEAD] = True
-    return uow
-
-
-def _check_schema(uow: UnitOfWork) -> None:
-    """503 `unavailable` on a database whose schema is not this version's (never migrated,
-    older, or migrated by a newer version): every request would fail in its own way."""
-    current = uow.first_read(lambda conn: MigrationContext.configure(conn).get_current_revision())
-    head = migrate.head_revision()
-    if current != head:
-        raise Unavailable(_NOT_MIGRATED, details={"current": current, "head": head})

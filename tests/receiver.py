@@ -36,7 +36,8 @@ Answer = int | str | tuple[int, dict[str, str]]  # a status, "hold", or a status
 
 
 class Receiver:
-    def __init__(self, script: list[Answer] | None = None, default: Answer = 200) -> None:
+    def __init__(self, script: list[Answer] | None = None, default: Answer = 200,
+                 host: str = "127.0.0.1") -> None:
         self.script = list(script or [])
         self.default = default
         self.received: list[Received] = []
@@ -73,9 +74,9 @@ class Receiver:
             def log_message(self, *_args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((host, 0), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.url = f"http://{host}:{self.server.server_address[1]}/hook"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 

@@ -1,6 +1,8 @@
 """A TCP forwarder in front of the database, for outages on demand: `cut()` closes every
 connection through it and stops listening (a client then meets "connection refused", as with
-a database that is down); `restore()` listens again on the same port."""
+a database that is down); `restore()` listens again on the same port. It listens on
+127.0.0.1 unless told another local address (tests/test_hosts.py: a bridge's, for hosts in
+network namespaces)."""
 
 from __future__ import annotations
 
@@ -14,8 +16,10 @@ DEADLINE = 10.0
 
 
 class TcpProxy:
-    def __init__(self, target_host: str, target_port: int) -> None:
+    def __init__(self, target_host: str, target_port: int,
+                 listen_host: str = "127.0.0.1") -> None:
         self.target = (target_host, target_port)
+        self.listen_host = listen_host
         self._lock = threading.Lock()
         self._sockets: set[socket.socket] = set()
         self._listener: socket.socket | None = None
@@ -26,7 +30,7 @@ class TcpProxy:
         """Listen (again, on the same port) and forward each new connection."""
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
+        listener.bind((self.listen_host, self.port))
         listener.listen(64)
         self.port = listener.getsockname()[1]
         self._listener = listener
@@ -50,7 +54,7 @@ class TcpProxy:
 
     def url(self, database_url: str) -> str:
         """`database_url` with its host and port replaced by this proxy's."""
-        return make_url(database_url).set(host="127.0.0.1", port=self.port).render_as_string(
+        return make_url(database_url).set(host=self.listen_host, port=self.port).render_as_string(
             hide_password=False)
 
     def _accept(self, listener: socket.socket) -> None:

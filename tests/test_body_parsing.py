@@ -1,4 +1,4 @@
-"""The JSON body parser every `@blp.arguments` view shares (api/blueprint.py), on a small view
+"""The JSON body parser every `@blp.arguments` view shares (api/parser.py), on a small view
 made for this test: whatever arrives, a 400 validation_error of the documented shape, never a
 500 and never a silently empty body."""
 

@@ -15,9 +15,10 @@ import pytest
 from alembic.util import CommandError
 from click.testing import CliRunner, Result
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
-from sendai_server import cli, migrate
-from sendai_server.cli import CommandFailure, main
+from sendai_server import migrate
+from sendai_server.cli import CommandFailure, main, resources, supervisor
 from sendai_server.db import make_engine
 from sendai_server.migrate import SchemaMismatch
 from tests.helpers import REPO_ROOT, free_port
@@ -27,6 +28,24 @@ UPGRADE = "run 'sendai-server db upgrade'"
 SERVE_ANYWAY = ("to serve anyway (a rolling upgrade), pass --allow-schema-mismatch or set "
                 "SENDAI_ALLOW_SCHEMA_MISMATCH=1")
 FUTURE = "9999_from_the_future"
+
+
+def named(database_url: str) -> str:
+    """How the CLI names a database (issue 21): a SQLite file by its absolute path (these
+    tests' SQLite URLs are absolute), any other by its URL without the password."""
+    if database_url.startswith("sqlite:///"):
+        return database_url.removeprefix("sqlite:///")
+    return make_url(database_url).render_as_string(hide_password=True)
+
+
+def older(database_url: str) -> str:
+    return (f"the schema of the database {named(database_url)} is at {migrate.revisions()[-2]}, "
+            f"this version needs {HEAD}: {UPGRADE}")
+
+
+def newer(database_url: str) -> str:
+    return (f"the schema of the database {named(database_url)} is at {FUTURE}, newer than this "
+            f"version of sendai-server knows (its newest is {HEAD}): upgrade sendai-server")
 
 
 def invoke(database_url: str, *args: str, **env: str) -> Result:
@@ -152,40 +171,35 @@ NEEDS_HEAD = [
     ["keys", "create", "--team", "team_x", "--scope", "task.read"],
     ["keys", "revoke", "key_x"],
     ["tasks", "create", "--project", "proj_x"],
+    ["worker"],
 ]
 
 
 @pytest.mark.parametrize("args", NEEDS_HEAD, ids=lambda args: " ".join(args[:2]))
 def test_an_empty_database_needs_db_upgrade(empty_sqlite: str, args: list[str]) -> None:
     assert_one_line(empty_sqlite, args,
-                    f"the database schema is at base, this version needs {HEAD}: {UPGRADE}",
+                    f"the schema of the database {named(empty_sqlite)} is at base, this "
+                    f"version needs {HEAD}: {UPGRADE}",
                     SchemaMismatch)
 
 
 def test_an_older_schema_needs_db_upgrade(older_sqlite: str) -> None:
-    previous = migrate.revisions()[-2]
-    assert_one_line(older_sqlite, ["seed"],
-                    f"the database schema is at {previous}, this version needs {HEAD}: {UPGRADE}",
-                    SchemaMismatch)
+    assert_one_line(older_sqlite, ["seed"], older(older_sqlite), SchemaMismatch)
     assert invoke(older_sqlite, "db", "upgrade").exit_code == 0
     assert invoke(older_sqlite, "seed").exit_code == 0
-
-
-NEWER = (f"the database schema is at {FUTURE}, newer than this version of sendai-server knows "
-         f"(its newest is {HEAD}): upgrade sendai-server")
 
 
 @pytest.mark.parametrize("args", [*NEEDS_HEAD, ["db", "upgrade"], ["db", "downgrade", "-1"]],
                          ids=lambda args: " ".join(args[:2]))
 def test_a_newer_schema_needs_a_newer_sendai_server(newer_sqlite: str, args: list[str]) -> None:
-    assert_one_line(newer_sqlite, args, NEWER, SchemaMismatch)
+    assert_one_line(newer_sqlite, args, newer(newer_sqlite), SchemaMismatch)
 
 
 def test_a_newer_schema_on_every_backend(database_url: str) -> None:
     """PostgreSQL too, when TEST_DATABASE_URL is set (its database is shared: put head back)."""
     _stamp(database_url, FUTURE)
     try:
-        assert_one_line(database_url, ["seed"], NEWER, SchemaMismatch)
+        assert_one_line(database_url, ["seed"], newer(database_url), SchemaMismatch)
     finally:
         _stamp(database_url, HEAD or "")
 
@@ -208,23 +222,19 @@ def test_db_current_says_a_schema_is_newer(newer_sqlite: str) -> None:
 def execs(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     """What serve would have exec'd, instead of exec'ing it."""
     calls: list[list[str]] = []
-    monkeypatch.setattr(cli, "_exec", calls.append)
+    monkeypatch.setattr(supervisor, "start", calls.append)
     return calls
 
 
 def test_serve_refuses_an_older_schema(older_sqlite: str, execs: list[list[str]]) -> None:
-    previous = migrate.revisions()[-2]
-    assert_one_line(
-        older_sqlite, ["serve"],
-        f"the database schema is at {previous}, this version needs {HEAD}: {UPGRADE}; "
-        f"{SERVE_ANYWAY}",
-        CommandFailure,
-    )
+    assert_one_line(older_sqlite, ["serve"], f"{older(older_sqlite)}; {SERVE_ANYWAY}",
+                    CommandFailure)
     assert execs == []
 
 
 def test_serve_refuses_a_newer_schema(newer_sqlite: str, execs: list[list[str]]) -> None:
-    assert_one_line(newer_sqlite, ["serve"], f"{NEWER}; {SERVE_ANYWAY}", CommandFailure)
+    assert_one_line(newer_sqlite, ["serve"], f"{newer(newer_sqlite)}; {SERVE_ANYWAY}",
+                    CommandFailure)
     assert execs == []
 
 
@@ -237,12 +247,9 @@ def test_serve_with_the_override_starts_anyway(
     else:
         result = invoke(older_sqlite, "serve", "--workers", "3",
                         SENDAI_ALLOW_SCHEMA_MISMATCH="1")
-    previous = migrate.revisions()[-2]
     assert result.exit_code == 0, result.output
     assert result.stderr == (
-        f"warning: serving anyway (--allow-schema-mismatch): the database schema is at "
-        f"{previous}, this version needs {HEAD}: {UPGRADE}\n"
-    )
+        f"warning: serving anyway (--allow-schema-mismatch): {older(older_sqlite)}\n")
     [argv] = execs
     assert argv[:3] == [sys.executable, "-m", "gunicorn"]
     assert argv[-1] == "sendai_server:create_app()"  # the package's factory: no repository needed
@@ -269,7 +276,7 @@ def test_a_bug_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken() -> Any:
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(cli, "mermaid_diagram", broken)
+    monkeypatch.setattr(resources, "mermaid_diagram", broken)
     result = invoke("sqlite://", "lifecycle")
     assert isinstance(result.exception, ZeroDivisionError)
 

@@ -31,6 +31,11 @@ REQUIRE_BROWSER = os.environ.get("SENDAI_REQUIRE_BROWSER") == "1"
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
+    yield from chromium()
+
+
+def chromium(prefs: dict[str, Any] | None = None) -> Iterator[Any]:
+    """A headless Chromium (its profile's `prefs` set), for a fixture to yield from."""
     if not (CHROMIUM and CHROMEDRIVER):
         message = "chromium and chromium-driver (Debian packages) are needed for the docs test"
         if REQUIRE_BROWSER:
@@ -53,6 +58,8 @@ def browser() -> Iterator[Any]:
     ):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+    if prefs:
+        options.add_experimental_option("prefs", prefs)
     # An explicit driver path: selenium never tries to download one.
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     try:

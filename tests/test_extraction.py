@@ -9,16 +9,8 @@ from typing import Any
 
 import pytest
 
-from sendai_server.pipeline.extraction import (
-    JPEG,
-    PDF,
-    PNG,
-    SCALE,
-    TIFF,
-    Extraction,
-    extract,
-    sniff,
-)
+from sendai_server.file_types import JPEG, PDF, PNG, TIFF, sniff
+from sendai_server.pipeline.extraction import SCALE, Extraction, extract
 from tests import documents
 from tests.documents import A4, INVOICE_LINES, INVOICE_TOTAL, TIFF_FRAME_SIZES, make_pdf
 

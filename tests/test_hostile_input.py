@@ -94,11 +94,14 @@ def _is_upload(op: Operation) -> bool:
 def _url(op: Operation, seed: dict[str, Any], task: str, override: dict[str, str] | None = None
          ) -> str:
     """The operation's URL on the seed's project and `task`; an upload's operations get the
-    upload of the OTHER team's task (404 whatever the body: nothing to change), unless
-    `override` says otherwise."""
+    upload of the OTHER team's task, and the faults operations without a body the other
+    team's faults (404 whatever the body: nothing to change), unless `override` says otherwise."""
     values = {"team_id": seed["team_id"], "project_id": seed["project_id"], "task_id": task,
               "upload_id": seed["other_upload_id"], "folder_id": seed["folders"]["bin"],
-              "index": "0", "connector_id": "conn_00000000000000000000"}
+              "index": "0", "connector_id": "conn_00000000000000000000",
+              "fault_id": "flt_00000000000000000000"}
+    if "/test_helpers/faults" in op.path and not op.has_body:  # the other team's faults: 404
+        values["team_id"] = seed["other"]["team_id"]
     return op.url(**{**values, **(override or {})})
 
 
@@ -145,7 +148,7 @@ def test_hostile_bodies_are_rejected_and_change_nothing(
             expected = (400, "validation_error")
         elif "{task_id}" in op.path:
             expected = (400, "invalid_task_state")
-        else:  # another team's upload
+        else:  # another team's upload or faults
             expected = (404, "not_found")
         assert (response.status_code, error["code"]) == expected, (str(op), error)
     assert snapshot(engine) == before

@@ -214,7 +214,8 @@ def test_a_pdf_task_draws_its_page_from_the_stored_file(
 
 
 def _run_extraction(app: Flask, uow: UnitOfWork) -> None:
-    from sendai_server.pipeline import jobs, steps
+    from sendai_server import jobs
+    from sendai_server.pipeline import steps
 
     storage = app.extensions["sendai_storage"]
     while (job := jobs.claim(uow, "test", 60, ["extract"])) is not None:

@@ -2,9 +2,6 @@
 gthread workers), with every host but 127.0.0.1 unreachable: sign in with the seed's edit key,
 the tasks list, an uploaded invoice's task drawn from its PDF, discard; a read-only key; and,
 while the browser holds its connections open, a client's API calls all answer promptly.
-
-SENDAI_UPDATE_SCREENSHOT=1 writes the task page's screenshot to docs/inspector-task.png (the
-README shows it); otherwise it goes to the test's temporary folder.
 """
 
 from __future__ import annotations
@@ -113,12 +110,11 @@ def test_review_and_discard_in_chromium_while_the_api_answers_promptly(
     first_reviewing.find_element(By.TAG_NAME, "a").click()
 
     _wait(browser, ec.presence_of_element_located((By.ID, "task-status")))
-    image = browser.find_element(By.CSS_SELECTOR, "#page-0 img.page-image")
-    _wait(browser, lambda d: d.execute_script(
-        "return arguments[0].complete && arguments[0].naturalWidth > 0", image))
+    _wait(browser, lambda d: d.find_element(By.ID, "page-0").get_attribute("data-loaded")
+          == "1")
     entities = [c.text for c in browser.find_elements(By.CSS_SELECTOR, "#annotations .entity")]
     assert "total_amount" in entities
-    assert browser.find_elements(By.CSS_SELECTOR, "#page-0 svg.overlay g.annotation")
+    assert browser.find_elements(By.CSS_SELECTOR, "#page-0 svg.page g.mark")
     _screenshot(browser, tmp_path)
 
     # The browser holds its connections (and a few more idle ones stand in for its
@@ -133,6 +129,7 @@ def test_review_and_discard_in_chromium_while_the_api_answers_promptly(
 
     events_before = len(browser.find_elements(By.CSS_SELECTOR, "#events li"))
     browser.find_element(By.ID, "action-discard").click()
+    _wait(browser, ec.element_to_be_clickable((By.ID, "discard-confirm"))).click()
     _wait(browser, ec.text_to_be_present_in_element((By.ID, "task-status"), "DISCARDED"))
     assert len(browser.find_elements(By.CSS_SELECTOR, "#events li")) == events_before + 1
     assert browser.find_elements(By.CSS_SELECTOR, '#events li[data-action="discard"]')
@@ -164,11 +161,8 @@ def _screenshot(driver: Any, tmp_path: Path) -> None:
     image = Image.open(io.BytesIO(png)).convert("RGB")
     image = image.crop((0, 0, image.width, min(image.height, 1500)))
     image = image.resize((image.width * 3 // 4, image.height * 3 // 4))
-    target = (REPO_ROOT / "docs" / "inspector-task.png"
-              if os.environ.get("SENDAI_UPDATE_SCREENSHOT") == "1"
-              else tmp_path / "inspector-task.png")
-    target.parent.mkdir(exist_ok=True)
-    image.quantize(colors=128).save(target, optimize=True)
+    # The README's screenshot of this page is test_inspector_review_browser's.
+    image.quantize(colors=128).save(tmp_path / "inspector-task.png", optimize=True)
 
 
 def test_a_read_only_key_sees_no_buttons_and_its_forged_post_changes_nothing(

@@ -1,4 +1,4 @@
-"""The job queue (pipeline/jobs.py): enqueue with the change, claim once, finish once."""
+"""The job queue (jobs.py): enqueue with the change, claim once, finish once."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine, text
 
+from sendai_server import jobs
+from sendai_server.jobs import LeaseLost
 from sendai_server.models import utcnow
-from sendai_server.pipeline import jobs
-from sendai_server.pipeline.jobs import LeaseLost
 from sendai_server.uow import UnitOfWork
 from tests.helpers import count_rows
 

@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
 from sendai_server.config import Config
+from sendai_server.lifecycle import TaskStatus
 from sendai_server.models import utcnow
 from sendai_server.pipeline.deliveries import sign
 from sendai_server.pipeline.worker import run_worker
@@ -216,15 +217,13 @@ def test_settling_an_upload_sees_only_its_own_tasks_and_its_own_projects_connect
     first, _second = upload["taskIds"]
     with uow.write() as conn:
         settled = settle_upload(conn, upload["id"], first, utcnow())
-    assert settled == Settled(has_connectors=False, others_processing=True,
-                              others_reviewing=False, others_failed=False,
-                              others_not_failed=True)
+    assert settled == Settled(has_connectors=False, others_in=frozenset({TaskStatus.PROCESSING}),
+                              others_not_in=frozenset({TaskStatus.FAILED}))
     drain(engine, config)
     with uow.write() as conn:
         settled = settle_upload(conn, upload["id"], first, utcnow())
-    assert settled == Settled(has_connectors=False, others_processing=False,
-                              others_reviewing=True, others_failed=False,
-                              others_not_failed=True)
+    assert settled == Settled(has_connectors=False, others_in=frozenset({TaskStatus.REVIEWING}),
+                              others_not_in=frozenset({TaskStatus.FAILED}))
     connect(project, receiver.url)
     with uow.write() as conn:
         assert settle_upload(conn, upload["id"], first, utcnow()).has_connectors

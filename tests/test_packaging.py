@@ -74,5 +74,6 @@ def test_a_checkout_migrates_with_the_top_level_migrations_folder() -> None:
 def test_the_pytest_plugin_is_an_entry_point_and_an_extra() -> None:
     parser = configparser.ConfigParser()
     parser.read(REPO_ROOT / "setup.cfg")
-    assert _lines(parser["options.entry_points"]["pytest11"]) == ["sendai = sendai_server.testing"]
+    assert _lines(parser["options.entry_points"]["pytest11"]) == [
+        "sendai = sendai_server.testing.plugin"]
     assert _lines(parser["options.extras_require"]["pytest"]) == ["pytest>=8.0"]

@@ -12,8 +12,8 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
+from sendai_server import jobs
 from sendai_server.config import Config
-from sendai_server.pipeline import jobs
 from sendai_server.pipeline.worker import load_handlers
 from sendai_server.services.keys import create_key
 from sendai_server.services.projects import ProjectSettings, create_project

@@ -1,5 +1,5 @@
-"""The pytest plugin (sendai_server.testing, API.md §13), as an integrator's test suite uses it:
-each test here runs a small suite of its own with pytester and reads its outcome."""
+"""The pytest plugin (sendai_server.testing, API.md §13), as an integrator's test suite uses
+it: each test here runs a small suite of its own with pytester and reads its outcome."""
 
 from __future__ import annotations
 
@@ -8,14 +8,22 @@ from pathlib import Path
 
 import pytest
 
-import sendai_server.testing
+# pytester's in-process runs drop from sys.modules whatever a run imported. The plugin imports
+# the application only when a test first asks for `sendai`, so it is imported here, once, and
+# every run uses this one copy (a second copy's schemas would meet the first's classes).
+import sendai_server.api
+import sendai_server.cli
+import sendai_server.inspect
+import sendai_server.logs
+import sendai_server.ratelimit
+import sendai_server.testing.server
 
 pytest_plugins = ["pytester"]
 
 # The plugin by module name, whether or not this environment also has its entry point: two
-# registrations of one module would be refused. Imported already by this module, so pytest
-# cannot rewrite its asserts (it has none to rewrite) and says so.
-PLUGIN = ("-p", "no:sendai", "-p", "sendai_server.testing", "-p", "no:cacheprovider",
+# registrations of one module would be refused. Possibly imported already (by this run's own
+# entry point), so pytest cannot rewrite its asserts (it has none to rewrite) and says so.
+PLUGIN = ("-p", "no:sendai", "-p", "sendai_server.testing.plugin", "-p", "no:cacheprovider",
           "-W", "ignore::pytest.PytestAssertRewriteWarning")
 STATUSES = ["PROCESSING", "REVIEWING", "COMPLETED", "FAILED", "DISCARDED", "FILTERED"]
 
@@ -32,13 +40,13 @@ def test_the_server_starts_once_for_every_test_of_every_module(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     apps = []
-    real_create_app = sendai_server.testing.create_app
+    real_create_app = sendai_server.testing.server.create_app
 
     def counting_create_app(*args: object, **kwargs: object) -> object:
         apps.append(real_create_app(*args, **kwargs))  # type: ignore[arg-type]
         return apps[-1]
 
-    monkeypatch.setattr(sendai_server.testing, "create_app", counting_create_app)
+    monkeypatch.setattr(sendai_server.testing.server, "create_app", counting_create_app)
     record = """
 import threading
 from pathlib import Path

@@ -14,6 +14,7 @@ import zlib
 from typing import Any
 
 import pytest
+import requests
 import schemathesis
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
@@ -81,7 +82,11 @@ def test_every_operation_conforms_to_the_spec(
                               ("task_id", task_ids)):
             if name in params:
                 params[name] = _steer(params[name], choices)
-    case.call_and_validate(app=app, headers=auth(every_scope_key), checks=CHECKS)
+    try:
+        case.call_and_validate(app=app, headers=auth(every_scope_key), checks=CHECKS)
+    finally:  # a rule createTestFault accepted would fault the cases after it (API.md §14)
+        app.test_client().delete(f"/v2/{seed['team_id']}/test_helpers/faults",
+                                 headers=auth(every_scope_key))
 
 
 # --- over a live gunicorn: what gunicorn answers before the app ------------------------------
@@ -114,7 +119,11 @@ def test_long_generated_queries_and_headers_conform_over_live_gunicorn(
                 case.query = {**(case.query or {}), "token": "t" * length}
             else:
                 headers["X-Padding"] = "p" * length
-            response = case.call(base_url=live_server.url, headers=headers, timeout=30)
+            try:
+                response = case.call(base_url=live_server.url, headers=headers, timeout=30)
+            finally:  # a rule createTestFault accepted would fault the cases after it
+                requests.delete(f"{live_server.url}/v2/{seed['team_id']}/test_helpers/faults",
+                                headers=auth(every_scope_key), timeout=30)
             if where == "query" and length > REQUEST_LINE_LIMIT:
                 assert response.status_code == 414, response.text
             if where == "header" and length > HEADER_LIMIT:

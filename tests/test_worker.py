@@ -22,11 +22,11 @@ import pytest
 import requests
 from sqlalchemy import Engine, select, text
 
+from sendai_server import jobs
 from sendai_server.config import Config, ConfigError
 from sendai_server.errors import Unavailable
+from sendai_server.jobs import JOB, ClaimedJob, LeaseLost
 from sendai_server.models import utcnow
-from sendai_server.pipeline import jobs
-from sendai_server.pipeline.jobs import JOB, ClaimedJob, LeaseLost
 from sendai_server.pipeline.worker import Handler, WorkerHooks, run_worker
 from sendai_server.uow import UnitOfWork
 from tests.helpers import REPO_ROOT, count_rows, free_port

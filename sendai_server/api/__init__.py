@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import re
 import tempfile
 
 from flask import Flask, Response, g, request
 
 from ..errors import PayloadTooLarge, ValidationError
-from ..ids import new_id
+from ..ids import CLIENT_REQUEST_ID, new_id
 from . import docs, errors, health, helper_endpoints, notifications, tasks, uploads
-from .blueprint import API_DESCRIPTION, Api
+from . import faults as fault_endpoints
+from .openapi import API_DESCRIPTION, Api
 
 _SPOOL_BYTES = 1024 * 1024
 _CHUNK_BYTES = 256 * 1024
-_CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 def init_app(app: Flask) -> Api:
@@ -40,11 +39,12 @@ def init_app(app: Flask) -> Api:
     api.register_blueprint(notifications.blp)
     if app.config["SENDAI"].test_helpers:  # off: the paths do not exist at all (404)
         api.register_blueprint(helper_endpoints.blp)
+    fault_endpoints.init_app(app, api)  # API.md §14: test helpers too
 
     @app.before_request
     def _begin_request() -> None:
         client_id = request.headers.get("X-Request-Id", "")
-        g.request_id = client_id if _CLIENT_REQUEST_ID.fullmatch(client_id) else new_id("req")
+        g.request_id = client_id if CLIENT_REQUEST_ID.fullmatch(client_id) else new_id("req")
         # API.md §2 order: routing first, then the body size, before anything reads the body.
         if request.routing_exception is not None:
             raise request.routing_exception

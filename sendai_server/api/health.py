@@ -10,7 +10,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import SendAIError
 from ..migrate import current_revision, head_revision
-from .blueprint import Blueprint, error_ref
+from .blueprint import Blueprint
+from .openapi import error_ref
 
 blp = Blueprint("health", __name__, description="Liveness and readiness probes.")
 

@@ -12,7 +12,7 @@ from ..pipeline.connection_test import send_test_notification
 from ..pipeline.deliveries import make_client
 from ..services import connectors, helper_tasks
 from ..services.tasks import Caller
-from ..uow import current_uow
+from ..web import current_uow
 from .blueprint import Blueprint
 from .schemas import (
     AdvanceSchema,

@@ -9,10 +9,9 @@ from flask import g
 
 from ..auth import requires
 from ..services import notifications
-from ..uow import current_uow
+from ..web import current_uow, token_secret
 from .blueprint import Blueprint
-from .schemas import NotificationListQuerySchema, NotificationListSchema
-from .tasks import token_secret
+from .schemas import NotificationListQuerySchema, NotificationListSchema, page_answer
 
 blp = Blueprint(
     "notifications", __name__, url_prefix="/v2/<team_id>/project/<project_id>",
@@ -36,7 +35,7 @@ def list_notifications(team_id: str, project_id: str, **params: Any) -> dict[str
         descending=params["sort"] == "created_at:desc", limit=params["limit"],
         token=params.get("token"),
     )
-    found, count, more, token = notifications.list_notifications(
+    page = notifications.list_notifications(
         current_uow(), g.principal, team_id, project_id, query, token_secret()
     )
-    return {"payload": found, "count": count, "more": more, "paginationToken": token}
+    return page_answer(page)

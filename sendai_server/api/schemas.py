@@ -1,10 +1,11 @@
 """Marshmallow schemas: the one description of what the API takes and returns. flask-smorest
-validates and serializes with them and builds /openapi.json from them."""
+validates and serializes with them and builds /openapi.json from them. The public objects
+(a task, an upload, and the fields they are made of) are objects.py's, shared with the
+notifications."""
 
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 from marshmallow import (
@@ -19,141 +20,22 @@ from marshmallow import (
 
 from ..ids import LOOKUP_ID
 from ..lifecycle import PIPELINE_EVENTS, TaskStatus
-from ..models import ITEM_KINDS
-from ..services.connectors import EVENTS as CONNECTOR_EVENTS
+from ..notification_events import NOTIFICATION_EVENTS, SUBSCRIPTIONS
+from ..objects import (
+    MetaSchema,
+    PageSchema,
+    TaskSchema,
+    Text,
+    Timestamp,
+    UploadSchema,
+)
 from ..services.connectors import METHODS as CONNECTOR_METHODS
-from ..services.notifications import STATUSES as NOTIFICATION_STATUSES
-from ..services.upload_status import UPLOAD_STATUSES
+from ..services.paging import Page
+from ..statuses import NotificationStatus, UploadStatus
 from .fast_dump import CompiledDumpSchema
 
-TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-
-
-class Timestamp(fields.DateTime):
-    """ISO 8601 in UTC to the second, ending in Z, as every Send AI example is."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(format=TIMESTAMP_FORMAT, allow_none=True, **kwargs)
-
-
-def _finite(value: Any) -> None:
-    # Python's JSON reader takes NaN and Infinity; no database column or JSON reply can.
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValidationError("Must be a finite number.")
-
-
-def _no_nul(value: str) -> None:
-    # PostgreSQL text cannot hold NUL; refuse it on every database alike.
-    if "\x00" in value:
-        raise ValidationError("Must not contain NUL characters.")
-
-
-def Text(max_length: int, *, min_length: int = 0, **kwargs: Any) -> fields.String:
-    """A string that fits its column: at most `max_length` characters, no NUL."""
-    return fields.String(
-        validate=[validate.Length(min=min_length, max=max_length), _no_nul], **kwargs
-    )
-
-
-class JSONNumber(fields.Number):
-    """A number returned as it was stored: 100 stays 100 and 0.5 stays 0.5."""
-
-    num_type = float
-    # Values of exactly these types dump as themselves (api/fast_dump.py relies on it).
-    dump_as_is = (int, float)
-
-    def __init__(self, **kwargs: Any) -> None:
-        validators = kwargs.pop("validate", None) or []
-        validators = validators if isinstance(validators, list) else [validators]
-        super().__init__(validate=[_finite, *validators], **kwargs)
-
-    def _format_num(self, value: Any) -> Any:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return value
-        return float(value)
-
-
-Coordinates = fields.List(
-    fields.List(JSONNumber(), validate=validate.Length(equal=2)),
-    validate=validate.Length(equal=4),
-    # Required: the column is NOT NULL, so a page item without it was a 500 (schemathesis).
-    required=True,
-    metadata={"description": "Four [x, y] corners of the item's box."},
-)
-Confidence = JSONNumber(validate=validate.Range(0, 1), required=True)
-
-
-PIXELS = validate.Range(0, 2_147_483_647)  # fits every database's INTEGER
-
-
-class MetaSchema(Schema):
-    name = Text(200, required=True)
-    value = Text(100_000, required=True)
-
-
-class AnnotationSchema(Schema):
-    id = fields.String(dump_only=True)
-    entity_id = Text(200, required=True)
-    confidence = Confidence
-    content = Text(100_000, required=True)
-    top = JSONNumber(required=True)
-    left_of_line = JSONNumber(required=True)
-
-
-class CheckboxSchema(Schema):
-    id = fields.String(dump_only=True)
-    confidence = Confidence
-    checked = fields.Boolean(required=True, truthy={True}, falsy={False})  # JSON true/false
-    coordinates = Coordinates
-
-
-class SegmentSchema(Schema):
-    id = fields.String(dump_only=True)
-    confidence = Confidence
-    coordinates = Coordinates
-
-
-class SignatureSchema(SegmentSchema):
-    pass
-
-
-# One schema per kind of page item (models.ITEM_KINDS); a kind without one fails at import.
-ITEM_SCHEMAS: dict[str, type[Schema]] = {
-    "annotations": AnnotationSchema, "checkboxes": CheckboxSchema,
-    "segments": SegmentSchema, "signatures": SignatureSchema,
-}
-
-PageSchema = Schema.from_dict(
-    {
-        "id": fields.String(dump_only=True),
-        "width": fields.Integer(required=True, strict=True, validate=PIXELS),
-        "height": fields.Integer(required=True, strict=True, validate=PIXELS),
-        **{
-            kind.key: fields.List(fields.Nested(ITEM_SCHEMAS[kind.key]), load_default=list)
-            for kind in ITEM_KINDS
-        },
-    },
-    name="Page",
-)
-
-
-class TaskSchema(Schema):
-    """The public task object (API.md §5)."""
-
-    id = fields.String()
-    name = fields.String()
-    created_at = Timestamp()
-    meta = fields.List(fields.Nested(MetaSchema))
-    status = fields.String(validate=validate.OneOf([s.value for s in TaskStatus]))
-    step_type = fields.String()
-    upload_id = fields.String(allow_none=True)
-    project_id = fields.String()
-    approved = fields.Boolean()
-    exported_at = Timestamp()
-    export_failed_at = Timestamp()
-    last_opened_at = Timestamp()
-    pages = fields.List(fields.Nested(PageSchema))
-
+UPLOAD_STATUSES = [s.value for s in UploadStatus]
+NOTIFICATION_STATUSES = [s.value for s in NotificationStatus]
 
 class TaskEnvelopeSchema(CompiledDumpSchema):
     payload = fields.Nested(TaskSchema, required=True)
@@ -190,6 +72,12 @@ def page_of(item: type[Schema], name: str) -> type[CompiledDumpSchema]:
                                      "page."},
         ),
     }, name=name)
+
+
+def page_answer(page: Page) -> dict[str, Any]:
+    """A page of a list (services/paging.py) as `page_of`'s schema dumps it."""
+    return {"payload": page.items, "count": page.count, "more": page.more,
+            "paginationToken": page.token}
 
 
 TaskListSchema = page_of(TaskSchema, "TaskListSchema")
@@ -337,26 +225,6 @@ class CreatedUploadSchema(CompiledDumpSchema):
     taskIds = fields.List(fields.String(), required=True)  # noqa: N815
 
 
-class UploadFileSchema(Schema):
-    index = fields.Integer()
-    name = fields.String()
-    file_type = fields.String()
-    file_size = fields.Integer()
-    sha256 = fields.String()
-
-
-class UploadSchema(Schema):
-    """The upload object (API.md §9). `files` maps each of its task ids to its file."""
-
-    id = fields.String()
-    name = fields.String()
-    status = fields.String(validate=validate.OneOf(UPLOAD_STATUSES))
-    files = fields.Dict(keys=fields.String(), values=fields.Nested(UploadFileSchema))
-    meta = fields.List(fields.Nested(MetaSchema))
-    folder_id = fields.String(allow_none=True)
-    created_at = Timestamp()
-
-
 class UploadEnvelopeSchema(CompiledDumpSchema):
     payload = fields.Nested(UploadSchema, required=True)
 
@@ -446,8 +314,8 @@ class ConnectorSchema(Schema):
     secret = Text(2000, min_length=1, allow_none=True,
                   metadata={"description": "Signs each attempt (`X-Sendai-Signature`); never "
                                            "shown."})
-    events = fields.List(fields.String(validate=validate.OneOf(list(CONNECTOR_EVENTS))),
-                         load_default=lambda: list(CONNECTOR_EVENTS),
+    events = fields.List(fields.String(validate=validate.OneOf(list(SUBSCRIPTIONS))),
+                         load_default=lambda: list(SUBSCRIPTIONS),
                          validate=validate.Length(min=1))
     created_at = Timestamp(dump_only=True)
     disabled_at = Timestamp(dump_only=True,
@@ -491,7 +359,7 @@ class NotificationSchema(Schema):
     got back."""
 
     id = fields.String()
-    event = fields.String(validate=validate.OneOf(list(CONNECTOR_EVENTS.values())))
+    event = fields.String(validate=validate.OneOf([e.event for e in NOTIFICATION_EVENTS]))
     connector_id = fields.String()
     status = fields.String(validate=validate.OneOf(NOTIFICATION_STATUSES))
     created_at = Timestamp()

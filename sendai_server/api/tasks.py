@@ -11,9 +11,8 @@ from flask import current_app, g
 from ..auth import requires
 from ..lifecycle import TaskStatus
 from ..services import tasks
-from ..services.signing import signing_secret
 from ..services.task_list import TaskListQuery, list_tasks
-from ..uow import current_uow
+from ..web import current_uow, token_secret
 from .blueprint import Blueprint
 from .schemas import (
     CompleteEnvelopeSchema,
@@ -22,6 +21,7 @@ from .schemas import (
     TaskEventListSchema,
     TaskListQuerySchema,
     TaskListSchema,
+    page_answer,
 )
 
 blp = Blueprint(
@@ -62,16 +62,6 @@ def task_found_before_body(view: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def token_secret() -> str:
-    # Read once per process: the configured key, or the one every worker shares through the
-    # database.
-    extensions = current_app.extensions
-    if "sendai_token_secret" not in extensions:
-        configured = current_app.config["SENDAI"].secret_key
-        extensions["sendai_token_secret"] = signing_secret(current_uow(), configured)
-    return str(extensions["sendai_token_secret"])
-
-
 @blp.route("/task", methods=["GET"])
 @blp.doc(operationId="listTasks")
 @blp.response(200, TaskListSchema)
@@ -91,8 +81,7 @@ def list_project_tasks(team_id: str, project_id: str, **params: Any) -> dict[str
         token=params.get("token"),
     )
     page = list_tasks(current_uow(), g.principal, team_id, project_id, query, token_secret())
-    return {"payload": page.tasks, "count": page.count, "more": page.more,
-            "paginationToken": page.token}
+    return page_answer(page)
 
 
 @blp.route("/task/<task_id>", methods=["GET"])

@@ -4,7 +4,6 @@ unchanged."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -12,14 +11,16 @@ from typing import Any, TypeVar
 from flask import Response, current_app, g, request
 from marshmallow import ValidationError as SchemaError
 
+from .. import file_types
 from ..auth import requires
 from ..errors import NotFound, ValidationError
 from ..services import projects, uploads
 from ..services.tasks import Caller
 from ..services.upload_move import change_upload_project
 from ..storage import Storage
-from ..uow import current_uow
+from ..web import current_uow, token_secret
 from .blueprint import Blueprint
+from .disposition import content_disposition
 from .schemas import (
     CreatedUploadSchema,
     DeletedUploadEnvelopeSchema,
@@ -29,8 +30,8 @@ from .schemas import (
     UploadListQuerySchema,
     UploadListSchema,
     UploadProjectMoveSchema,
+    page_answer,
 )
-from .tasks import token_secret
 
 blp = Blueprint(
     "uploads", __name__, url_prefix="/",
@@ -158,10 +159,10 @@ def list_uploads(team_id: str, project_id: str, **params: Any) -> dict[str, Any]
         descending=params["sort"] == "created_at:desc", limit=params["limit"],
         token=params.get("token"),
     )
-    found, count, more, token = uploads.list_uploads(
+    page = uploads.list_uploads(
         current_uow(), g.principal, team_id, project_id, query, token_secret()
     )
-    return {"payload": found, "count": count, "more": more, "paginationToken": token}
+    return page_answer(page)
 
 
 @blp.route(f"{PROJECT}/upload/<upload_id>", methods=["GET"])
@@ -182,9 +183,16 @@ def get_team_upload(team_id: str, upload_id: str) -> dict[str, Any]:
     return {"payload": uploads.get_upload(current_uow(), g.principal, team_id, None, upload_id)}
 
 
+_BINARY = {"type": "string", "format": "binary"}
+
+
 @blp.route(f"{PROJECT}/upload/<upload_id>/files/<int(signed=True):index>", methods=["GET"])
-@blp.response(200, {"type": "string", "format": "binary"}, content_type="application/octet-stream",
-              description="The file's bytes, with its content type.")
+# Documented with each media type a file is served with, not application/octet-stream: a
+# check of real answers against this document (proxy mode, API.md §15) found the difference.
+@blp.response(200, _BINARY, content_type=file_types.CONTENT_TYPES[0])
+@blp.doc(responses={200: {"description": "The file's bytes, with its content type.",
+                          "content": {media: {"schema": _BINARY}
+                                      for media in file_types.CONTENT_TYPES}}})
 @blp.doc(operationId="getUploadFile")
 @requires("upload.read")
 def get_upload_file(team_id: str, project_id: str, upload_id: str, index: int) -> Response:
@@ -197,10 +205,9 @@ def get_upload_file(team_id: str, project_id: str, upload_id: str, index: int) -
     row, chunks = uploads.file_of_upload(
         current_uow(), _storage(), g.principal, team_id, project_id, upload_id, index
     )
-    name = json.dumps(row["name"], ensure_ascii=True)[1:-1].replace('"', "")
     return Response(chunks, content_type=row["content_type"], headers={
         "Content-Length": str(row["file_size"]),
-        "Content-Disposition": f'inline; filename="{name}"',
+        "Content-Disposition": content_disposition(row["name"]),
     })
 
 

@@ -12,6 +12,10 @@ from .session import InspectorSessionInterface
 def init_app(app: Flask) -> None:
     if not app.config["SENDAI"].inspector:
         return  # off: /inspect does not exist at all (404)
+    from . import (
+        faults_page,  # noqa: F401 - its route, on the same blueprint
+        redelivery_views,  # noqa: F401 - its route joins the blueprint
+    )
     from .views import blp
 
     app.session_interface = InspectorSessionInterface()

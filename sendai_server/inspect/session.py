@@ -18,7 +18,7 @@ from itsdangerous import URLSafeTimedSerializer
 
 from ..errors import SendAIError, Unauthenticated
 from ..services.keys import Principal, principal_of_key_id, touch_key
-from ..uow import current_uow
+from ..web import current_uow, token_secret
 
 PREFIX = "/inspect"
 _KEY_ID = "key_id"
@@ -29,8 +29,6 @@ class InspectorSessionInterface(SecureCookieSessionInterface):
     salt = "sendai.inspector-session"
 
     def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
-        from ..api.tasks import token_secret  # the one cached, shared server secret
-
         try:
             secret = token_secret()
         except SendAIError:  # the database is down: no session now; the view answers 503

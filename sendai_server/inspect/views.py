@@ -6,7 +6,6 @@ answered by the task page: the new state, or the API's own error message."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -26,21 +25,22 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from ..api.schemas import ReportSchema
-from ..api.tasks import token_secret
 from ..auth import _KEY_SHAPE
 from ..errors import NotFound, SendAIError, Unauthenticated, ValidationError
-from ..lifecycle import USER_ACTIONS, TaskStatus, fire, past_tense
+from ..lifecycle import USER_ACTIONS, LifecycleState, TaskStatus, fire, past_tense
 from ..services import tasks
 from ..services.connector_auth import auth_kind
 from ..services.connectors import list_connectors
 from ..services.keys import Principal, authenticate
+from ..services.motion import tasks_in_motion, uploads_in_motion
 from ..services.notifications import NotificationListQuery, list_notifications
 from ..services.projects import list_folders, visible_projects
+from ..services.redelivery import notification_payloads
 from ..services.task_list import TaskListQuery, list_tasks
-from ..services.upload_status import UPLOAD_STATUSES
 from ..services.uploads import UploadListQuery, file_of_task, list_uploads
-from ..uow import current_uow
-from . import pages
+from ..statuses import NotificationStatus, UploadStatus
+from ..web import current_uow, token_secret
+from . import overlay, pages
 from .diagram import internal_triggers, lifecycle_svg
 from .session import (
     CSRFRefused,
@@ -58,6 +58,8 @@ blp = Blueprint("inspect", __name__, url_prefix="/inspect", template_folder="tem
                 static_folder="static", static_url_path="/static")
 
 PAGE_SIZE = 20
+UPLOAD_STATUSES = tuple(s.value for s in UploadStatus)
+NOTIFICATION_STATUSES = tuple(s.value for s in NotificationStatus)
 _PROJECT = "/<team_id>/project/<project_id>"
 _TASK = _PROJECT + "/task/<task_id>"
 
@@ -193,10 +195,11 @@ def task_list(team_id: str, project_id: str) -> str:
                      if s in TaskStatus.__members__)
     query = TaskListQuery(statuses=statuses, limit=PAGE_SIZE, token=request.args.get("token"))
     page = list_tasks(current_uow(), principal, team_id, project_id, query, token_secret())
-    processing = any(t["status"] == TaskStatus.PROCESSING for t in page.tasks)
+    processing = {t["id"] for t in page.items if t["status"] == TaskStatus.PROCESSING}
+    moving = tasks_in_motion(current_uow(), processing)
     return render_template("tasks.html", team_id=team_id, project_id=project_id, page=page,
                            statuses=TaskStatus, chosen={s.value for s in statuses},
-                           refresh=processing)
+                           refresh=bool(moving), resting=len(processing - moving))
 
 
 @blp.route(_PROJECT + "/uploads", methods=["GET"])
@@ -210,16 +213,14 @@ def upload_list(team_id: str, project_id: str) -> str:
     statuses = tuple(s for s in request.args.getlist("status") if s in UPLOAD_STATUSES)
     query = UploadListQuery(statuses=statuses, folder_id=folder_id, limit=PAGE_SIZE,
                             token=request.args.get("token"))
-    uploads, count, more, token = list_uploads(uow, principal, team_id, project_id, query,
-                                               token_secret())
+    page = list_uploads(uow, principal, team_id, project_id, query, token_secret())
+    processing = {u["id"] for u in page.items if u["status"] == UploadStatus.PROCESSING}
+    moving = uploads_in_motion(uow, processing)
     return render_template(
         "uploads.html", team_id=team_id, project_id=project_id, folders=folders,
-        folder_id=folder_id, uploads=uploads, count=count, more=more, token=token,
-        statuses=UPLOAD_STATUSES, chosen=set(statuses),
-        refresh=any(u["status"] == "PROCESSING" for u in uploads))
-
-
-NOTIFICATION_STATUSES = ("pending", "delivered", "failed")
+        folder_id=folder_id, uploads=page.items, count=page.count, more=page.more,
+        token=page.token, statuses=UPLOAD_STATUSES, chosen=set(statuses),
+        refresh=bool(moving), resting=len(processing - moving))
 
 
 @blp.route(_PROJECT + "/notifications", methods=["GET"])
@@ -230,24 +231,18 @@ def notification_list(team_id: str, project_id: str) -> str:
     statuses = tuple(s for s in request.args.getlist("status") if s in NOTIFICATION_STATUSES)
     query = NotificationListQuery(statuses=statuses, limit=PAGE_SIZE,
                                   token=request.args.get("token"))
-    found, count, more, token = list_notifications(
+    page = list_notifications(
         current_uow(), principal, team_id, project_id, query, token_secret())
+    payloads = notification_payloads(current_uow(), principal, team_id, project_id,
+                                     [n["id"] for n in page.items])
     return render_template(
-        "notifications.html", team_id=team_id, project_id=project_id, notifications=found,
-        count=count, more=more, token=token, statuses=NOTIFICATION_STATUSES,
-        chosen=set(statuses), refresh=any(n["status"] == "pending" for n in found),
+        "notifications.html", team_id=team_id, project_id=project_id,
+        notifications=page.items, count=page.count, more=page.more, token=page.token,
+        statuses=NOTIFICATION_STATUSES, chosen=set(statuses),
+        refresh=any(n["status"] == NotificationStatus.PENDING for n in page.items),
+        payloads=payloads, can_resend="task.edit" in principal.scopes,
         connectors=[{**c, "auth": auth_kind(c)}
                     for c in list_connectors(current_uow(), project_id)])
-
-
-@dataclass
-class _Trial:
-    """A copy of the task's lifecycle fields, for asking the machine what it would allow."""
-
-    status: TaskStatus
-    approved: bool
-    exported_at: datetime | None
-    export_failed_at: datetime | None
 
 
 def allowed_actions(principal: Principal, task: dict[str, Any]) -> list[str]:
@@ -255,9 +250,8 @@ def allowed_actions(principal: Principal, task: dict[str, Any]) -> list[str]:
     (on a copy), so the buttons follow TRANSITIONS and nothing else."""
     if "task.edit" not in principal.scopes:
         return []
-    return [trigger for trigger in USER_ACTIONS if fire(_Trial(
-        task["status"], task["approved"], task["exported_at"], task["export_failed_at"]),
-        trigger) is None]
+    return [trigger for trigger in USER_ACTIONS
+            if fire(LifecycleState.of(task), trigger) is None]
 
 
 def _task_page(principal: Principal, team_id: str, project_id: str, task_id: str,
@@ -268,11 +262,15 @@ def _task_page(principal: Principal, team_id: str, project_id: str, task_id: str
     task = tasks.get_task(uow, principal, team_id, project_id, task_id)
     events = tasks.task_events(uow, principal, team_id, project_id, task_id)
     stored = file_of_task(uow, principal, team_id, project_id, task_id)
+    moving = task["status"] == TaskStatus.PROCESSING and bool(tasks_in_motion(uow, {task_id}))
+    texts = pages.page_texts(current_app.extensions["sendai_storage"], stored,
+                             len(task["pages"]))
     html = render_template(
         "task.html", team_id=team_id, project_id=project_id, task=task, events=events,
+        sheets=overlay.layout(task["pages"], texts), marks_svg=overlay.marks_svg,
         has_file=stored is not None, actions=allowed_actions(principal, task), error=error,
         diagram=lifecycle_svg(TaskStatus(task["status"])), internal=internal_triggers(),
-        refresh=task["status"] == TaskStatus.PROCESSING,
+        refresh=moving,
     )
     return html, status
 

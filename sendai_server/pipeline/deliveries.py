@@ -5,15 +5,19 @@ A notification's `deliver` job is claimed like any job (a short write: the lease
 1. a read of the notification and its connector;
 2. the HTTP request, outside any transaction: the connector's method, URL and headers, its
    bearer token, `X-Sendai-Event-Id` (the same on every attempt), `X-Sendai-Attempt` (the
-   job's claims so far) and, with a secret, `X-Sendai-Signature` (Stripe's scheme, `sign`);
+   job's claims so far) and, with a secret, `X-Sendai-Signature` (Stripe's scheme, `sign`)
+   and, for a `whsec_` secret, the Standard Webhooks headers; with OAuth2 or a token
+   exchange, the connector's token (pipeline/delivery_auth.py, fetched again after a 401);
    httpx, with a connect timeout and SENDAI_DELIVERY_TIMEOUT_SECONDS for the answer's
    status line; an answer that came later than that counts as no answer;
 3. one short write: the attempt in the log and then, on a 2xx, the notification `delivered`
    and the job finished; otherwise the job due again after 1, 2, 4, ... s
-   (SENDAI_DELIVERY_BACKOFF_SECONDS doubled), or, once SENDAI_DELIVERY_ATTEMPTS attempts are
-   spent, the notification `failed` and the job finished. A `TASK_EXPORT` fires `export` or
-   `export_fail` on its task in that write. The connector's next pending notification, if
-   any, gets its job there too (deliveries to one connector stay in order).
+   (SENDAI_DELIVERY_BACKOFF_SECONDS doubled; a 429's or 503's Retry-After instead), or, once
+   SENDAI_DELIVERY_ATTEMPTS attempts are spent (or at once on a 410, which also disables the
+   connector), the notification `failed` and the job finished. An event whose table row says so
+   (notification_events.py: `TASK_EXPORT`) fires `export` or `export_fail` on its task in
+   that write. The connector's next pending notification, if any, gets its job there too
+   (services/notifications.schedule_heads: deliveries to one connector stay in order).
 
 At least once: a worker that dies between 2 and 3 leaves the job leased; once the lease runs
 out another worker sends the same body, with the same event id, again (its attempt number
@@ -39,13 +43,17 @@ from typing import Any
 import httpx
 from sqlalchemy import Connection, func, insert, select, update
 
+from .. import faults, jobs
 from ..config import Config
 from ..errors import InvalidTaskState, NotFound, Unavailable
-from ..models import Connector, Notification, NotificationAttempt, Task, utcnow
+from ..jobs import ClaimedJob
+from ..models import Connector, Notification, NotificationAttempt, Project, Task, Team, utcnow
+from ..notification_events import BY_EVENT
+from ..services.notifications import schedule_heads
 from ..services.tasks import fire_on_task
+from ..statuses import NotificationStatus
 from ..uow import UnitOfWork
-from . import delivery_auth, jobs
-from .jobs import ClaimedJob
+from . import delivery_auth
 
 log = logging.getLogger("sendai_server.deliveries")
 
@@ -153,6 +161,9 @@ class Attempt:
 
 def deliver(uow: UnitOfWork, job: ClaimedJob, config: Config, client: httpx.Client) -> None:
     seq = int((job.payload or {})["notification"])
+    # Attempts made before this job: a notification sent again (services/redelivery.py)
+    # numbers its new attempt after them, and gets that one attempt only.
+    after = int((job.payload or {}).get("after", 0))
     with uow.read() as conn:
         row = conn.execute(
             select(Notification.id, Notification.event, Notification.task_id,
@@ -160,20 +171,51 @@ def deliver(uow: UnitOfWork, job: ClaimedJob, config: Config, client: httpx.Clie
                    Notification.connector_id, Connector.url, Connector.method,
                    Connector.headers, Connector.bearer, Connector.secret, Connector.auth,
                    select(func.count()).where(NotificationAttempt.notification_seq == seq)
-                   .scalar_subquery().label("recorded"))
+                   .scalar_subquery().label("recorded"),
+                   Project.team_id, Team.fault_count)
             .join(Connector, Connector.id == Notification.connector_id)
+            .join(Project, Project.id == Notification.project_id)
+            .join(Team, Team.id == Project.team_id)
             .where(Notification.seq == seq)
         ).first()
-    if row is None or row.status != "pending":  # its connector was deleted, or it is done
+    if row is None or row.status != NotificationStatus.PENDING:  # connector deleted, or done
         with uow.write() as conn:
             jobs.finish(conn, job)
         return
-    attempt = send(client, row, job.attempts, config.delivery_timeout_seconds)
+    copies = 1
+    if row.fault_count:  # the team has fault rules (API.md §14); none costs no statement
+        fault = _delivery_fault(uow, job, row)
+        if fault is not None and "delay_ms" in fault.effect:
+            return
+        copies = fault.effect["duplicate"] if fault is not None else 1
+    attempt = send(client, row, after + job.attempts, config.delivery_timeout_seconds)
+    for _ in range(copies - 1):  # the same body and event id again: a receiver's idempotency
+        send(client, row, after + job.attempts, config.delivery_timeout_seconds)
     level = logging.INFO if attempt.ok else logging.WARNING
     log.log(level, "notification %s attempt %d: %s", row.id, attempt.n,
             attempt.status_code if attempt.error is None else attempt.error,
             extra={"notification_id": row.id, "connector_id": row.connector_id})
-    _record_until_lease_ends(uow, job, seq, row, attempt, config)
+    last = after + 1 if after else config.delivery_attempts
+    _record_until_lease_ends(uow, job, seq, row, attempt, last, config)
+
+
+def _delivery_fault(uow: UnitOfWork, job: ClaimedJob, row: Any) -> faults.TakenFault | None:
+    """A delivery fault taken for this notification. `delay_ms` holds it: its job is due again
+    that much later, this claim not counted as an attempt, and not held a second time."""
+    held = bool((job.payload or {}).get("held_by_fault"))
+    fault = faults.take_delivery_fault(
+        uow, row.team_id, BY_EVENT[row.event].subscription, row.connector_id,
+        effects=("duplicate",) if held else faults.EFFECTS)
+    if fault is not None and "delay_ms" in fault.effect:
+        log.info("notification %s held %d ms by fault %s", row.id, fault.effect["delay_ms"],
+                 fault.id)
+        with uow.write() as conn:
+            jobs.postpone(conn, job, utcnow() + timedelta(milliseconds=fault.effect["delay_ms"]),
+                          {**(job.payload or {}), "held_by_fault": fault.id})
+    elif fault is not None:
+        log.info("notification %s sent %d times by fault %s", row.id,
+                 fault.effect["duplicate"], fault.id)
+    return fault
 
 
 def send(client: httpx.Client, row: Any, n: int, timeout: float) -> Attempt:
@@ -243,7 +285,8 @@ def _request_with_token(client: httpx.Client, row: Any, body: bytes, headers: di
 
 
 def _record_until_lease_ends(
-    uow: UnitOfWork, job: ClaimedJob, seq: int, row: Any, attempt: Attempt, config: Config
+    uow: UnitOfWork, job: ClaimedJob, seq: int, row: Any, attempt: Attempt, last: int,
+    config: Config,
 ) -> None:
     """`_record`, again after a lost connection, until shortly before the lease runs out
     (then the job is another worker's to deliver again)."""
@@ -251,7 +294,7 @@ def _record_until_lease_ends(
     deadline = job.leased_until - timedelta(seconds=pause)
     while True:
         try:
-            _record(uow, job, seq, row, attempt, config)
+            _record(uow, job, seq, row, attempt, last, config)
             return
         except Unavailable:
             if utcnow() + timedelta(seconds=pause) >= deadline:
@@ -262,9 +305,11 @@ def _record_until_lease_ends(
 
 
 def _record(uow: UnitOfWork, job: ClaimedJob, seq: int, row: Any, attempt: Attempt,
-            config: Config) -> None:
+            last: int, config: Config) -> None:
+    """`last`: the number of the attempt after which the notification is `failed`; a 410
+    fails it at once and disables its connector (`disable_connector`)."""
     gone = attempt.status_code == 410  # the receiver is gone for good: no further attempts
-    done = attempt.ok or gone or attempt.n >= config.delivery_attempts
+    done = attempt.ok or gone or attempt.n >= last
     with uow.write() as conn:
         # Locked, so its connector (and it with it) cannot be deleted before the attempt is in.
         if conn.scalar(select(Notification.seq).where(Notification.seq == seq)
@@ -274,8 +319,8 @@ def _record(uow: UnitOfWork, job: ClaimedJob, seq: int, row: Any, attempt: Attem
         if done:
             jobs.finish(conn, job)
         else:
-            delay = config.delivery_backoff_seconds * 2 ** (attempt.n - 1)
-            if attempt.retry_after is not None:
+            delay = jobs.backoff_seconds(attempt.n, config.delivery_backoff_seconds, cap=None)
+            if attempt.retry_after is not None:  # a 429's or 503's, over the backoff
                 delay = attempt.retry_after
             jobs.retry_at(conn, job, utcnow() + timedelta(seconds=delay))
         conn.execute(insert(NotificationAttempt), [
@@ -286,41 +331,63 @@ def _record(uow: UnitOfWork, job: ClaimedJob, seq: int, row: Any, attempt: Attem
               "status_code": attempt.status_code, "error": attempt.error,
               "duration_ms": attempt.duration_ms}])
         if done:
-            status = "delivered" if attempt.ok else "failed"
+            status = NotificationStatus.DELIVERED if attempt.ok else NotificationStatus.FAILED
             conn.execute(update(Notification).where(Notification.seq == seq)
-                         .values(status=status, finished_at=utcnow()))
-            if row.event == "TASK_EXPORT" and row.task_id is not None:
-                _export(conn, row, "export" if attempt.ok else "export_fail")
+                         .values(status=status.value, finished_at=utcnow()))
+            event = BY_EVENT[row.event]
+            trigger = event.on_delivered if attempt.ok else event.on_failed
+            if trigger is not None and row.task_id is not None:
+                _fire(conn, row, trigger)
             if gone:
                 disable_connector(conn, row.connector_id)
-            schedule_next(conn, row.connector_id)
+            # Locked first, as the outbox does (services/notifications.py).
+            conn.execute(select(Connector.id).where(Connector.id == row.connector_id)
+                         .with_for_update())
+            schedule_heads(conn, [row.connector_id])
 
 
 def disable_connector(conn: Connection, connector_id: str) -> None:
-    """After a 410: the connector is disabled (`disabled_at`; no new notifications), and its
-    pending notifications fail without further attempts (an export, `export_fail`)."""
+    """After a 410: the connector is disabled (`disabled_at`: no new notifications, no new
+    jobs), and its pending notifications fail without further attempts, each firing its
+    event's failed trigger (`export_fail`). The tasks are locked before the connector, as
+    everywhere (services/notifications.py); one that a change added between the two is
+    failed under the connector's lock too."""
+    fired: set[int] = set()
+    for left in _pending_of(conn, connector_id):
+        _fire_failed(conn, left)
+        fired.add(left.seq)
     now = utcnow()
     conn.execute(update(Connector).where(Connector.id == connector_id,
                                          Connector.disabled_at.is_(None))
                  .values(disabled_at=now))
-    pending = conn.execute(
+    late = [left for left in _pending_of(conn, connector_id) if left.seq not in fired]
+    for left in late:
+        _fire_failed(conn, left)
+    conn.execute(update(Notification).where(Notification.connector_id == connector_id,
+                                            Notification.status == NotificationStatus.PENDING)
+                 .values(status=NotificationStatus.FAILED.value, finished_at=now))
+
+
+def _pending_of(conn: Connection, connector_id: str) -> list[Any]:
+    return list(conn.execute(
         select(Notification.seq, Notification.id, Notification.event, Notification.task_id,
                Notification.project_id, Notification.connector_id)
-        .where(Notification.connector_id == connector_id, Notification.status == "pending")
+        .where(Notification.connector_id == connector_id,
+               Notification.status == NotificationStatus.PENDING)
         .order_by(Notification.seq)
-    ).all()
-    if not pending:
-        return
-    conn.execute(update(Notification).where(Notification.seq.in_([p.seq for p in pending]))
-                 .values(status="failed", finished_at=now))
-    for left in pending:
-        if left.event == "TASK_EXPORT" and left.task_id is not None:
-            _export(conn, left, "export_fail")
+    ).all())
 
 
-def _export(conn: Connection, row: Any, trigger: str) -> None:
-    """`export` / `export_fail` on the notification's task, through the state machine. A task
-    that was deleted, or is no longer COMPLETED (unlocked meanwhile), is left as it is."""
+def _fire_failed(conn: Connection, row: Any) -> None:
+    trigger = BY_EVENT[row.event].on_failed
+    if trigger is not None and row.task_id is not None:
+        _fire(conn, row, trigger)
+
+
+def _fire(conn: Connection, row: Any, trigger: str) -> None:
+    """The delivered or failed event's trigger (`export` / `export_fail`) on the notification's
+    task, through the state machine. A task that was deleted, or is no longer COMPLETED
+    (unlocked meanwhile), is left as it is."""
     # The task's project now: its upload may have moved to another one since (API.md §9).
     project_id = conn.scalar(select(Task.project_id).where(Task.id == row.task_id))
     try:
@@ -330,16 +397,3 @@ def _export(conn: Connection, row: Any, trigger: str) -> None:
     except (InvalidTaskState, NotFound) as exc:
         log.warning("notification %s: %s not fired on task %s: %s", row.id, trigger,
                     row.task_id, exc)
-
-
-def schedule_next(conn: Connection, connector_id: str) -> None:
-    """The connector's oldest pending notification gets its `deliver` job (its row locked
-    first, as the outbox does: services/notifications.py)."""
-    conn.execute(select(Connector.id).where(Connector.id == connector_id).with_for_update())
-    following = conn.scalar(
-        select(Notification.seq).where(Notification.connector_id == connector_id,
-                                        Notification.status == "pending")
-        .order_by(Notification.seq).limit(1)
-    )
-    if following is not None:
-        jobs.enqueue(conn, jobs.DELIVER, payload={"notification": following})

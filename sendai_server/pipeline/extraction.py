@@ -3,7 +3,8 @@
 Pure functions, no database: the same bytes always give the same pages, items, confidences
 and outcome. A PDF gives one page per PDF page at 300 dpi, with annotations found in its text
 (pypdf) and one segment around that text; an image gives one page per frame (Pillow) and no
-items. A file that cannot be read gives a `failure` saying why, never an exception.
+items; an email's body text gives one A4 page, set as a PDF would print it. A file that cannot
+be read gives a `failure` saying why, never an exception.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from typing import Any, BinaryIO
 from PIL import Image, ImageSequence
 from pypdf import PdfReader
 
+from ..file_types import EMAIL, JPEG, PDF, PNG, TEXT, TIFF
+from ..services.emails import failure_of
+
 DPI = 300
 POINTS_PER_INCH = 72
 SCALE = DPI / POINTS_PER_INCH
@@ -28,41 +32,6 @@ CHAR_WIDTH = 0.5
 ASCENT = 0.75
 DESCENT = 0.2
 LINE_GAP = 1.2
-
-
-@dataclass(frozen=True)
-class FileKind:
-    file_type: str
-    content_type: str
-
-
-PDF = FileKind("pdf", "application/pdf")
-PNG = FileKind("png", "image/png")
-JPEG = FileKind("jpeg", "image/jpeg")
-TIFF = FileKind("tiff", "image/tiff")
-# An email's body, as text; and an email that could not be read (pipeline/emails.py).
-TEXT = FileKind("text", "text/plain; charset=utf-8")
-EMAIL = FileKind("email", "message/rfc822")
-
-# Magic numbers: the first bytes of each accepted type. TIFF in either byte order, classic
-# (42) or BigTIFF (43).
-_SIGNATURES: tuple[tuple[bytes, FileKind], ...] = (
-    (b"%PDF-", PDF),
-    (b"\x89PNG\r\n\x1a\n", PNG),
-    (b"\xff\xd8\xff", JPEG),
-    (b"II*\x00", TIFF),
-    (b"MM\x00*", TIFF),
-    (b"II+\x00", TIFF),
-    (b"MM\x00+", TIFF),
-)
-
-
-def sniff(head: bytes) -> FileKind | None:
-    """The accepted type the file's first bytes announce (by content, never by name)."""
-    for signature, kind in _SIGNATURES:
-        if head.startswith(signature):
-            return kind
-    return None
 
 
 @dataclass(frozen=True)
@@ -84,9 +53,7 @@ def extract(stream: BinaryIO, file_type: str, sha256: str) -> Extraction:
         return _extract_image(stream, file_type)
     if file_type == TEXT.file_type:
         return _extract_text(stream, sha256)
-    if file_type == EMAIL.file_type:
-        from .emails import failure_of  # emails reads this module's kinds
-
+    if file_type == EMAIL.file_type:  # an email kept whole: it could not be read
         return Extraction(failure=failure_of(stream))
     raise ValueError(f"no extraction for file type {file_type!r}")
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from .. import jobs
 from ..lifecycle import TaskStatus
 from ..models import Annotation, Outcome, Page, Task, UploadFile
 from ..services.projects import ProjectSettings, project_settings
@@ -23,7 +24,6 @@ from ..services.task_creation import replace_pages
 from ..services.tasks import fire_on_task
 from ..storage import Storage
 from ..uow import UnitOfWork
-from . import jobs
 from .extraction import extract
 
 Handler = Callable[[UnitOfWork, Any], None]
@@ -45,8 +45,8 @@ class _Plan:
 def handlers(storage: Storage) -> Mapping[str, Handler]:
     """The pipeline's job handlers, reading files from `storage`."""
     return {
-        "extract": lambda uow, job: extract_task(uow, storage, job),
-        "auto_complete": auto_complete_task,
+        jobs.EXTRACT: lambda uow, job: extract_task(uow, storage, job),
+        jobs.AUTO_COMPLETE: auto_complete_task,
     }
 
 

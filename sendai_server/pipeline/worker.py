@@ -12,8 +12,8 @@ when `stop` is set runs to its end. A database that fails (`Unavailable`) is log
 the outage starts and when it ends, and retried after a short pause: never a crash. A job
 whose database went away mid-run is due again once its lease runs out.
 
-Handlers are registered in `HANDLERS` by kind (pipeline/steps.py registers the pipeline's own
-with `@handles("extract")`); `load_handlers(config)` adds those of SENDAI_TEST_JOB_HANDLERS.
+Handlers come by kind from `load_handlers(config)`: the pipeline's steps (steps.handlers), the
+deliveries (deliveries.handlers) and, outside production, those SENDAI_TEST_JOB_HANDLERS names.
 
 Test hooks (both off unless set, and ignored in production, config.py):
 
@@ -25,7 +25,7 @@ Test hooks (both off unless set, and ignored in production, config.py):
   the job is claimed lets it through without a stop. `stop` does not end a wait at the
   barrier: a held job is a job being run.
 - SENDAI_TEST_JOB_HANDLERS=module:attribute names a mapping of kind -> handler that a worker
-  started as a process (`sendai-server worker`) adds to `HANDLERS`: how a test gives such a
+  started as a process (`sendai-server worker`) adds to its handlers: how a test gives such a
   worker handlers of its own without any test code in the package.
 - In-process, `run_worker(..., hooks=WorkerHooks(claimed=..., done=...))` does the same with
   plain callables (threading.Event and the like).
@@ -47,21 +47,16 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from .. import jobs
 from ..config import Config
 from ..errors import Unavailable
+from ..jobs import ClaimedJob, LeaseLost
 from ..models import utcnow
 from ..uow import UnitOfWork
-from . import jobs
-from .jobs import ClaimedJob, LeaseLost
 
 log = logging.getLogger("sendai_server.worker")
 
 Handler = Callable[[UnitOfWork, ClaimedJob], None]
-
-# kind -> handler; filled by the modules that define the pipeline's steps.
-HANDLERS: dict[str, Handler] = {}
-
-# The module whose import registers the pipeline's own handlers (written by the steps' author).
 
 BARRIER_TIMEOUT_SECONDS = 60.0
 # Threads that deliver notifications, besides the pipeline's (`worker --delivery-concurrency`).
@@ -71,25 +66,14 @@ DELIVERY_CONCURRENCY = 4
 MIN_SLEEP_SECONDS = 0.05
 
 
-def handles(kind: str) -> Callable[[Handler], Handler]:
-    """Register the decorated function as the handler of jobs of `kind`."""
-
-    def register(handler: Handler) -> Handler:
-        HANDLERS[kind] = handler
-        return handler
-
-    return register
-
-
 def load_handlers(config: Config) -> dict[str, Handler]:
-    """The pipeline's steps (steps.py, reading files from the configured storage), anything
-    registered with `handles`, and, outside production, the test handlers
-    SENDAI_TEST_JOB_HANDLERS names."""
+    """The pipeline's steps (steps.py, reading files from the configured storage), the
+    deliveries, and, outside production, the test handlers SENDAI_TEST_JOB_HANDLERS names."""
     from ..storage import storage_from_url
     from . import deliveries, steps
 
     handlers = {**steps.handlers(storage_from_url(config.storage_url)),
-                **deliveries.handlers(config), **HANDLERS}
+                **deliveries.handlers(config)}
     if config.test_job_handlers and not config.is_production:
         module, _, attribute = config.test_job_handlers.partition(":")
         handlers.update(getattr(importlib.import_module(module), attribute))

@@ -20,13 +20,13 @@ from sqlalchemy import Connection, delete, insert, select
 from ..errors import NotFound, ValidationError
 from ..ids import is_lookup_id, new_id
 from ..models import Connector, Project
+from ..notification_events import SUBSCRIPTIONS
 from ..uow import UnitOfWork
 from .connector_auth import check_token_auth, masked_token_auth
 from .keys import Principal
 
-# Subscription → the payload's `event` (API.md §11's table), in the order a change sends them.
-EVENTS = {"task.export": "TASK_EXPORT", "upload.in_review": "UPLOAD_IN_REVIEW",
-          "upload.processed": "UPLOAD_PROCESSED"}
+# What a connector may subscribe to (notification_events.py's table, in its order).
+EVENTS = SUBSCRIPTIONS
 METHODS = ("POST", "PUT", "PATCH")
 MASK = "***"
 MAX_HEADERS = 50

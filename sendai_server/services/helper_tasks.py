@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import delete, insert
 
+from ..config import DEFAULT_PIPELINE_DELAY
 from ..lifecycle import PIPELINE_EVENTS, TaskStatus
 from ..models import Outcome
 from ..uow import UnitOfWork
@@ -46,7 +47,7 @@ def create_test_task(
 
 def advance_task(
     uow: UnitOfWork, caller: Caller, team_id: str, project_id: str, task_id: str, event: str,
-    *, pipeline_delay: float = 1.0,
+    *, pipeline_delay: float = DEFAULT_PIPELINE_DELAY,
 ) -> PublicTask:
     """Fire a pipeline event (to_review, auto_complete, fail, filter, retry, export,
     export_fail) on the task; a state that forbids it is 400 invalid_task_state."""

@@ -46,6 +46,8 @@ class Principal:
     team_id: str
     scopes: frozenset[str]
     project_ids: frozenset[str]
+    # The team's fault rules (API.md §14), read with the key: 0 costs no statement for faults.
+    fault_count: int = 0
 
     def check_visibility(self, team_id: str, project_id: str) -> None:
         if team_id != self.team_id or project_id not in self.project_ids:
@@ -121,8 +123,9 @@ def revoke_key(uow: UnitOfWork, key_id: str) -> None:
 KEY_LOOKUP = Statement(
     select(
         ApiKey.id, ApiKey.team_id, ApiKey.scopes, ApiKey.key_hash,
-        ApiKey.revoked_at, ApiKey.last_used_at, ApiKeyProject.project_id,
+        ApiKey.revoked_at, ApiKey.last_used_at, ApiKeyProject.project_id, Team.fault_count,
     )
+    .join(Team, Team.id == ApiKey.team_id)
     .outerjoin(ApiKeyProject, ApiKeyProject.key_id == ApiKey.id)
     .where(ApiKey.key_hash == bindparam("digest"))
 )
@@ -141,7 +144,7 @@ def authenticate(conn: Connection, plain_key: str) -> tuple[Principal, datetime 
     rows = KEY_LOOKUP.rows(conn, {"digest": digest})
     if not rows:
         raise Unauthenticated()
-    key_id, team_id, scopes, key_hash, revoked_at, last_used_at, _ = rows[0]
+    key_id, team_id, scopes, key_hash, revoked_at, last_used_at, _, fault_count = rows[0]
     if not hmac.compare_digest(key_hash, digest):
         raise Unauthenticated()
     if revoked_at is not None:
@@ -151,6 +154,7 @@ def authenticate(conn: Connection, plain_key: str) -> tuple[Principal, datetime 
         team_id=team_id,
         scopes=frozenset(scopes),
         project_ids=frozenset(row[6] for row in rows if row[6] is not None),
+        fault_count=fault_count,
     )
     return principal, last_used_at
 

@@ -115,10 +115,13 @@ def write_tasks(
     request_id: str | None = None,
     chunk_size: int = 2000,
     progress: Callable[[int], None] | None = None,
+    inbox: str | None = None,
 ) -> list[str]:
     """The rows of `create_tasks`, inside the caller's `uow.write()` (an upload writes its
-    tasks with itself and its jobs)."""
-    inbox = folder_ids(conn, project_id).get(INBOX)
+    tasks with itself and its jobs). `inbox`: the project's Inbox folder, when the caller
+    has looked it up already (once per write)."""
+    if inbox is None:
+        inbox = folder_ids(conn, project_id).get(INBOX)
     if inbox is None:
         raise NotFound(f"No project {project_id}.")
     start = datetime.now(UTC)

@@ -22,11 +22,20 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, insert, select, update
 
+from .. import jobs
+from ..config import DEFAULT_PIPELINE_DELAY
 from ..errors import InvalidTaskState, NotFound
 from ..ids import is_lookup_id, new_id
-from ..lifecycle import Refusal, TaskStatus, fire, follow_up, opens_task, past_tense
+from ..lifecycle import (
+    LifecycleState,
+    Refusal,
+    TaskStatus,
+    fire,
+    follow_up,
+    opens_task,
+    past_tense,
+)
 from ..models import Task, TaskEvent
-from ..pipeline import jobs
 from ..statements import Statement
 from ..uow import UnitOfWork
 from .keys import Principal
@@ -43,21 +52,6 @@ class Caller:
     principal: Principal
     request_id: str | None
 
-
-@dataclass
-class _LifecycleState:
-    """The fields the machine reads and writes, taken from the locked row (lifecycle.LifecycleTask).
-
-    The machine decides on these values; the service then writes what changed with one UPDATE.
-    """
-
-    status: TaskStatus
-    approved: bool
-    exported_at: datetime | None
-    export_failed_at: datetime | None
-
-
-_LIFECYCLE_FIELDS = ("status", "approved", "exported_at", "export_failed_at")
 
 _TASK_TABLE: Table = Task.__table__  # type: ignore[assignment]
 _EVENT_TABLE: Table = TaskEvent.__table__  # type: ignore[assignment]
@@ -142,7 +136,7 @@ def change_task(
     trigger: str,
     details: dict[str, Any] | None = None,
     *,
-    pipeline_delay: float = 1.0,
+    pipeline_delay: float = DEFAULT_PIPELINE_DELAY,
 ) -> PublicTask:
     """Fire `trigger` on the task for a caller with a key, in one write; or change nothing and
     raise InvalidTaskState with what stood in the way. Returns the public task after the
@@ -167,7 +161,7 @@ def fire_on_task(
     key_id: str | None,
     request_id: str | None,
     details: dict[str, Any] | None = None,
-    pipeline_delay: float = 1.0,
+    pipeline_delay: float = DEFAULT_PIPELINE_DELAY,
 ) -> PublicTask:
     """Inside the caller's `uow.write()`: lock the task, fire `trigger`, write what changed, its
     event, the job that follows it (lifecycle `then`) and the upload's settling. The pipeline
@@ -176,17 +170,13 @@ def fire_on_task(
     task = select_task_row(conn, project_id, task_id, for_update=True)
     if task is None:
         raise _not_found(task_id)
-    state = _LifecycleState(*(task[name] for name in _LIFECYCLE_FIELDS))
+    state = LifecycleState.of(task)
     from_status = state.status
     refusal = fire(state, trigger)
     if refusal is not None:
         raise InvalidTaskState(refusal_message(task_id, refusal), refusal.details)
     now = datetime.now(UTC)
-    changes = {
-        name: getattr(state, name)
-        for name in _LIFECYCLE_FIELDS
-        if getattr(state, name) != task[name]
-    }
+    changes = state.changes_from(task)
     if opens_task(trigger):
         changes["last_opened_at"] = now
     if changes:

@@ -1,6 +1,6 @@
 """An upload's status, derived from its tasks (API.md §9), and its settling after each task
-change: `updated_at`, and the move from Inbox to Processed once it is COMPLETED, PARTIAL or
-FAILED, unless a person moved it before."""
+change: `updated_at`, and the move from Inbox to Processed once it is done (COMPLETED, PARTIAL
+or FAILED), unless a person moved it before."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from sqlalchemy import (
     exists,
     literal,
     literal_column,
+    not_,
     select,
     update,
 )
@@ -23,27 +24,37 @@ from sqlalchemy import (
 from ..lifecycle import TaskStatus
 from ..models import Connector, Folder, Task, Upload
 from ..statements import Statement
+from ..statuses import (
+    UPLOAD_RULE_EVERY_STATUSES,
+    UPLOAD_RULE_TASK_STATUSES,
+    UPLOAD_STATUS_OTHERWISE,
+    UPLOAD_STATUS_RULES,
+    UPLOAD_STATUSES_DONE,
+    UploadStatus,
+    UploadStatusRule,
+    upload_status,
+)
 from .projects import INBOX, PROCESSED
-
-UPLOAD_STATUSES = ("PROCESSING", "IN_REVIEW", "COMPLETED", "PARTIAL", "FAILED")
-# The statuses an upload is done in: it moves to Processed, and `upload.processed` is sent.
-PROCESSED_STATUSES = ("COMPLETED", "PARTIAL", "FAILED")
 
 
 def _task_exists(upload_id: Any, status: TaskStatus) -> Any:
     return exists().where(Task.upload_id == upload_id, Task.status == status)
 
 
+def _rule_matches(upload_id: Any, rule: UploadStatusRule) -> Any:
+    found = _task_exists(upload_id, rule.task_status)
+    if not rule.every:
+        return found
+    return and_(found, not_(exists().where(Task.upload_id == upload_id,
+                                           Task.status != rule.task_status)))
+
+
 def status_of(upload_id: Any) -> Any:
-    """An upload's status, from its tasks (API.md §9), as SQL."""
+    """An upload's status, from its tasks (API.md §9), as SQL: statuses.py's rule."""
     return case(
-        (_task_exists(upload_id, TaskStatus.PROCESSING), literal("PROCESSING")),
-        (_task_exists(upload_id, TaskStatus.REVIEWING), literal("IN_REVIEW")),
-        (_task_exists(upload_id, TaskStatus.FAILED), case(
-            (exists().where(Task.upload_id == upload_id, Task.status != TaskStatus.FAILED),
-             literal("PARTIAL")),
-            else_=literal("FAILED"))),
-        else_=literal("COMPLETED"),
+        *((_rule_matches(upload_id, rule), literal(rule.upload_status.value))
+          for rule in UPLOAD_STATUS_RULES),
+        else_=literal(UPLOAD_STATUS_OTHERWISE.value),
     )
 
 
@@ -59,8 +70,13 @@ def _other_task_exists(status: TaskStatus) -> Any:
                           Task.id != bindparam("task_id"))
 
 
+def _other_task_not_in(status: TaskStatus) -> Any:
+    return exists().where(Task.upload_id == _UPDATED_ID, Task.status != status,
+                          Task.id != bindparam("task_id"))
+
+
 # In the write of every change to a task's status: the upload's updated_at, and its move from
-# Inbox to Processed once it is COMPLETED, unless a person moved it before.
+# Inbox to Processed once it is done, unless a person moved it before.
 _INBOX_OF_UPLOAD = (
     select(Folder.id).where(Folder.project_id == Upload.project_id, Folder.name == INBOX)
     .scalar_subquery()
@@ -79,7 +95,7 @@ SETTLE_UPLOAD = Statement(
                 Upload.moved_at.is_(None),
                 Upload.folder_id == _INBOX_OF_UPLOAD,
                 # literals, not an expanding IN: the statement is compiled once (Statement)
-                status_of(Upload.id).in_([literal(s) for s in PROCESSED_STATUSES]),
+                status_of(Upload.id).in_([literal(s.value) for s in sorted(UPLOAD_STATUSES_DONE)]),
             ), _PROCESSED_OF_UPLOAD),
             else_=Upload.folder_id,
         ),
@@ -88,34 +104,27 @@ SETTLE_UPLOAD = Statement(
     # project has connectors at all and, if so, what the upload's other tasks are doing.
     .returning(
         exists().where(Connector.project_id == _UPDATED_PROJECT_ID),
-        _other_task_exists(TaskStatus.PROCESSING),
-        _other_task_exists(TaskStatus.REVIEWING),
-        _other_task_exists(TaskStatus.FAILED),
-        exists().where(Task.upload_id == _UPDATED_ID, Task.status != TaskStatus.FAILED,
-                       Task.id != bindparam("task_id")),
+        *(_other_task_exists(task_status) for task_status in UPLOAD_RULE_TASK_STATUSES),
+        *(_other_task_not_in(task_status) for task_status in UPLOAD_RULE_EVERY_STATUSES),
     )
 )
 
 
 @dataclass(frozen=True)
 class Settled:
-    """After a task's status changed: whether its project has connectors, and whether any
-    other task of its upload is PROCESSING or REVIEWING (so the upload's status before and
-    after the change follow from the task's two statuses)."""
+    """After a task's status changed: whether its project has connectors, the statuses of
+    statuses.py's rule (PROCESSING, REVIEWING, FAILED) that another task of its upload is in,
+    and those of its `every` rows (FAILED) that another task is not in (so the upload's status
+    before and after the change follow from the task's two statuses)."""
 
     has_connectors: bool
-    others_processing: bool
-    others_reviewing: bool
-    others_failed: bool = False
-    others_not_failed: bool = False
+    others_in: frozenset[TaskStatus] = frozenset()
+    others_not_in: frozenset[TaskStatus] = frozenset()
 
-    def upload_status(self, task_status: TaskStatus) -> str:
+    def upload_status(self, task_status: TaskStatus) -> UploadStatus:
         """The upload's status (API.md §9) with this task in `task_status`."""
-        if self.others_processing or task_status == TaskStatus.PROCESSING:
-            return "PROCESSING"
-        if self.others_reviewing or task_status == TaskStatus.REVIEWING:
-            return "IN_REVIEW"
-        return _done_status(self, task_status)
+        return upload_status(lambda s: s in self.others_in or s == task_status,
+                             lambda s: s in self.others_not_in or s != task_status)
 
 
 def settle_upload(conn: Connection, upload_id: str, task_id: str, now: datetime) -> Settled:
@@ -123,14 +132,12 @@ def settle_upload(conn: Connection, upload_id: str, task_id: str, now: datetime)
     Processed; and what the outbox needs to know (one statement)."""
     rows = SETTLE_UPLOAD.rows(conn, {"upload_id": upload_id, "task_id": task_id, "now": now})
     if not rows:
-        return Settled(False, False, False)
-    return Settled(*(bool(value) for value in rows[0]))
-
-
-def _done_status(settled: Settled, task_status: TaskStatus) -> str:
-    """Every task done: FAILED when all failed, PARTIAL when some did (API.md §9)."""
-    if task_status == TaskStatus.FAILED and not settled.others_not_failed:
-        return "FAILED"
-    if task_status == TaskStatus.FAILED or settled.others_failed:
-        return "PARTIAL"
-    return "COMPLETED"
+        return Settled(False)
+    has_connectors, *others = rows[0]
+    asked = len(UPLOAD_RULE_TASK_STATUSES)
+    return Settled(
+        bool(has_connectors),
+        frozenset(s for s, other in zip(UPLOAD_RULE_TASK_STATUSES, others[:asked], strict=True)
+                  if other),
+        frozenset(s for s, other in zip(UPLOAD_RULE_EVERY_STATUSES, others[asked:], strict=True)
+                  if other))

@@ -5,10 +5,13 @@ then the upload, its files, its tasks (PROCESSING) and one `extract` job per tas
 one write. A request refused on the way (a file too large, of a type the pipeline cannot
 read, bad `meta`) writes nothing and leaves no file that nothing refers to.
 
-An upload's status is not stored: it follows its tasks (`PROCESSING` while any is, else
-`IN_REVIEW` while any task is REVIEWING, else `COMPLETED`). When it becomes COMPLETED it moves
-from Inbox to Processed by itself, unless someone moved it before (`settle_upload`, called
-in the write of every task change).
+An email (API.md §9) is split before anything is written: its body and each attachment of an
+accepted type are files of the upload, each with its task (services/emails.py).
+
+An upload's status is not stored: it follows its tasks (statuses.py's rule: PROCESSING,
+IN_REVIEW, FAILED, PARTIAL or COMPLETED). Once it is done (COMPLETED, PARTIAL or FAILED) it
+moves from Inbox to Processed by itself, unless someone moved it before (`settle_upload`,
+called in the write of every task change).
 """
 
 from __future__ import annotations
@@ -19,36 +22,28 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any, BinaryIO, cast
 
-from itsdangerous import URLSafeSerializer
-from sqlalchemy import (
-    Connection,
-    delete,
-    func,
-    insert,
-    select,
-    tuple_,
-    update,
-)
+from sqlalchemy import Connection, delete, insert, select, update
 
+from .. import jobs
 from ..errors import NotFound, PayloadTooLarge, ValidationError
+from ..file_types import is_email, sniff
 from ..ids import is_lookup_id, new_id
 from ..lifecycle import TaskStatus
 from ..models import Folder, Task, Upload, UploadFile
-from ..pipeline import emails, jobs
-from ..pipeline.extraction import sniff
 from ..storage import HEAD_BYTES, FileTooLarge, Storage
 from ..uow import UnitOfWork
+from . import emails
 from .keys import Principal
+from .paging import Keyset, Page, fetch_page
 from .projects import INBOX, find_folder, project_settings
 from .task_creation import TaskSpec, write_tasks
-from .task_list import make_token, read_token
 from .tasks import Caller
 from .upload_reads import select_uploads, with_files
 from .upload_status import status_of
 
 MAX_FILE_BYTES = 40 * 1024 * 1024  # Send AI's limit per file
 MAX_FILES = 100
-_SALT = "sendai.upload-list.v1"
+UPLOADS = Keyset(Upload.__table__, Upload.created_at, Upload.id, salt="sendai.upload-list.v1")
 
 
 @dataclass(frozen=True)
@@ -156,7 +151,7 @@ def _is_email(stream: IO[bytes]) -> bool:
     start = stream.tell()
     head = stream.read(HEAD_BYTES)
     stream.seek(start)
-    return emails.is_email(head)
+    return is_email(head)
 
 
 def _store_email(storage: Storage, incoming: IncomingFile, stored: list[_Stored]) -> None:
@@ -199,7 +194,7 @@ def _write_upload(
             [TaskSpec(name=s.name, status=TaskStatus.PROCESSING, meta=[*meta, *s.meta],
                       upload_id=upload_id)
              for s in stored],
-            key_id=key_id, request_id=request_id,
+            key_id=key_id, request_id=request_id, inbox=inbox,
         )
         conn.execute(insert(UploadFile), [
             {"upload_id": upload_id, "position": index, "task_id": task_id, "name": s.name,
@@ -209,7 +204,7 @@ def _write_upload(
         ])
         delay = settings.delay if settings.delay is not None else default_delay
         for task_id in task_ids:
-            jobs.enqueue(conn, "extract", task_id=task_id,
+            jobs.enqueue(conn, jobs.EXTRACT, task_id=task_id,
                          run_at=now + timedelta(seconds=delay))
     return {
         "id": upload_id, "name": name or stored[0].name, "projectId": project_id,
@@ -296,32 +291,19 @@ class UploadListQuery:
 def list_uploads(
     uow: UnitOfWork, principal: Principal, team_id: str, project_id: str,
     query: UploadListQuery, secret: str,
-) -> tuple[list[dict[str, Any]], int, bool, str | None]:
-    """One page of the project's uploads (§4's paging): uploads, count, more, token."""
+) -> Page:
+    """One page of the project's uploads (§4's paging)."""
     principal.check_visibility(team_id, project_id)
-    serializer = URLSafeSerializer(secret, salt=_SALT)
-    binding = query.binding(team_id, project_id)
-    after = read_token(serializer, query.token, binding) if query.token else None
     conditions: list[Any] = [Upload.project_id == project_id]
     if query.statuses:
         conditions.append(status_of(Upload.id).in_(sorted(set(query.statuses))))
     if query.folder_id is not None:
         conditions.append(Upload.folder_id == query.folder_id)
-    key = tuple_(Upload.created_at, Upload.id)
-    page_conditions = list(conditions)
-    if after is not None:
-        page_conditions.append(key < after if query.descending else key > after)
-    order = ((Upload.created_at.desc(), Upload.id.desc()) if query.descending
-             else (Upload.created_at.asc(), Upload.id.asc()))
-    with uow.read() as conn:
-        count = conn.scalar(select(func.count()).select_from(Upload).where(*conditions)) or 0
-        rows = conn.execute(
-            select_uploads().where(*page_conditions).order_by(*order).limit(query.limit + 1)
-        ).mappings().all()
-        more = len(rows) > query.limit
-        uploads = with_files(conn, [dict(row) for row in rows[: query.limit]])
-    token = make_token(serializer, binding, uploads[-1]) if more else None
-    return uploads, count, more, token
+    return fetch_page(
+        uow, UPLOADS, select_uploads(), conditions, secret=secret,
+        binding=query.binding(team_id, project_id), descending=query.descending,
+        limit=query.limit, token=query.token, finish=with_files,
+    )
 
 
 def file_of_upload(

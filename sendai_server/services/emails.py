@@ -6,7 +6,9 @@ package (policy `default`).
 
 A message the parser cannot make sense of (a multipart without its boundaries, a truncated
 one, an attachment whose base64 is broken) is still accepted, whole, as one document of type
-`email`: its extraction fails with the parser's findings as `details`, as a damaged PDF's does.
+`email`: its extraction fails with the parser's findings as `details`, as a damaged PDF's does
+(pipeline/extraction.py asks `failure_of`). An email is known by its first bytes
+(file_types.is_email).
 
 The message is parsed in memory (the `email` package has no other way): at most the request's
 bound (SENDAI_MAX_UPLOAD_BYTES), and each document it gives at most 40 MiB.
@@ -23,16 +25,10 @@ from email.parser import BytesParser
 from typing import BinaryIO
 
 from ..errors import PayloadTooLarge
-from .extraction import EMAIL, TEXT, FileKind, sniff
+from ..file_types import EMAIL, TEXT, FileKind, sniff
 
 SKIPPED = "skipped_attachment"
 
-# Header fields that open an email (RFC 5322); two of them among the first lines make a file
-# an email, so that a text file that happens to start with "Note: …" is not one.
-_OPENING_FIELDS = {"from", "to", "subject", "date", "message-id", "mime-version", "received",
-                   "return-path", "delivered-to", "reply-to", "cc", "sender", "x-mailer",
-                   "dkim-signature", "arc-seal", "authentication-results", "content-type"}
-_FIELD = re.compile(rb"([!-9;-~]+)[ \t]*:")
 # What makes a message unreadable, rather than merely untidy.
 _FATAL = (errors.NoBoundaryInMultipartDefect, errors.StartBoundaryNotFoundDefect,
           errors.CloseBoundaryNotFoundDefect, errors.MultipartInvariantViolationDefect,
@@ -48,24 +44,6 @@ class Document:
     kind: FileKind
     content: bytes
     skipped: tuple[str, ...] = ()  # the body's: attachments of no accepted type
-
-
-def is_email(head: bytes) -> bool:
-    """Whether a file's first bytes are an email's header (by content, never by name)."""
-    if sniff(head) is not None:
-        return False
-    fields: set[bytes] = set()
-    for line in head.split(b"\n")[:60]:
-        line = line.rstrip(b"\r")
-        if not line:
-            break  # the end of the header
-        if line[:1] in (b" ", b"\t"):
-            continue  # a folded field's continuation
-        match = _FIELD.match(line)
-        if match is None:
-            return False
-        fields.add(match.group(1).lower())
-    return len({f.decode() for f in fields} & _OPENING_FIELDS) >= 2
 
 
 def documents_of(name: str, stream: BinaryIO, limit: int) -> list[Document]:

@@ -1,5 +1,8 @@
 """The job queue (API.md §10): work for the pipeline's workers, kept in the `job` table.
 
+Below the services, which enqueue jobs in the writes that need them, and the pipeline, whose
+workers claim and finish them; job kinds are job_kinds.py's.
+
 A job is written by `enqueue`, inside the write of the change that needs it, so the two commit
 together or not at all. A worker takes one with `claim`, which leases it in a short write of its
 own: a fresh random `lease_token`, `leased_until` = now + the lease, `attempts` + 1. On
@@ -39,17 +42,18 @@ from sqlalchemy import (
     update,
 )
 
-from ..config import JOB_MAX_ATTEMPTS
-from ..models import Job, UTCDateTime, utcnow
-from ..uow import UnitOfWork
+from .config import JOB_MAX_ATTEMPTS
+from .job_kinds import AUTO_COMPLETE, DELIVER, EXTRACT, JOB_KINDS
+from .models import Job, UTCDateTime, utcnow
+from .uow import UnitOfWork
+
+__all__ = ["AUTO_COMPLETE", "DELIVER", "EXTRACT", "JOB_KINDS", "ClaimedJob", "LeaseLost",
+           "backoff_seconds", "claim", "enqueue", "fail", "finish", "next_due", "retry_at"]
 
 JOB: Table = Job.__table__  # type: ignore[assignment]
 
 # Claims after which a failing job is left for a person (its last_error says why).
 MAX_ATTEMPTS = JOB_MAX_ATTEMPTS
-# The kind of a notification's delivery (pipeline/deliveries.py): workers run these on threads
-# of their own, so a slow receiver never holds up the pipeline's steps.
-DELIVER = "deliver"
 # Backoff after a failure: 1, 2, 4, ... seconds, at most this long.
 BACKOFF_CAP_SECONDS = 300.0
 
@@ -150,9 +154,13 @@ def finish(conn: Connection, job: ClaimedJob) -> None:
         raise LeaseLost(f"job {job.id} ({job.kind}) was taken by another worker")
 
 
-def backoff_seconds(attempts: int) -> float:
-    """How long a job that failed on its `attempts`-th claim waits: 1, 2, 4, ... s, capped."""
-    return float(min(BACKOFF_CAP_SECONDS, 2.0 ** max(0, attempts - 1)))
+def backoff_seconds(
+    attempts: int, first: float = 1.0, cap: float | None = BACKOFF_CAP_SECONDS
+) -> float:
+    """How long a job that failed on its `attempts`-th claim (or a delivery after its
+    `attempts`-th attempt) waits: `first`, twice that, 4 times, ... seconds, at most `cap`."""
+    delay = first * 2.0 ** max(0, attempts - 1)
+    return float(delay if cap is None else min(cap, delay))
 
 
 def fail(
@@ -200,6 +208,20 @@ def retry_at(conn: Connection, job: ClaimedJob, run_at: datetime) -> None:
     updated = conn.execute(
         update(JOB).where(JOB.c.id == job.id, JOB.c.lease_token == job.lease_token)
         .values(run_at=run_at, leased_until=None, lease_token=None)
+    )
+    if updated.rowcount != 1:
+        raise LeaseLost(f"job {job.id} ({job.kind}) was taken by another worker")
+
+
+def postpone(conn: Connection, job: ClaimedJob, run_at: datetime,
+             payload: Mapping[str, Any]) -> None:
+    """Release the job's lease and make it due at `run_at` with `payload`, as if this claim had
+    not happened (its attempts not counted): a delivery held by a fault (API.md §14). Raises
+    `LeaseLost` when this worker no longer holds it."""
+    updated = conn.execute(
+        update(JOB).where(JOB.c.id == job.id, JOB.c.lease_token == job.lease_token)
+        .values(run_at=run_at, leased_until=None, lease_token=None,
+                attempts=JOB.c.attempts - 1, payload=dict(payload))
     )
     if updated.rowcount != 1:
         raise LeaseLost(f"job {job.id} ({job.kind}) was taken by another worker")

@@ -1,7 +1,7 @@
 """Connectors: `disabled_at`, set when a receiver answers 410 Gone (API.md §11)
 
-Revision ID: 0005_connector_disabled_at
-Revises: 0004_notifications
+Revision ID: 0007_connector_disabled_at
+Revises: 0006_fault_rules
 Create Date: 2026-12-05 16:40:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import sendai_server.models
 
-revision: str = '0005_connector_disabled_at'
-down_revision: str | None = '0004_notifications'
+revision: str = '0007_connector_disabled_at'
+down_revision: str | None = '0006_fault_rules'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

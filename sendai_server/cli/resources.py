@@ -1,0 +1,270 @@
+"""The API's objects from the command line: keys, tasks, teams, projects, folders, uploads and
+connectors (API.md §3, §8, §9, §11), and the lifecycle's diagram."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..config import Config
+from ..lifecycle import TaskStatus, mermaid_diagram
+from ..services import connectors, keys, projects, uploads
+from ..services.task_creation import TaskSpec, create_tasks, synthetic_pages
+from .base import domain_errors, emit
+from .database import command_app, command_uow
+
+# --- keys -----------------------------------------------------------------------------------
+
+@click.group("keys", help="API keys.")
+def keys_group() -> None:
+    pass
+
+
+@keys_group.command("create", help="Create a key; the plain key is printed once.")
+@click.option("--team", required=True, help="Team id (team_...).")
+@click.option("--scope", "scopes", multiple=True, required=True,
+              help="Scope to grant; repeat for several (task.read, task.edit, ...).")
+@click.option("--project", "projects", multiple=True, help="Project the key may reach; repeat.")
+@click.option("--name", default="", help="A name for people.")
+@click.option("--json", "as_json", is_flag=True, help="Print only the JSON document.")
+@domain_errors
+def keys_create(
+    team: str, scopes: tuple[str, ...], projects: tuple[str, ...], name: str, as_json: bool
+) -> None:
+    with command_uow() as uow:
+        created = keys.create_key(uow, team, list(scopes), list(projects), name)
+    if not created.projects:  # API.md §3: a key reaches a project only once added to it
+        click.echo("warning: this key reaches no project, so every request with it gets 404: "
+                   "create it with --project P (repeat for several projects)", err=True)
+    document = {"id": created.id, "key": created.key, "scopes": created.scopes,
+                "projects": created.projects}
+    emit(as_json, document, f"{created.id} {created.key}")
+
+
+@keys_group.command("revoke", help="Revoke a key; requests with it then get 401.")
+@click.argument("key_id")
+@domain_errors
+def keys_revoke(key_id: str) -> None:
+    with command_uow() as uow:
+        keys.revoke_key(uow, key_id)
+    click.echo(f"revoked {key_id}", err=True)
+
+
+# --- tasks ----------------------------------------------------------------------------------
+
+@click.group("tasks", help="Tasks.")
+def tasks_group() -> None:
+    pass
+
+
+@tasks_group.command("create", help="Create tasks in bulk.")
+@click.option("--project", required=True, help="Project id (proj_...).")
+@click.option("--status", type=click.Choice([s.value for s in TaskStatus]), default="REVIEWING",
+              show_default=True)
+@click.option("--count", type=click.IntRange(1, 10_000_000), default=1, show_default=True)
+@click.option("--pages", type=click.IntRange(0, 1000), default=1, show_default=True,
+              help="Pages per task.")
+@click.option("--annotations", type=click.IntRange(0, 10_000), default=5, show_default=True,
+              help="Annotations per page.")
+@click.option("--json", "as_json", is_flag=True, help="Print only the JSON document.")
+@domain_errors
+def tasks_create(
+    project: str, status: str, count: int, pages: int, annotations: int, as_json: bool
+) -> None:
+    rng = random.Random()
+    # One page template per batch: task creation copies rows, it does not re-randomize them.
+    template = synthetic_pages(pages, annotations, rng)
+    specs = (
+        TaskSpec(name=f"Task {n + 1}", status=TaskStatus(status), pages=template)
+        for n in range(count)
+    )
+    with command_uow() as uow:
+        if sys.stderr.isatty():
+            with click.progressbar(length=count, label="creating tasks", file=sys.stderr) as bar:
+                task_ids = create_tasks(uow, project, specs, progress=bar.update)
+        else:
+            task_ids = create_tasks(uow, project, specs)
+    emit(as_json, {"task_ids": task_ids}, f"created {len(task_ids)} tasks")
+
+
+# --- lifecycle ------------------------------------------------------------------------------
+
+@click.command(help="Print the task lifecycle as a Mermaid stateDiagram-v2, from the one table.")
+def lifecycle() -> None:
+    click.echo(mermaid_diagram(), nl=False)
+
+
+# --- teams, projects, folders, uploads (API.md §8, §9) --------------------------------------
+
+@click.group("teams", help="Teams.")
+def teams_group() -> None:
+    pass
+
+
+@teams_group.command("create", help="Create a team.")
+@click.option("--name", required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print only the JSON document.")
+@domain_errors
+def teams_create(name: str, as_json: bool) -> None:
+    with command_uow() as uow:
+        team_id = projects.create_team(uow, name)
+    emit(as_json, {"team_id": team_id}, team_id)
+
+
+def _project_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The settings of API.md §8; unset options leave a setting as it is (or its default)."""
+    for option in reversed([
+        click.option("--automation", type=click.Choice(projects.AUTOMATIONS)),
+        click.option("--threshold", type=click.FloatRange(0, 1)),
+        click.option("--pipeline", type=click.Choice(projects.PIPELINES)),
+        click.option("--delay", type=click.FloatRange(0, projects.MAX_DELAY_SECONDS),
+                     help="Seconds per pipeline step (default: SENDAI_PIPELINE_DELAY)."),
+    ]):
+        command = option(command)
+    return command
+
+
+def _settings_given(**options: Any) -> dict[str, Any]:
+    return {name: value for name, value in options.items() if value is not None}
+
+
+@click.group("projects", help="Projects and their pipeline settings.")
+def projects_group() -> None:
+    pass
+
+
+@projects_group.command("create", help="Create a project, with its four system folders.")
+@click.option("--team", required=True, help="Team id (team_...).")
+@click.option("--name", default="Project", show_default=True)
+@_project_options
+@click.option("--json", "as_json", is_flag=True, help="Print only the JSON document.")
+@domain_errors
+def projects_create(team: str, name: str, as_json: bool, **options: Any) -> None:
+    settings = projects.ProjectSettings(**_settings_given(**options))
+    with command_uow() as uow:
+        project_id, folders = projects.create_project(uow, team, name, settings)
+    document = {"project_id": project_id,
+                "folders": {key.lower(): value for key, value in folders.items()}}
+    emit(as_json, document, project_id)
+
+
+@projects_group.command("update", help="Change a project's pipeline settings.")
+@click.argument("project_id")
+@_project_options
+@click.option("--json", "as_json", is_flag=True, help="Print only the JSON document.")
+@domain_errors
+def projects_update(project_id: str, as_json: bool, **options: Any) -> None:
+    with command_uow() as uow:
+        settings = projects.update_project(uow, project_id, **_settings_given(**options))
+    document = {"project_id": project_id, **dataclasses.asdict(settings)}
+    emit(as_json, document, f"updated {project_id}")
+
+
+@click.group("folders", help="Folders of a project.")
+def folders_group() -> None:
+    pass
+
+
+@folders_group.command("create", help="Create a custom folder (2 to 15 characters).")
+@click.option("--project", required=True, help="Project id (proj_...).")
+@click.option("--name", required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print only the JSON document.")
+@domain_errors
+def folders_create(project: str, name: str, as_json: bool) -> None:
+    with command_uow() as uow:
+        folder_id = projects.create_folder(uow, project, name)
+    emit(as_json, {"folder_id": folder_id}, folder_id)
+
+
+@click.group("uploads", help="Uploads.")
+def uploads_group() -> None:
+    pass
+
+
+@uploads_group.command("create", help="Upload files into a project; one task per file.")
+@click.option("--project", required=True, help="Project id (proj_...).")
+@click.argument("files", nargs=-1, required=True, type=click.File("rb"))
+@click.option("--name", help="The upload's name (default: the first file's).")
+@click.option("--json", "as_json", is_flag=True, help="Print only the JSON document.")
+@domain_errors
+def uploads_create(project: str, files: tuple[Any, ...], name: str | None, as_json: bool) -> None:
+    app = command_app()
+    config: Config = app.config["SENDAI"]
+    incoming = [uploads.IncomingFile(Path(f.name).name, f) for f in files]
+    with command_uow() as uow:
+        created = uploads.create_upload_as_operator(
+            uow, app.extensions["sendai_storage"], project, incoming, name=name,
+            default_delay=config.pipeline_delay,
+        )
+    document = {"upload_id": created["id"], "task_ids": created["taskIds"]}
+    emit(as_json, document, f"{created['id']}: {', '.join(created['taskIds'])}")
+
+
+@click.group("connectors", help="Where a project's notifications go (API.md §11).")
+def connectors_group() -> None:
+    pass
+
+
+def _header(value: str) -> tuple[str, str]:
+    name, colon, rest = value.partition(":")
+    if not colon or not name.strip():
+        raise click.BadParameter(f"{value!r} is not 'Name: value'", param_hint="--header")
+    return name.strip(), rest.strip()
+
+
+@connectors_group.command("create", help="Add a connector. The bearer token and the secret are "
+                                         "kept, and never printed again.")
+@click.option("--project", required=True, help="Project id (proj_...).")
+@click.option("--url", required=True, help="http:// or https:// URL the notifications go to.")
+@click.option("--name")
+@click.option("--method", type=click.Choice(connectors.METHODS), default="POST",
+              show_default=True)
+@click.option("--header", "headers", multiple=True, help="'Name: value'; repeat for several.")
+@click.option("--bearer", help="Sent as 'Authorization: Bearer TOKEN'.")
+@click.option("--secret", help="Signs each attempt (X-Sendai-Signature).")
+@click.option("--event", "events", multiple=True, type=click.Choice(list(connectors.EVENTS)),
+              help="What it receives (default: every event); repeat for several.")
+@click.option("--json", "as_json", is_flag=True, help="Print only the JSON document.")
+@domain_errors
+def connectors_create(project: str, url: str, name: str | None, method: str,
+                      headers: tuple[str, ...], bearer: str | None, secret: str | None,
+                      events: tuple[str, ...], as_json: bool) -> None:
+    spec = connectors.ConnectorSpec(
+        url=url, name=name, method=method, headers=dict(_header(h) for h in headers),
+        bearer=bearer, secret=secret, events=events or tuple(connectors.EVENTS),
+    )
+    with command_uow() as uow:
+        made = connectors.create_connector(uow, project, spec)
+    emit(as_json, {"connector_id": made["id"]}, made["id"])
+
+
+@connectors_group.command("list", help="A project's connectors (bearer and secret shown as ***).")
+@click.option("--project", required=True, help="Project id (proj_...).")
+@click.option("--json", "as_json", is_flag=True, help="Print only the JSON document.")
+@domain_errors
+def connectors_list(project: str, as_json: bool) -> None:
+    with command_uow() as uow:
+        found = connectors.list_connectors(uow, project)
+    for connector in found:
+        connector["created_at"] = connector["created_at"].isoformat()
+        if connector.get("disabled_at") is not None:  # a receiver's 410 (API.md §11)
+            connector["disabled_at"] = connector["disabled_at"].isoformat()
+    lines = [f"{c['id']}  {c['method']} {c['url']}  {','.join(c['events'])}"
+             + (f"  disabled {c['disabled_at']}" if c.get("disabled_at") else "") for c in found]
+    emit(as_json, {"connectors": found}, "\n".join(lines) or "no connectors")
+
+
+@connectors_group.command("delete", help="Delete a connector, its notifications and their log.")
+@click.argument("connector_id")
+@domain_errors
+def connectors_delete(connector_id: str) -> None:
+    with command_uow() as uow:
+        connectors.delete_connector(uow, connector_id)
+    click.echo(f"deleted {connector_id}", err=True)
+

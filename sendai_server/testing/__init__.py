@@ -1,0 +1,68 @@
+"""The pytest plugin for teams that integrate with Send AI (API.md §13).
+
+Installing sendai-server with its `pytest` extra registers the plugin with pytest (entry point
+`pytest11`, name `sendai`: sendai_server.testing.plugin). A test asks for the `sendai` fixture
+and points its client at `sendai.base_url`:
+
+    def test_discard(sendai):
+        task_id = sendai.task(status="REVIEWING")
+        client = MyClient(sendai.base_url, sendai.key("task.read", "task.edit"))
+        client.discard(sendai.team_id, sendai.project_id, task_id)
+        assert sendai.get_task(task_id)["status"] == "DISCARDED"
+
+    def test_upload(sendai):
+        project = sendai.project(pipeline="auto")       # the pipeline moves its tasks
+        [task_id] = project.upload("invoice.pdf")["taskIds"]
+        project.wait_for(task_id, "REVIEWING")           # extracted, annotated
+
+What runs is the real application (`create_app`, the same one `sendai-server serve` runs) on
+a free port of 127.0.0.1, over real HTTP, on a fresh SQLite file in pytest's temporary folder,
+migrated, with its uploaded files in a folder beside it and one pipeline worker (`run_worker`,
+the same loop `sendai-server worker` runs) in a background thread with no delay: a step is
+due at once and an idle worker looks for jobs every 0.05 s. The server starts once per session
+(fixture `sendai_app_server`); each test's `sendai` is a fresh team and project in it, and
+`sendai.project()` makes more, so what one test leaves behind (a task in any state, a key, an
+upload, an outcome) is out of every other test's sight without a restart. When a test ends,
+the jobs its projects still have waiting are dropped, so the worker goes straight to the next
+test's (a job the worker is running at that moment runs to its end, on the old project).
+
+The fixture's own project has the `manual` pipeline (API.md §8), so tasks made with `task()`
+stay where they are put and only the test helpers move them. `upload()` to it stores the files
+and the worker still extracts them (pages and annotations appear), but their tasks stay
+PROCESSING. A test of the whole flow asks for `sendai.project(pipeline="auto")`, whose uploads
+the worker moves to REVIEWING or COMPLETED by the project's `automation`, or to whatever
+`outcome()` registered for the file.
+
+Tasks are made and moved through the test helpers over HTTP (API.md §6), as a client would:
+the same validation, state machine and audit trail as every other change. Every project has a
+connector to the session's own receiver for its uploads' notifications (`upload.in_review`,
+`upload.processed`; not `task.export`, whose export would make COMPLETED tasks refuse unlock):
+`notifications` is what it got for the project, `wait_for_notifications` waits for them.
+
+The ini option `sendai_log_level` (default WARNING) sets the server's log level; its JSON log
+lines go to standard error, so pytest shows them with a failing test (INFO adds one line per
+request).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .client import SendAIHelperError
+    from .project import SendAIProject, WaitTimeout
+    from .server import SendAIServer
+
+__all__ = ["SendAIHelperError", "SendAIProject", "SendAIServer", "WaitTimeout"]
+
+# Where each name lives. Imported when first asked for (PEP 562), not with the package: the
+# plugin module below it is loaded by every pytest run, most of which never start the server.
+_HOMES = {"SendAIHelperError": ".client", "SendAIProject": ".project",
+          "SendAIServer": ".server", "WaitTimeout": ".project"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_HOMES[name], __name__), name)

@@ -1,0 +1,74 @@
+"""The plugin's own HTTP client (httpx): how a `sendai` fixture object calls the API for a test,
+as any client would, with a key of its project. One per session, shared by every project (its
+connections are kept alive; httpx's client is safe to share between threads)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+HTTP_TIMEOUT = 10.0
+
+File = str | os.PathLike[str] | tuple[str, bytes]
+"""A file to upload: a path, or `(name, bytes)`."""
+
+
+class SendAIHelperError(Exception):
+    """A request the plugin made for a test was refused: the answer's status and body are
+    kept, and the message names the request and the API's error code and message."""
+
+    def __init__(self, method: str, url: str, status: int, body: Any) -> None:
+        self.status = status
+        self.body = body
+        error = body.get("error", {}) if isinstance(body, dict) else {}
+        what = f"{error.get('code')}: {error.get('message')}" if error else repr(body)[:500]
+        super().__init__(f"{method} {url} answered {status} ({what})")
+
+
+class HelperClient:
+    """JSON requests to the server at `base_url`, each with the key it is given; an answer of
+    400 or more raises SendAIHelperError."""
+
+    def __init__(self, base_url: str, timeout: float = HTTP_TIMEOUT) -> None:
+        self.base_url = base_url
+        # Plain HTTP to 127.0.0.1: no TLS to verify (an SSL context with the CA bundle would
+        # cost the session's start about 0.1 s), and no proxy from the environment to go through.
+        self._http = httpx.Client(timeout=timeout, verify=False, trust_env=False)
+
+    def call(
+        self, method: str, url: str, key: str, *, json: Any = None,
+        files: list[tuple[str, tuple[str, bytes]]] | None = None,
+        data: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """The answer's JSON document (`{}` for an answer without a body, such as a 204).
+        `url` is absolute, or a path under `base_url`. `files` and `data` make a
+        multipart/form-data request (RFC 7578)."""
+        if url.startswith("/"):
+            url = self.base_url + url
+        response = self._http.request(method, url, json=json, files=files, data=data,
+                                      headers={"Authorization": f"Bearer {key}"})
+        if response.is_error:
+            try:
+                body: Any = response.json()
+            except ValueError:
+                body = response.text
+            raise SendAIHelperError(method, url, response.status_code, body)
+        if not response.content:
+            return {}
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def read_file(file: File) -> tuple[str, bytes]:
+    """A file to upload as (its name, its bytes)."""
+    if isinstance(file, tuple):
+        name, content = file
+        return str(name), bytes(content)
+    path = Path(file)
+    return path.name, path.read_bytes()

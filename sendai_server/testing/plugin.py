@@ -1,0 +1,46 @@
+"""The pytest plugin itself (entry point `pytest11`, name `sendai`): the ini option and the two
+fixtures. What they hand out is in the modules beside it: the server harness (server.py), the
+fixture's object (project.py), its HTTP client (client.py), the receiver (receiver.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from .project import SendAIProject
+    from .server import SendAIServer
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini("sendai_log_level", "log level of the sendai test server", default="WARNING")
+
+
+@pytest.fixture(scope="session")
+def sendai_app_server(
+    tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+) -> Iterator[SendAIServer]:
+    """The application on a free port with a fresh, migrated SQLite file: one per session."""
+    from .server import SendAIServer
+
+    folder = tmp_path_factory.mktemp("sendai")
+    server = SendAIServer(folder, log_level=pytestconfig.getini("sendai_log_level"))
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def sendai(
+    sendai_app_server: SendAIServer, request: pytest.FixtureRequest
+) -> Iterator[SendAIProject]:
+    """A fresh team and project of this test's own on the session's server (API.md §13), its
+    pipeline `manual`. At the end, the jobs still waiting in this test's projects are dropped."""
+    project = sendai_app_server.new_project(request.node.nodeid)
+    try:
+        yield project
+    finally:
+        sendai_app_server.drop_jobs(project.made)

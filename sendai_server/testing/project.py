@@ -1,0 +1,293 @@
+"""The `sendai` fixture's object (API.md §13): one team's project on the session's test server,
+with keys for it and helpers that put its tasks in any state, upload, and wait.
+
+To add a helper (say `fault()`, API.md §14), add a method here: `self._call` reaches a path
+under the project (`/v2/{team}/project/{project}...`), `self._team_call` one under the team
+(`/v2/{team}...`), both with the helpers' key unless given another, and answer the JSON
+document or raise SendAIHelperError.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..lifecycle import TaskStatus
+from ..services.demo import EDIT_SCOPES, HELPER_SCOPES
+from ..services.keys import canonical_scope, create_key
+from ..services.projects import ProjectSettings
+from ..uow import UnitOfWork
+from . import faults
+from .client import File, read_file
+
+if TYPE_CHECKING:
+    from .server import SendAIServer
+
+# Keys by role, as `sendai-server seed` names them (API.md §7).
+ROLES: dict[str, tuple[str, ...]] = {
+    "edit": tuple(EDIT_SCOPES),
+    "read": ("task.read",),
+    "helpers": tuple(HELPER_SCOPES),
+}
+
+Task = dict[str, Any]
+"""A public task object (API.md §5), as the API answers it."""
+
+StatusOrPredicate = str | Iterable[str] | Callable[[Task], bool]
+
+
+class WaitTimeout(AssertionError):
+    """`wait_for` ran out of time: the message says what it waited for and what it last saw."""
+
+
+@dataclass
+class SendAIProject:
+    """One team's project on the test server, with keys for it and helpers to put its tasks
+    in any state. Everything here goes over HTTP with a key of this project, so nothing it
+    does reaches another project."""
+
+    server: SendAIServer
+    team_id: str
+    project_id: str
+    name: str = "pytest"
+    # The ids of every project of this test (shared with those `project()` makes).
+    made: list[str] = field(default_factory=list, repr=False)
+    _keys: dict[frozenset[str], str] = field(default_factory=dict, repr=False)
+
+    @property
+    def base_url(self) -> str:
+        """Where a client points instead of https://api.send.ai (no trailing slash)."""
+        return self.server.base_url
+
+    @property
+    def notifications(self) -> list[dict[str, Any]]:
+        """What the session's receiver got for this project so far, oldest first: Send AI's
+        notification payloads (API.md §11: `event` UPLOAD_IN_REVIEW or UPLOAD_PROCESSED,
+        `upload`, ...). Deliveries are asynchronous: wait for them with
+        `wait_for_notifications`."""
+        return self.server.notifications_of(self.project_id)
+
+    def wait_for_notifications(
+        self, count: int = 1, event: str | None = None, timeout: float = 5.0
+    ) -> list[dict[str, Any]]:
+        """The project's notifications (only those of `event`, when given), once at least
+        `count` have arrived; WaitTimeout otherwise, naming what did arrive."""
+        deadline = time.monotonic() + timeout
+        while True:
+            got = [n for n in self.notifications if event is None or n.get("event") == event]
+            if len(got) >= count:
+                return got
+            if time.monotonic() > deadline:
+                seen = [n.get("event") for n in self.notifications]
+                raise WaitTimeout(f"waited {timeout:g} s for {count} notification(s)"
+                                  f"{f' {event}' if event else ''}; got {seen}")
+            time.sleep(0.02)
+
+    @property
+    def api_url(self) -> str:
+        """The project's base path (API.md §1): `{base_url}/v2/{team_id}/project/{project_id}`."""
+        return f"{self.base_url}/v2/{self.team_id}/project/{self.project_id}"
+
+    # --- keys ------------------------------------------------------------------------------
+
+    def key(self, *scopes: str) -> str:
+        """A plain API key of this project's team, added to this project, holding `scopes`
+        (API.md §3; Send AI's aliases such as `tasks.view` are accepted). No scopes: task.read
+        and task.edit. The same scopes give the same key within a test."""
+        wanted = frozenset(canonical_scope(scope) for scope in scopes or ROLES["edit"])
+        if wanted not in self._keys:
+            with UnitOfWork(self.server.engine) as uow:
+                created = create_key(uow, self.team_id, sorted(wanted), [self.project_id],
+                                     "pytest " + " ".join(sorted(wanted)))
+            self._keys[wanted] = created.key
+        return self._keys[wanted]
+
+    @property
+    def keys(self) -> dict[str, str]:
+        """Keys by role, as `sendai-server seed` names them: `edit` (task.read, task.edit),
+        `read` (task.read), `helpers` (test_helpers, task.read, task.edit)."""
+        return {role: self.key(*scopes) for role, scopes in ROLES.items()}
+
+    # --- tasks -----------------------------------------------------------------------------
+
+    def task(
+        self,
+        status: str = TaskStatus.REVIEWING,
+        pages: list[dict[str, Any]] | None = None,
+        meta: list[dict[str, str]] | None = None,
+        name: str | None = None,
+    ) -> str:
+        """Create a task in `status` and return its id (the test helpers, API.md §6). `pages`
+        are page objects without ids (`width`, `height`, `annotations`, `checkboxes`,
+        `segments`, `signatures`), `meta` a list of `{"name", "value"}`."""
+        body: dict[str, Any] = {"status": str(status), "pages": pages or [], "meta": meta or []}
+        if name is not None:
+            body["name"] = name
+        created = self._call("POST", "/test_helpers/task", body)
+        task_id: str = created["payload"]["id"]
+        return task_id
+
+    def advance(self, task_id: str, event: str) -> Task:
+        """Fire a pipeline event on the task (`to_review`, `auto_complete`, `fail`, `filter`,
+        `retry`, `export`, `export_fail`) and return the task as it now is. An event its state
+        forbids raises SendAIHelperError (400 invalid_task_state)."""
+        answer = self._call("POST", f"/test_helpers/task/{task_id}/advance", {"event": event})
+        task: Task = answer["payload"]
+        return task
+
+    def get_task(self, task_id: str) -> Task:
+        """The task as `GET .../task/{task_id}` answers it (its `payload`)."""
+        answer = self._call("GET", f"/task/{task_id}", key=self.key("task.read"))
+        task: Task = answer["payload"]
+        return task
+
+    def wait_for(
+        self, task_id: str, status: StatusOrPredicate, timeout: float = 5.0,
+        interval: float = 0.05,
+    ) -> Task:
+        """Poll the task until it is in `status` (a status, or several: any of them) or
+        `status(task)` is true, and return the task. After `timeout` seconds, fail with a
+        WaitTimeout naming the task, what was awaited and the task as last seen. A task this
+        project cannot see fails at once."""
+        wanted, description = _condition(status)
+        deadline = time.monotonic() + timeout
+        polls = 0
+        while True:
+            task = self.get_task(task_id)
+            polls += 1
+            if wanted(task):
+                return task
+            if time.monotonic() >= deadline:
+                raise WaitTimeout(
+                    f"waited {timeout:g} s for task {task_id} to be {description}; "
+                    f"last seen after {polls} polls: {_summary(task)}"
+                )
+            time.sleep(interval)
+
+    def project(
+        self,
+        automation: str = "auto_predict",
+        pipeline: str = "manual",
+        threshold: float = 0.9,
+        delay: float | None = None,
+    ) -> SendAIProject:
+        """Another fresh team and project on the same server, with these settings (API.md §8):
+        for a test that needs two (isolation: neither's keys see the other's tasks or
+        uploads), or uploads that the pipeline moves (`pipeline="auto"`). `automation` is
+        `none`, `auto_predict` or `auto_process` (COMPLETED when every annotation's confidence
+        is at least `threshold`); `delay` is the seconds each pipeline step takes (None: the
+        session's 0). The defaults are the fixture's own project's: `manual`."""
+        settings = ProjectSettings(automation=automation, threshold=threshold,
+                                   pipeline=pipeline, delay=delay)
+        return self.server.new_project(self.name, settings, self.made)
+
+    def fault(self, operation: str | None = None,
+              **rule: Any) -> AbstractContextManager[dict[str, Any]]:
+        """`with sendai.fault("discardTask", status=503, times=2):` this team's matching
+        requests fail so inside the block (API.md §14); the fault is deleted on leaving it,
+        whatever happened inside. Fields, flat: `status`, `retry_after`, `body`, `after`,
+        `delay_ms`, `drop`, `duplicate`; `method`, `path`, `project_id`, `task_id`, `event`,
+        `connector_id`; `times`, `probability`, `seed` (testing/faults.py)."""
+        return faults.fault(self._team_call, operation, **rule)
+
+    # --- uploads -----------------------------------------------------------------------------
+
+    def upload(self, *files: File, **fields: Any) -> dict[str, Any]:
+        """Upload `files` (each a path, or `(name, bytes)`) in one request, as a client would
+        (multipart to `.../upload`, API.md §9), and return Send AI's create answer: `id`,
+        `status`, `taskIds` (one task per file, in order), ... Fields: `name` (the upload's
+        name), `meta` (a list of `(name, value)` pairs or `{"name", "value"}` objects, sent as
+        JSON text), and any other form field as text (`projectId=...`). A refusal (a type the
+        pipeline cannot read, a bad `meta`) raises SendAIHelperError.
+
+        An email (`.eml`, API.md §9) is one file that becomes several tasks: its body's, then
+        one per attachment of an accepted type (`taskIds` lists them all, body first).
+
+        Each file's task is PROCESSING at first. On a project with `pipeline="auto"` the
+        worker extracts it and moves it on at once (`wait_for`); on a `manual` one, such as
+        the fixture's own, it is extracted but stays PROCESSING."""
+        if not files:
+            raise TypeError("upload() needs at least one file")
+        uploaded = [("file", read_file(file)) for file in files]
+        data = {name: json.dumps([_meta_pair(pair) for pair in value])
+                if name == "meta" and not isinstance(value, str) else str(value)
+                for name, value in fields.items()}
+        return self._call("POST", "/upload", files=uploaded, data=data)
+
+    def outcome(
+        self, file: File | bytes, status: str, pages: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """From now on, every upload of this file (a path, `(name, bytes)` or the bytes
+        themselves) to this project ends the pipeline in `status` (REVIEWING, COMPLETED, FAILED
+        or FILTERED) and, when `pages` are given (page objects without ids), with exactly those
+        pages (API.md §6). Only the bytes count, by their SHA-256: not the name. A later call
+        for the same file replaces it. Answers `{"sha256", "status", "pages"}`. On a `manual`
+        project the pages apply but the task does not move."""
+        content = file if isinstance(file, bytes) else read_file(file)[1]
+        body: dict[str, Any] = {"sha256": hashlib.sha256(content).hexdigest(),
+                                "status": str(status)}
+        if pages is not None:
+            body["pages"] = pages
+        registered: dict[str, Any] = self._call("POST", "/test_helpers/outcomes",
+                                                body)["payload"]
+        return registered
+
+    # --- connectors ---------------------------------------------------------------------------
+
+    def connector(self, url: str, **fields: Any) -> dict[str, Any]:
+        """Another connector of this project (API.md §11), made through the test helpers:
+        `url`, and any of `name`, `method`, `headers`, `bearer`, `secret`, `events`,
+        `oauth2` (`{"token_url", "client_id", "client_secret", "scope"?}`) or
+        `token_exchange`. Answers the connector as listed (its secrets as `***`)."""
+        made: dict[str, Any] = self._call("POST", "/test_helpers/connectors",
+                                          {"url": url, **fields})["payload"]
+        return made
+
+    # --- HTTP --------------------------------------------------------------------------------
+
+    @property
+    def team_url(self) -> str:
+        """The team's base path: `{base_url}/v2/{team_id}`."""
+        return f"{self.base_url}/v2/{self.team_id}"
+
+    def _call(self, method: str, path: str, body: Any = None, key: str | None = None,
+              **form: Any) -> dict[str, Any]:
+        """A request to `path` under the project's base path (`api_url`)."""
+        return self._team_call(method, f"/project/{self.project_id}{path}", body, key, **form)
+
+    def _team_call(self, method: str, path: str, body: Any = None, key: str | None = None,
+                   **form: Any) -> dict[str, Any]:
+        """A request to `path` under the team's base path (`team_url`): `body` as JSON, or
+        `files=` and `data=` as multipart; the helpers' key unless `key` is given."""
+        return self.server.client.call(method, self.team_url + path,
+                                       key or self.key(*ROLES["helpers"]), json=body, **form)
+
+
+def _condition(status: StatusOrPredicate) -> tuple[Callable[[Task], bool], str]:
+    """The test for a task, and how to say it in a failure."""
+    if isinstance(status, str):
+        return (lambda task: task["status"] == status), str(status)
+    if callable(status):
+        name = getattr(status, "__name__", repr(status))
+        return status, f"such that {name}(task) is true"
+    statuses = [str(s) for s in status]
+    return (lambda task: task["status"] in statuses), "one of " + ", ".join(statuses)
+
+
+def _summary(task: Task) -> str:
+    """A task in one line: its status and flags, without its pages' contents."""
+    fields = ("status", "approved", "exported_at", "export_failed_at", "last_opened_at")
+    shown = ", ".join(f"{name} {json.dumps(task.get(name))}" for name in fields)
+    return f"{shown}, {len(task.get('pages') or [])} pages"
+
+
+def _meta_pair(pair: Any) -> dict[str, str]:
+    if isinstance(pair, dict):
+        return pair
+    name, value = pair
+    return {"name": name, "value": value}
