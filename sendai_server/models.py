@@ -354,6 +354,10 @@ class Connector(Base):
     secret: Mapped[str | None] = mapped_column(String(2000))
     events: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set when a receiver answered 410 Gone: nothing more is sent to it (API.md §11).
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # {"oauth2": {...}} or {"token_exchange": {...}} (API.md §11), kept as given like `bearer`.
+    auth: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Notification(Base):

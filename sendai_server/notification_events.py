@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .lifecycle import PIPELINE_EVENTS, TaskStatus
-from .statuses import UploadStatus
+from .statuses import UPLOAD_STATUSES_DONE, UploadStatus
 
 
 @dataclass(frozen=True)
@@ -17,9 +17,9 @@ class NotificationEvent:
     event: str  # the payload's `event`
     level: str  # the payload's `event_level`: TASK carries the task, UPLOAD does not
     # When it fires: the task's status became `task_became`, or its upload's status became
-    # `upload_became` (it was something else before the change).
+    # one of `upload_became` (it was something else before the change).
     task_became: TaskStatus | None = None
-    upload_became: UploadStatus | None = None
+    upload_became: frozenset[UploadStatus] = frozenset()
     # The task's lifecycle trigger once it is delivered, or has failed for good.
     on_delivered: str | None = None
     on_failed: str | None = None
@@ -29,7 +29,7 @@ class NotificationEvent:
         """Whether a change of a task's status (to `task_after`) sends it."""
         if self.task_became is not None:
             return task_after == self.task_became
-        return upload_after != upload_before and upload_after == self.upload_became
+        return upload_after != upload_before and upload_after in self.upload_became
 
 
 # In the order one change sends them.
@@ -37,9 +37,10 @@ NOTIFICATION_EVENTS: tuple[NotificationEvent, ...] = (
     NotificationEvent("task.export", "TASK_EXPORT", "TASK", task_became=TaskStatus.COMPLETED,
                       on_delivered="export", on_failed="export_fail"),
     NotificationEvent("upload.in_review", "UPLOAD_IN_REVIEW", "UPLOAD",
-                      upload_became=UploadStatus.IN_REVIEW),
+                      upload_became=frozenset({UploadStatus.IN_REVIEW})),
+    # COMPLETED, PARTIAL or FAILED: every task done (API.md §11)
     NotificationEvent("upload.processed", "UPLOAD_PROCESSED", "UPLOAD",
-                      upload_became=UploadStatus.COMPLETED),
+                      upload_became=UPLOAD_STATUSES_DONE),
 )
 BY_SUBSCRIPTION = {e.subscription: e for e in NOTIFICATION_EVENTS}
 BY_EVENT = {e.event: e for e in NOTIFICATION_EVENTS}

@@ -32,8 +32,11 @@ class Received:
         return str(self.json["event"])
 
 
+Answer = int | str | tuple[int, dict[str, str]]  # a status, "hold", or a status and headers
+
+
 class Receiver:
-    def __init__(self, script: list[int | str] | None = None, default: int | str = 200,
+    def __init__(self, script: list[Answer] | None = None, default: Answer = 200,
                  host: str = "127.0.0.1") -> None:
         self.script = list(script or [])
         self.default = default
@@ -59,7 +62,10 @@ class Receiver:
                     if receiver.closing.is_set():
                         return
                     answer = 200
-                self.send_response(int(answer))
+                status, headers = answer if isinstance(answer, tuple) else (int(answer), {})
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 

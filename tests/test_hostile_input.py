@@ -144,7 +144,7 @@ def test_hostile_bodies_are_rejected_and_change_nothing(
                                headers=auth(every_scope_key))
         error = assert_json_error(response.status_code, response.content_type, response.data,
                                   str(op))
-        if op.has_body:
+        if op.has_body and "{upload_id}" not in op.path:
             expected = (400, "validation_error")
         elif "{task_id}" in op.path:
             expected = (400, "invalid_task_state")

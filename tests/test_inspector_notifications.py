@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from sendai_server.config import Config
 from sendai_server.services.keys import create_key
+from sendai_server.services.notifications import schedule_heads
 from sendai_server.uow import UnitOfWork
 from tests import documents
 from tests.helpers import count_rows
@@ -185,3 +186,32 @@ def test_another_projects_notification_is_not_found(
     assert _resend(user, elsewhere, entry["id"], token).status_code == 404
     assert _resend(user, project, entry["id"], token).status_code == 404  # not its project
     assert count_rows(engine, "SELECT count(*) FROM job") == 0
+
+
+def test_a_notification_of_a_connector_a_410_disabled_is_not_sent_again(
+    client: FlaskClient, uow: UnitOfWork, project: Project, engine: Engine, config: Config,
+    receivers: list[Receiver],  # noqa: F811
+) -> None:
+    """API.md §11: a 410 disables the connector, no further attempts: Send again is refused
+    and nothing is queued; the connector's queue (services/notifications.schedule_heads)
+    gives a disabled connector no job, even for a notification left pending."""
+    gone = Receiver(default=410)
+    receivers.append(gone)
+    made = connect(project, gone.url, events=["upload.in_review"])
+    project.upload((documents.invoice_pdf(), "invoice.pdf"))
+    drain(engine, config)
+    [entry] = log(project)
+    assert entry["status"] == "failed" and len(entry["attempts"]) == 1
+    editor = _signed_in(client, uow, project, ["upload.read", "task.edit"])
+    page = editor.get(_view(project)).text
+    assert "<strong>disabled</strong>" in page
+    answer = editor.post(f"{_view(project)}/{entry['id']}/resend",
+                         data={"csrf_token": _csrf(page)}, follow_redirects=True)
+    assert "was disabled by a 410 answer" in answer.text
+    assert [e["status"] for e in log(project)] == ["failed"]
+    assert count_rows(engine, "SELECT count(*) FROM job") == 0
+    with uow.write() as conn:
+        conn.execute(text("UPDATE notification SET status = 'pending'"))
+        schedule_heads(conn, [made["id"]])
+    assert count_rows(engine, "SELECT count(*) FROM job") == 0
+    assert len(gone.received) == 1

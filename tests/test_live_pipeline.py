@@ -296,9 +296,9 @@ def test_same_file_twice_two_pages_and_a_damaged_pdf(
     assert (failed["status"], failed["pages"]) == ("FAILED", [])
     last = project.events(damaged)[-1]
     assert (last["action"], last["key_id"]) == ("fail", None)
-    with engine.connect() as conn:  # the reason is kept in the event's row (not shown by GET)
+    with engine.connect() as conn:  # kept in the event's row as "reason", shown as `details`
         details = conn.scalar(select(TaskEvent.details).where(TaskEvent.id == last["id"]))
-    assert details and details["reason"], details
+    assert details and details["reason"] == last["details"], details
     # The upload of the two-page PDF and the damaged one: one task REVIEWING, one FAILED.
     assert project.upload_of(failed)["status"] == "IN_REVIEW"
     assert count_rows(engine, "SELECT count(*) FROM job") == 0
@@ -331,11 +331,11 @@ def test_automation_auto_process_ends_completed_and_none_ends_reviewing_without_
     upload = by_hand.upload_of(task)
     assert (upload["status"], upload["folder_id"]) == ("IN_REVIEW", by_hand.folders["Inbox"])
 
-    # An upload whose only task FAILED is done too (API.md §9: FAILED counts as finished).
+    # An upload whose only task FAILED is done too, and FAILED (API.md §9).
     task = failing.settled(broken)
     assert task["status"] == "FAILED"
     upload = failing.upload_of(task)
-    assert (upload["status"], upload["folder_id"]) == ("COMPLETED", failing.folders["Processed"])
+    assert (upload["status"], upload["folder_id"]) == ("FAILED", failing.folders["Processed"])
     assert count_rows(engine, "SELECT count(*) FROM job") == 0
 
 

@@ -217,11 +217,13 @@ def test_settling_an_upload_sees_only_its_own_tasks_and_its_own_projects_connect
     first, _second = upload["taskIds"]
     with uow.write() as conn:
         settled = settle_upload(conn, upload["id"], first, utcnow())
-    assert settled == Settled(has_connectors=False, others_in=frozenset({TaskStatus.PROCESSING}))
+    assert settled == Settled(has_connectors=False, others_in=frozenset({TaskStatus.PROCESSING}),
+                              others_not_in=frozenset({TaskStatus.FAILED}))
     drain(engine, config)
     with uow.write() as conn:
         settled = settle_upload(conn, upload["id"], first, utcnow())
-    assert settled == Settled(has_connectors=False, others_in=frozenset({TaskStatus.REVIEWING}))
+    assert settled == Settled(has_connectors=False, others_in=frozenset({TaskStatus.REVIEWING}),
+                              others_not_in=frozenset({TaskStatus.FAILED}))
     connect(project, receiver.url)
     with uow.write() as conn:
         assert settle_upload(conn, upload["id"], first, utcnow()).has_connectors

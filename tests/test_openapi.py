@@ -87,7 +87,8 @@ def test_every_operation_documents_its_statuses_with_the_error_schema(
             if code.startswith("2") and op.path.endswith("/files/{index}"):  # the file's bytes
                 assert response["content"] == {  # with the content type each is served with
                     media: {"schema": {"type": "string", "format": "binary"}}
-                    for media in ("application/pdf", "image/png", "image/jpeg", "image/tiff")}
+                    for media in ("application/pdf", "image/png", "image/jpeg", "image/tiff",
+                                  "text/plain", "message/rfc822")}  # an email's (API.md §9)
                 continue
             schema = response["content"]["application/json"]["schema"]
             if not code.startswith("2"):

@@ -127,8 +127,9 @@ def test_two_pages_an_image_and_a_damaged_pdf(
     assert (failed["status"], failed["pages"]) == ("FAILED", [])
     event = project.events(damaged)[-1]
     assert event["action"] == "fail"
-    assert event["reason"].startswith("The PDF could not be read")
-    assert "reason" not in project.events(two)[-1]
+    assert event["details"].startswith("The PDF could not be read")
+    assert "reason" not in event
+    assert "details" not in project.events(two)[-1]
     upload = client.get(project.path(f"/upload/{project.task(two)['upload_id']}"),
                         headers=auth(project.key)).get_json()["payload"]
     assert upload["status"] == "IN_REVIEW"

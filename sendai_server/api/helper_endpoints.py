@@ -8,12 +8,15 @@ from typing import Any
 from flask import current_app, g
 
 from ..auth import requires
+from ..pipeline.connection_test import send_test_notification
+from ..pipeline.deliveries import make_client
 from ..services import connectors, helper_tasks
 from ..services.tasks import Caller
 from ..web import current_uow
 from .blueprint import Blueprint
 from .schemas import (
     AdvanceSchema,
+    ConnectionTestEnvelopeSchema,
     ConnectorEnvelopeSchema,
     ConnectorListSchema,
     ConnectorSchema,
@@ -124,3 +127,21 @@ def delete_connector(team_id: str, project_id: str, connector_id: str) -> dict[s
     """
     return {"payload": connectors.delete_for(current_uow(), g.principal, team_id, project_id,
                                              connector_id)}
+
+
+@blp.route("/connectors/<connector_id>/test", methods=["POST"])
+@blp.doc(operationId="testConnector")
+@blp.response(200, ConnectionTestEnvelopeSchema)
+@requires("test_helpers")
+def test_connector(team_id: str, project_id: str, connector_id: str) -> dict[str, Any]:
+    """Test a connector's connection
+
+    Send AI's "Test Connection": one `{"event": "TEST", …}` notification, sent now with the
+    connector's headers, signatures and token, outside the outbox. Answers what the receiver
+    said: its status code, how long it took, or what went wrong.
+    """
+    config = current_app.config["SENDAI"]
+    with make_client(config) as client:
+        result = send_test_notification(current_uow(), g.principal, team_id, project_id,
+                                 connector_id, client, config.delivery_timeout_seconds)
+    return {"payload": result}

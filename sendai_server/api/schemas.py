@@ -8,7 +8,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, post_dump, post_load, validate
+from marshmallow import (
+    Schema,
+    ValidationError,
+    fields,
+    post_dump,
+    post_load,
+    validate,
+    validates_schema,
+)
 
 from ..ids import LOOKUP_ID
 from ..lifecycle import PIPELINE_EVENTS, TaskStatus
@@ -110,7 +118,7 @@ class ReportSchema(Schema):
 
 class TaskEventSchema(Schema):
     """One change in a task's audit trail. A report's event also carries its issues and
-    message; the pipeline's `fail`, the reason (a file that could not be read)."""
+    message; the pipeline's `fail`, its `details` (why a file could not be read)."""
 
     id = fields.String()
     task_id = fields.String()
@@ -123,8 +131,8 @@ class TaskEventSchema(Schema):
     created_at = Timestamp()
     issues = fields.List(fields.Nested(ReportIssueSchema), attribute="details.issues")
     message = fields.String(allow_none=True, attribute="details.message")
-    reason = fields.String(attribute="details.reason",
-                           metadata={"description": "Why the pipeline failed the task."})
+    details = fields.String(attribute="details.reason",
+                            metadata={"description": "Why the pipeline failed the task."})
 
     @post_dump(pass_original=True)
     def _fields_of_their_actions_only(
@@ -134,7 +142,7 @@ class TaskEventSchema(Schema):
             data.pop("issues", None)
             data.pop("message", None)
         if original["action"] != "fail" or not (original.get("details") or {}).get("reason"):
-            data.pop("reason", None)
+            data.pop("details", None)
         return data
 
 
@@ -232,6 +240,19 @@ class UploadListQuerySchema(PagingQuerySchema):
     folder_id = fields.String(validate=validate.Regexp(LOOKUP_ID.pattern + "$"))
 
 
+class UploadProjectMoveSchema(Schema):
+    """`PUT …/upload/{upload_id}/move`: another project of the team, a folder, or both."""
+
+    project_id = Text(64, min_length=1, metadata={"description": "A project of the same team."})
+    folder_id = Text(64, min_length=1, metadata={
+        "description": "One of the target project's folders (default: its Inbox)."})
+
+    @validates_schema
+    def _at_least_one(self, data: dict[str, Any], **_: Any) -> None:
+        if not data:
+            raise ValidationError("Give project_id, folder_id or both.", "_schema")
+
+
 class DeletedUploadSchema(Schema):
     id = fields.String(required=True)
     deleted = fields.Boolean(required=True)
@@ -254,6 +275,31 @@ class FolderListSchema(Schema):
 
 # --- connectors and notifications (API.md §6, §11) ----------------------------------------------
 
+class OAuth2Schema(Schema):
+    """OAuth2 client credentials: a token from `token_url`, renewed before it expires."""
+
+    token_url = Text(2000, required=True)
+    client_id = Text(2000, min_length=1, required=True)
+    client_secret = Text(2000, min_length=1, required=True,
+                         metadata={"description": "Never shown: `***` in every answer."})
+    scope = Text(2000, min_length=1, allow_none=True)
+
+
+class TokenExchangeSchema(Schema):
+    """A custom token exchange: `method` to `url` with `query` and `form`, the token at
+    `token_key` of the JSON answer, its expiry at `expiry_key`."""
+
+    method = fields.String(load_default="POST", validate=validate.OneOf(["GET", "POST"]))
+    url = Text(2000, required=True)
+    query = fields.Dict(keys=Text(200, min_length=1), values=Text(2000))
+    form = fields.Dict(keys=Text(200, min_length=1), values=Text(2000),
+                       metadata={"description": "Values never shown: `***`."})
+    token_key = Text(200, min_length=1, required=True)
+    expiry_key = Text(200, min_length=1, allow_none=True)
+    expiry_type = fields.String(load_default="seconds", validate=validate.OneOf(
+        ["datetime", "seconds", "milliseconds"]))
+
+
 class ConnectorSchema(Schema):
     """A connector: where a project's notifications go. `bearer` and `secret` are taken, never
     shown: an answer has `"***"` when one is set, null otherwise."""
@@ -272,6 +318,20 @@ class ConnectorSchema(Schema):
                          load_default=lambda: list(SUBSCRIPTIONS),
                          validate=validate.Length(min=1))
     created_at = Timestamp(dump_only=True)
+    disabled_at = Timestamp(dump_only=True,
+                            metadata={"description": "When a receiver's 410 disabled it."})
+    oauth2 = fields.Nested(OAuth2Schema, allow_none=True)
+    token_exchange = fields.Nested(TokenExchangeSchema, allow_none=True)
+
+
+class ConnectionTestSchema(Schema):
+    status_code = fields.Integer(allow_none=True)
+    duration_ms = fields.Integer()
+    error = fields.String(allow_none=True)
+
+
+class ConnectionTestEnvelopeSchema(Schema):
+    payload = fields.Nested(ConnectionTestSchema, required=True)
 
 
 class ConnectorEnvelopeSchema(Schema):

@@ -5,6 +5,7 @@ unchanged."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Response, current_app, g, request
@@ -15,6 +16,7 @@ from ..auth import requires
 from ..errors import NotFound, ValidationError
 from ..services import projects, uploads
 from ..services.tasks import Caller
+from ..services.upload_move import change_upload_project
 from ..storage import Storage
 from ..web import current_uow, token_secret
 from .blueprint import Blueprint
@@ -27,6 +29,7 @@ from .schemas import (
     UploadFormSchema,
     UploadListQuerySchema,
     UploadListSchema,
+    UploadProjectMoveSchema,
     page_answer,
 )
 
@@ -49,8 +52,8 @@ _MULTIPART = {
             "properties": {
                 "file": {"type": "array", "minItems": 1, "maxItems": uploads.MAX_FILES,
                          "items": {"type": "string", "format": "binary"},
-                         "description": "1 to 100 files (PDF, PNG, JPEG, TIFF), each at most "
-                                        "40 MiB; repeat the field for several."},
+                         "description": "1 to 100 files (PDF, PNG, JPEG, TIFF, email), each "
+                                        "at most 40 MiB; repeat the field for several."},
                 "name": {"type": "string", "maxLength": 500},
                 "meta": {"type": "string", "description": 'JSON text of [{"name", "value"}].'},
                 "projectId": {"type": "string"},
@@ -218,6 +221,37 @@ def move_upload(team_id: str, project_id: str, upload_id: str, folder_id: str) -
     """
     return {"payload": uploads.move_upload(
         current_uow(), g.principal, team_id, project_id, upload_id, folder_id)}
+
+
+def upload_found_before_body(view: F) -> F:
+    """Answer an unknown upload (404) before the body is read (400): API.md §2's order."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        uploads.get_upload(current_uow(), g.principal, kwargs["team_id"],
+                           kwargs["project_id"], kwargs["upload_id"])
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@blp.route(f"{PROJECT}/upload/<upload_id>/move", methods=["PUT"])
+@blp.response(200, UploadEnvelopeSchema)
+@blp.doc(operationId="changeUploadProject")
+@requires("upload.edit")
+@upload_found_before_body
+@blp.arguments(UploadProjectMoveSchema)
+def change_project(body: dict[str, Any], team_id: str, project_id: str,
+                   upload_id: str) -> dict[str, Any]:
+    """Move an upload to another project
+
+    Another project of the same team (the key must see both) takes the upload and its tasks;
+    their ids, events and files stay. Into `folder_id` when given, else the new project's
+    Inbox. All in one transaction.
+    """
+    return {"payload": change_upload_project(
+        current_uow(), g.principal, team_id, project_id, upload_id,
+        target_project_id=body.get("project_id"), folder_id=body.get("folder_id"))}
 
 
 @blp.route(f"{PROJECT}/upload/<upload_id>", methods=["DELETE"])

@@ -29,6 +29,8 @@ from ..auth import _KEY_SHAPE
 from ..errors import NotFound, SendAIError, Unauthenticated, ValidationError
 from ..lifecycle import USER_ACTIONS, LifecycleState, TaskStatus, fire, past_tense
 from ..services import tasks
+from ..services.connector_auth import auth_kind
+from ..services.connectors import list_connectors
 from ..services.keys import Principal, authenticate
 from ..services.motion import tasks_in_motion, uploads_in_motion
 from ..services.notifications import NotificationListQuery, list_notifications
@@ -238,7 +240,9 @@ def notification_list(team_id: str, project_id: str) -> str:
         notifications=page.items, count=page.count, more=page.more, token=page.token,
         statuses=NOTIFICATION_STATUSES, chosen=set(statuses),
         refresh=any(n["status"] == NotificationStatus.PENDING for n in page.items),
-        payloads=payloads, can_resend="task.edit" in principal.scopes)
+        payloads=payloads, can_resend="task.edit" in principal.scopes,
+        connectors=[{**c, "auth": auth_kind(c)}
+                    for c in list_connectors(current_uow(), project_id)])
 
 
 def allowed_actions(principal: Principal, task: dict[str, Any]) -> list[str]:

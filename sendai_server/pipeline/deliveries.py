@@ -5,13 +5,16 @@ A notification's `deliver` job is claimed like any job (a short write: the lease
 1. a read of the notification and its connector;
 2. the HTTP request, outside any transaction: the connector's method, URL and headers, its
    bearer token, `X-Sendai-Event-Id` (the same on every attempt), `X-Sendai-Attempt` (the
-   job's claims so far) and, with a secret, `X-Sendai-Signature` (Stripe's scheme, `sign`);
+   job's claims so far) and, with a secret, `X-Sendai-Signature` (Stripe's scheme, `sign`)
+   and, for a `whsec_` secret, the Standard Webhooks headers; with OAuth2 or a token
+   exchange, the connector's token (pipeline/delivery_auth.py, fetched again after a 401);
    httpx, with a connect timeout and SENDAI_DELIVERY_TIMEOUT_SECONDS for the answer's
    status line; an answer that came later than that counts as no answer;
 3. one short write: the attempt in the log and then, on a 2xx, the notification `delivered`
    and the job finished; otherwise the job due again after 1, 2, 4, ... s
-   (SENDAI_DELIVERY_BACKOFF_SECONDS doubled), or, once SENDAI_DELIVERY_ATTEMPTS attempts are
-   spent, the notification `failed` and the job finished. An event whose table row says so
+   (SENDAI_DELIVERY_BACKOFF_SECONDS doubled; a 429's or 503's Retry-After instead), or, once
+   SENDAI_DELIVERY_ATTEMPTS attempts are spent (or at once on a 410, which also disables the
+   connector), the notification `failed` and the job finished. An event whose table row says so
    (notification_events.py: `TASK_EXPORT`) fires `export` or `export_fail` on its task in
    that write. The connector's next pending notification, if any, gets its job there too
    (services/notifications.schedule_heads: deliveries to one connector stay in order).
@@ -24,6 +27,9 @@ during 2 costs a reconnect: the write of 3 is retried until shortly before the l
 
 from __future__ import annotations
 
+import base64
+import binascii
+import email.utils
 import hashlib
 import hmac
 import logging
@@ -41,12 +47,13 @@ from .. import faults, jobs
 from ..config import Config
 from ..errors import InvalidTaskState, NotFound, Unavailable
 from ..jobs import ClaimedJob
-from ..models import Connector, Notification, NotificationAttempt, Project, Team, utcnow
+from ..models import Connector, Notification, NotificationAttempt, Project, Task, Team, utcnow
 from ..notification_events import BY_EVENT
 from ..services.notifications import schedule_heads
 from ..services.tasks import fire_on_task
 from ..statuses import NotificationStatus
 from ..uow import UnitOfWork
+from . import delivery_auth
 
 log = logging.getLogger("sendai_server.deliveries")
 
@@ -61,14 +68,67 @@ def handlers(config: Config) -> Mapping[str, Any]:
 
 
 def lease_seconds(config: Config) -> float:
-    """A delivery's lease outlasts its longest attempt, so no other worker takes it meanwhile."""
-    return max(config.job_lease_seconds, 2 * config.delivery_timeout_seconds + 1)
+    """A delivery's lease outlasts its longest attempt, so no other worker takes it meanwhile:
+    with a token endpoint, a token, the request, a new token after a 401 and the request
+    again (pipeline/delivery_auth.py), each within the delivery timeout."""
+    return max(config.job_lease_seconds, 4 * config.delivery_timeout_seconds + 1)
 
 
 def sign(secret: str, body: bytes, timestamp: int) -> str:
     """`X-Sendai-Signature`: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">."""
     mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
     return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def standard_webhook_key(secret: str) -> bytes | None:
+    """The key of a Standard Webhooks secret (`whsec_` and base64), None for another secret."""
+    if not secret.startswith("whsec_"):
+        return None
+    try:
+        key = base64.b64decode(secret[len("whsec_"):], validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return key or None
+
+
+def standard_webhook_headers(key: bytes, event_id: str, body: bytes,
+                             timestamp: int) -> dict[str, str]:
+    """The Standard Webhooks headers (standardwebhooks, Svix): `webhook-signature` is
+    v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">, keyed by the decoded secret."""
+    mac = hmac.new(key, f"{event_id}.{timestamp}.".encode() + body, hashlib.sha256)
+    return {"webhook-id": event_id, "webhook-timestamp": str(timestamp),
+            "webhook-signature": "v1," + base64.b64encode(mac.digest()).decode()}
+
+
+MAX_RETRY_AFTER_SECONDS = 3600.0
+
+
+def retry_after(status_code: int | None, header: str | None) -> float | None:
+    """A 429's or 503's `Retry-After` (seconds or an HTTP date), at most an hour; None when
+    there is none to honour (API.md §11)."""
+    if status_code not in (429, 503) or not header:
+        return None
+    header = header.strip()
+    if header.isdigit():
+        seconds = float(header)
+    else:
+        try:
+            when = email.utils.parsedate_to_datetime(header)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = (when - utcnow()).total_seconds()
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
+
+
+def make_client(config: Config) -> httpx.Client:
+    """The deliveries' HTTP client (token endpoints' too): their timeouts, no redirects."""
+    total = config.delivery_timeout_seconds
+    return httpx.Client(
+        timeout=httpx.Timeout(total, connect=min(total, CONNECT_TIMEOUT_SECONDS)),
+        follow_redirects=False, headers={"User-Agent": USER_AGENT},
+    )
 
 
 class _Clients(threading.local):
@@ -80,11 +140,7 @@ class _Clients(threading.local):
 
     def get(self) -> httpx.Client:
         if self.client is None:
-            total = self.config.delivery_timeout_seconds
-            self.client = httpx.Client(
-                timeout=httpx.Timeout(total, connect=min(total, CONNECT_TIMEOUT_SECONDS)),
-                follow_redirects=False, headers={"User-Agent": USER_AGENT},
-            )
+            self.client = make_client(self.config)
         return self.client
 
 
@@ -95,6 +151,7 @@ class Attempt:
     status_code: int | None
     error: str | None
     duration_ms: int
+    retry_after: float | None = None  # a 429's or 503's Retry-After, honoured over the backoff
 
     @property
     def ok(self) -> bool:
@@ -112,7 +169,7 @@ def deliver(uow: UnitOfWork, job: ClaimedJob, config: Config, client: httpx.Clie
             select(Notification.id, Notification.event, Notification.task_id,
                    Notification.project_id, Notification.body, Notification.status,
                    Notification.connector_id, Connector.url, Connector.method,
-                   Connector.headers, Connector.bearer, Connector.secret,
+                   Connector.headers, Connector.bearer, Connector.secret, Connector.auth,
                    select(func.count()).where(NotificationAttempt.notification_seq == seq)
                    .scalar_subquery().label("recorded"),
                    Project.team_id, Team.fault_count)
@@ -169,13 +226,33 @@ def send(client: httpx.Client, row: Any, n: int, timeout: float) -> Attempt:
     if row.bearer is not None:
         headers["Authorization"] = f"Bearer {row.bearer}"
     if row.secret is not None:
-        headers["X-Sendai-Signature"] = sign(row.secret, body, int(time.time()))
+        now = int(time.time())
+        headers["X-Sendai-Signature"] = sign(row.secret, body, now)
+        key = standard_webhook_key(row.secret)
+        if key is not None:
+            headers.update(standard_webhook_headers(key, row.id, body, now))
     at, started = utcnow(), time.monotonic()
+    auth = getattr(row, "auth", None)
+    if delivery_auth.kind_of(auth) is None:
+        status_code, error, wait = _request(client, row, body, headers, timeout)
+    else:
+        status_code, error, wait = _request_with_token(client, row, body, headers, timeout)
+    elapsed = time.monotonic() - started
+    return Attempt(n, at, status_code, error, round(elapsed * 1000), wait)
+
+
+def _request(client: httpx.Client, row: Any, body: bytes, headers: dict[str, str],
+             timeout: float) -> tuple[int | None, str | None, float | None]:
+    """The request itself: the receiver's status, or what went wrong; and its Retry-After.
+    An answer later than `timeout` counts as none."""
     status_code: int | None = None
     error: str | None = None
+    wait: float | None = None
+    started = time.monotonic()
     try:
         with client.stream(row.method, row.url, content=body, headers=headers) as response:
             status_code = response.status_code  # the body is not read: only the status counts
+            wait = retry_after(status_code, response.headers.get("Retry-After"))
     except httpx.ConnectTimeout:
         error = f"could not connect within {min(timeout, CONNECT_TIMEOUT_SECONDS):g} s"
     except httpx.TimeoutException:
@@ -185,7 +262,26 @@ def send(client: httpx.Client, row: Any, n: int, timeout: float) -> Attempt:
     elapsed = time.monotonic() - started
     if error is None and elapsed > timeout:
         error = f"answered {status_code} after {elapsed:.1f} s, over the {timeout:g} s limit"
-    return Attempt(n, at, status_code, error, round(elapsed * 1000))
+    return status_code, error, wait
+
+
+def _request_with_token(client: httpx.Client, row: Any, body: bytes, headers: dict[str, str],
+                        timeout: float) -> tuple[int | None, str | None, float | None]:
+    """With the connector's token (OAuth2 or its exchange); after a 401 the token is fetched
+    again and the request sent once more. A failing token endpoint is the attempt's error."""
+    for renewed in (False, True):
+        try:
+            token = delivery_auth.token_for(client, row.connector_id, row.auth, timeout)
+        except delivery_auth.TokenFailure as exc:
+            return None, str(exc), None
+        answer = _request(client, row, body, {**headers, "Authorization": f"Bearer {token}"},
+                          timeout)
+        if answer[0] != 401:
+            return answer
+        delivery_auth.forget(row.connector_id)
+        if renewed:
+            break
+    return answer
 
 
 def _record_until_lease_ends(
@@ -210,8 +306,10 @@ def _record_until_lease_ends(
 
 def _record(uow: UnitOfWork, job: ClaimedJob, seq: int, row: Any, attempt: Attempt,
             last: int, config: Config) -> None:
-    """`last`: the number of the attempt after which the notification is `failed`."""
-    done = attempt.ok or attempt.n >= last
+    """`last`: the number of the attempt after which the notification is `failed`; a 410
+    fails it at once and disables its connector (`disable_connector`)."""
+    gone = attempt.status_code == 410  # the receiver is gone for good: no further attempts
+    done = attempt.ok or gone or attempt.n >= last
     with uow.write() as conn:
         # Locked, so its connector (and it with it) cannot be deleted before the attempt is in.
         if conn.scalar(select(Notification.seq).where(Notification.seq == seq)
@@ -222,6 +320,8 @@ def _record(uow: UnitOfWork, job: ClaimedJob, seq: int, row: Any, attempt: Attem
             jobs.finish(conn, job)
         else:
             delay = jobs.backoff_seconds(attempt.n, config.delivery_backoff_seconds, cap=None)
+            if attempt.retry_after is not None:  # a 429's or 503's, over the backoff
+                delay = attempt.retry_after
             jobs.retry_at(conn, job, utcnow() + timedelta(seconds=delay))
         conn.execute(insert(NotificationAttempt), [
             {"notification_seq": seq, "n": n, "at": attempt.at, "status_code": None,
@@ -238,18 +338,61 @@ def _record(uow: UnitOfWork, job: ClaimedJob, seq: int, row: Any, attempt: Attem
             trigger = event.on_delivered if attempt.ok else event.on_failed
             if trigger is not None and row.task_id is not None:
                 _fire(conn, row, trigger)
+            if gone:
+                disable_connector(conn, row.connector_id)
             # Locked first, as the outbox does (services/notifications.py).
             conn.execute(select(Connector.id).where(Connector.id == row.connector_id)
                          .with_for_update())
             schedule_heads(conn, [row.connector_id])
 
 
+def disable_connector(conn: Connection, connector_id: str) -> None:
+    """After a 410: the connector is disabled (`disabled_at`: no new notifications, no new
+    jobs), and its pending notifications fail without further attempts, each firing its
+    event's failed trigger (`export_fail`). The tasks are locked before the connector, as
+    everywhere (services/notifications.py); one that a change added between the two is
+    failed under the connector's lock too."""
+    fired: set[int] = set()
+    for left in _pending_of(conn, connector_id):
+        _fire_failed(conn, left)
+        fired.add(left.seq)
+    now = utcnow()
+    conn.execute(update(Connector).where(Connector.id == connector_id,
+                                         Connector.disabled_at.is_(None))
+                 .values(disabled_at=now))
+    late = [left for left in _pending_of(conn, connector_id) if left.seq not in fired]
+    for left in late:
+        _fire_failed(conn, left)
+    conn.execute(update(Notification).where(Notification.connector_id == connector_id,
+                                            Notification.status == NotificationStatus.PENDING)
+                 .values(status=NotificationStatus.FAILED.value, finished_at=now))
+
+
+def _pending_of(conn: Connection, connector_id: str) -> list[Any]:
+    return list(conn.execute(
+        select(Notification.seq, Notification.id, Notification.event, Notification.task_id,
+               Notification.project_id, Notification.connector_id)
+        .where(Notification.connector_id == connector_id,
+               Notification.status == NotificationStatus.PENDING)
+        .order_by(Notification.seq)
+    ).all())
+
+
+def _fire_failed(conn: Connection, row: Any) -> None:
+    trigger = BY_EVENT[row.event].on_failed
+    if trigger is not None and row.task_id is not None:
+        _fire(conn, row, trigger)
+
+
 def _fire(conn: Connection, row: Any, trigger: str) -> None:
     """The delivered or failed event's trigger (`export` / `export_fail`) on the notification's
     task, through the state machine. A task that was deleted, or is no longer COMPLETED
     (unlocked meanwhile), is left as it is."""
+    # The task's project now: its upload may have moved to another one since (API.md §9).
+    project_id = conn.scalar(select(Task.project_id).where(Task.id == row.task_id))
     try:
-        fire_on_task(conn, row.project_id, row.task_id, trigger, key_id=None, request_id=None,
+        fire_on_task(conn, project_id or row.project_id, row.task_id, trigger, key_id=None,
+                     request_id=None,
                      details={"notification_id": row.id, "connector_id": row.connector_id})
     except (InvalidTaskState, NotFound) as exc:
         log.warning("notification %s: %s not fired on task %s: %s", row.id, trigger,

@@ -3,7 +3,8 @@
 Pure functions, no database: the same bytes always give the same pages, items, confidences
 and outcome. A PDF gives one page per PDF page at 300 dpi, with annotations found in its text
 (pypdf) and one segment around that text; an image gives one page per frame (Pillow) and no
-items. A file that cannot be read gives a `failure` saying why, never an exception.
+items; an email's body text gives one A4 page, set as a PDF would print it. A file that cannot
+be read gives a `failure` saying why, never an exception.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from typing import Any, BinaryIO
 from PIL import Image, ImageSequence
 from pypdf import PdfReader
 
-from ..file_types import JPEG, PDF, PNG, TIFF
+from ..file_types import EMAIL, JPEG, PDF, PNG, TEXT, TIFF
+from ..services.emails import failure_of
 
 DPI = 300
 POINTS_PER_INCH = 72
@@ -49,6 +51,10 @@ def extract(stream: BinaryIO, file_type: str, sha256: str) -> Extraction:
         return _extract_pdf(stream, sha256)
     if file_type in _PILLOW_FORMATS:
         return _extract_image(stream, file_type)
+    if file_type == TEXT.file_type:
+        return _extract_text(stream, sha256)
+    if file_type == EMAIL.file_type:  # an email kept whole: it could not be read
+        return Extraction(failure=failure_of(stream))
     raise ValueError(f"no extraction for file type {file_type!r}")
 
 
@@ -154,8 +160,12 @@ def _pdf_page(page: Any, number: int, sha256: str) -> dict[str, Any]:
     rotation = int(page.rotation or 0) % 360
     frame = _Frame(float(box.left), float(box.bottom), float(box.width), float(box.height),
                    rotation if rotation in (0, 90, 180, 270) else 0)
+    return _page_of_runs(frame, _text_runs(page), number, sha256)
+
+
+def _page_of_runs(frame: _Frame, runs: list[_Run], number: int, sha256: str) -> dict[str, Any]:
+    """A page of this frame with these text runs: its annotations and its text's segment."""
     width, height = frame.size
-    runs = _text_runs(page)
     result = _page(width, height)
 
     # Top to bottom, then left to right: a stable order, and each item's index in it.
@@ -179,6 +189,25 @@ def _pdf_page(page: Any, number: int, sha256: str) -> dict[str, Any]:
             "coordinates": [[left, top], [right, top], [right, bottom], [left, bottom]],
         }]
     return result
+
+
+# --- text (an email's body) -----------------------------------------------------------------
+
+_TEXT_FRAME = _Frame(0.0, 0.0, 595.28, 841.89, 0)  # A4 in points: 2480 × 3508 at 300 dpi
+_TEXT_EM, _TEXT_MARGIN = 10.0, 72.0
+
+
+def _extract_text(stream: BinaryIO, sha256: str) -> Extraction:
+    """One page of text, set as a PDF would print it (10 pt lines from a one-inch margin), its
+    annotations found as a PDF's are."""
+    text = stream.read().decode("utf-8", errors="replace")
+    runs = []
+    for number, line in enumerate(text.splitlines()):
+        if line.strip():
+            indent = (len(line) - len(line.lstrip())) * CHAR_WIDTH * _TEXT_EM
+            y = _TEXT_FRAME.height - _TEXT_MARGIN - _TEXT_EM - number * LINE_GAP * _TEXT_EM
+            runs.append(_Run(line.strip(), _TEXT_MARGIN + indent, y, _TEXT_EM, _TEXT_EM))
+    return Extraction(pages=[_page_of_runs(_TEXT_FRAME, runs, 0, sha256)])
 
 
 def _clamp(value: float, most: int) -> float:

@@ -69,11 +69,12 @@ def extract_task(uow: UnitOfWork, storage: Storage, job: Any) -> None:
             ).first()
             plan = _plan(conn, storage, job.task_id, settings, file, outcome)
     with uow.write() as conn:
-        if task is not None and plan is not None and _still_processing(conn, job.task_id):
+        project_id = _processing_in(conn, job.task_id) if plan is not None else None
+        if task is not None and plan is not None and project_id is not None:
             if plan.pages is not None:
                 replace_pages(conn, job.task_id, plan.pages)
             if plan.trigger is not None:
-                fire_on_task(conn, task.project_id, job.task_id, plan.trigger, key_id=None,
+                fire_on_task(conn, project_id, job.task_id, plan.trigger, key_id=None,
                              request_id=None, details=plan.details)
         jobs.finish(conn, job)
 
@@ -120,10 +121,14 @@ def _extract(storage: Storage, file: Any) -> Any:
         return extract(stream, file.file_type, file.sha256)
 
 
-def _still_processing(conn: Connection, task_id: str) -> bool:
-    """Under the task's lock (PostgreSQL; SQLite's write lock is already held)."""
-    status = conn.scalar(select(Task.status).where(Task.id == task_id).with_for_update())
-    return bool(status == TaskStatus.PROCESSING)
+def _processing_in(conn: Connection, task_id: str) -> str | None:
+    """The task's project if it is still PROCESSING, else None; under the task's lock
+    (PostgreSQL; SQLite's write lock is already held). Its project as it is now: the upload
+    may have moved to another project while the file was read (API.md §9)."""
+    row = conn.execute(select(Task.status, Task.project_id).where(Task.id == task_id)
+                       .with_for_update()).first()
+    return str(row.project_id) if row is not None and row.status == TaskStatus.PROCESSING \
+        else None
 
 
 def auto_complete_task(uow: UnitOfWork, job: Any) -> None:

@@ -22,6 +22,7 @@ from ..ids import is_lookup_id, new_id
 from ..models import Connector, Project
 from ..notification_events import SUBSCRIPTIONS
 from ..uow import UnitOfWork
+from .connector_auth import check_token_auth, masked_token_auth
 from .keys import Principal
 
 # What a connector may subscribe to (notification_events.py's table, in its order).
@@ -44,6 +45,17 @@ class ConnectorSpec:
     bearer: str | None = None
     secret: str | None = None
     events: Sequence[str] = tuple(EVENTS)
+    oauth2: Mapping[str, Any] | None = None
+    token_exchange: Mapping[str, Any] | None = None
+
+    @property
+    def auth(self) -> dict[str, Any] | None:
+        """What is stored: {"oauth2": {...}} or {"token_exchange": {...}}, or None."""
+        if self.oauth2 is not None:
+            return {"oauth2": dict(self.oauth2)}
+        if self.token_exchange is not None:
+            return {"token_exchange": dict(self.token_exchange)}
+        return None
 
     def check(self) -> None:
         """Refuse what could not be sent, or would be sent to something other than HTTP."""
@@ -75,6 +87,8 @@ class ConnectorSpec:
                 bad(name, "1 to 2000 characters, with no line breaks or control characters.")
         if not self.events or any(e not in EVENTS for e in self.events):
             bad("events", f"One or more of {', '.join(EVENTS)}.")
+        for name, said in check_token_auth(self.bearer, self.oauth2, self.token_exchange):
+            bad(name, said)
         if problems:
             said = "; ".join(f"{name}: {' '.join(said)}" for name, said in problems.items())
             raise ValidationError(f"The connector is not valid ({said})", {"fields": problems})
@@ -92,6 +106,7 @@ def public_connector(row: Mapping[str, Any]) -> dict[str, Any]:
         "bearer": MASK if row["bearer"] is not None else None,
         "secret": MASK if row["secret"] is not None else None,
         "events": list(row["events"]), "created_at": row["created_at"],
+        "disabled_at": row.get("disabled_at"), **masked_token_auth(row.get("auth")),
     }
 
 
@@ -102,7 +117,7 @@ def create_connector(uow: UnitOfWork, project_id: str, spec: ConnectorSpec) -> d
         "id": new_id("conn"), "project_id": project_id,
         "name": (spec.name or urlsplit(spec.url).hostname or "connector").strip()[:200],
         "url": spec.url, "method": spec.method, "headers": dict(spec.headers),
-        "bearer": spec.bearer, "secret": spec.secret,
+        "bearer": spec.bearer, "secret": spec.secret, "auth": spec.auth,
         "events": [e for e in EVENTS if e in spec.events],
         "created_at": datetime.now(UTC),
     }

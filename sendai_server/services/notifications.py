@@ -57,7 +57,8 @@ def notify_task_moved(
     if not fired:
         return
     connectors = conn.execute(
-        select(Connector.id, Connector.events).where(Connector.project_id == project_id)
+        select(Connector.id, Connector.events).where(Connector.project_id == project_id,
+                                                     Connector.disabled_at.is_(None))
         .order_by(Connector.created_at, Connector.id).with_for_update()
     ).all()
     wanted = [(c.id, e) for e in fired for c in connectors if e.subscription in c.events]
@@ -85,9 +86,12 @@ def schedule_heads(conn: Connection, connector_ids: Collection[str], *,
     older head has had one since it became the head), or after a connector's head was
     delivered or failed (`added` None: its new head has no job yet)."""
     heads = conn.execute(
-        select(func.min(Notification.seq)).where(
+        select(func.min(Notification.seq))
+        .join(Connector, Connector.id == Notification.connector_id)
+        .where(
             Notification.connector_id.in_(sorted(connector_ids)),
             Notification.status == _PENDING,
+            Connector.disabled_at.is_(None),  # a 410 disabled it: nothing more is sent
         ).group_by(Notification.connector_id)
     ).scalars()
     due = [seq for seq in sorted(heads) if added is None or seq in added]

@@ -49,8 +49,11 @@ def resend_notification(uow: UnitOfWork, principal: Principal, team_id: str, pro
         if found is None:
             raise NotFound(f"Notification {notification_id} was not found.")
         # The connector's row first, as the outbox and deliveries lock them (no deadlock).
-        conn.execute(select(Connector.id).where(Connector.id == found.connector_id)
-                     .with_for_update())
+        disabled_at = conn.scalar(select(Connector.disabled_at)
+                                  .where(Connector.id == found.connector_id).with_for_update())
+        if disabled_at is not None:
+            raise ValidationError(f"Notification {notification_id}'s connector was disabled by "
+                                  "a 410 answer: nothing more is sent to it.")
         status = conn.scalar(select(Notification.status).where(
             Notification.seq == found.seq).with_for_update())
         if status == NotificationStatus.PENDING:

@@ -1,6 +1,6 @@
 """An upload's status, derived from its tasks (API.md §9), and its settling after each task
-change: `updated_at`, and the move from Inbox to Processed once it is COMPLETED, unless a
-person moved it before."""
+change: `updated_at`, and the move from Inbox to Processed once it is done (COMPLETED, PARTIAL
+or FAILED), unless a person moved it before."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from sqlalchemy import (
     exists,
     literal,
     literal_column,
+    not_,
     select,
     update,
 )
@@ -24,9 +25,13 @@ from ..lifecycle import TaskStatus
 from ..models import Connector, Folder, Task, Upload
 from ..statements import Statement
 from ..statuses import (
+    UPLOAD_RULE_EVERY_STATUSES,
+    UPLOAD_RULE_TASK_STATUSES,
     UPLOAD_STATUS_OTHERWISE,
-    UPLOAD_STATUS_WHILE_ANY_TASK,
+    UPLOAD_STATUS_RULES,
+    UPLOAD_STATUSES_DONE,
     UploadStatus,
+    UploadStatusRule,
     upload_status,
 )
 from .projects import INBOX, PROCESSED
@@ -36,11 +41,19 @@ def _task_exists(upload_id: Any, status: TaskStatus) -> Any:
     return exists().where(Task.upload_id == upload_id, Task.status == status)
 
 
+def _rule_matches(upload_id: Any, rule: UploadStatusRule) -> Any:
+    found = _task_exists(upload_id, rule.task_status)
+    if not rule.every:
+        return found
+    return and_(found, not_(exists().where(Task.upload_id == upload_id,
+                                           Task.status != rule.task_status)))
+
+
 def status_of(upload_id: Any) -> Any:
     """An upload's status, from its tasks (API.md §9), as SQL: statuses.py's rule."""
     return case(
-        *((_task_exists(upload_id, task_status), literal(status.value))
-          for task_status, status in UPLOAD_STATUS_WHILE_ANY_TASK),
+        *((_rule_matches(upload_id, rule), literal(rule.upload_status.value))
+          for rule in UPLOAD_STATUS_RULES),
         else_=literal(UPLOAD_STATUS_OTHERWISE.value),
     )
 
@@ -57,8 +70,13 @@ def _other_task_exists(status: TaskStatus) -> Any:
                           Task.id != bindparam("task_id"))
 
 
+def _other_task_not_in(status: TaskStatus) -> Any:
+    return exists().where(Task.upload_id == _UPDATED_ID, Task.status != status,
+                          Task.id != bindparam("task_id"))
+
+
 # In the write of every change to a task's status: the upload's updated_at, and its move from
-# Inbox to Processed once it is COMPLETED, unless a person moved it before.
+# Inbox to Processed once it is done, unless a person moved it before.
 _INBOX_OF_UPLOAD = (
     select(Folder.id).where(Folder.project_id == Upload.project_id, Folder.name == INBOX)
     .scalar_subquery()
@@ -76,7 +94,8 @@ SETTLE_UPLOAD = Statement(
             (and_(
                 Upload.moved_at.is_(None),
                 Upload.folder_id == _INBOX_OF_UPLOAD,
-                status_of(Upload.id) == UploadStatus.COMPLETED.value,
+                # literals, not an expanding IN: the statement is compiled once (Statement)
+                status_of(Upload.id).in_([literal(s.value) for s in sorted(UPLOAD_STATUSES_DONE)]),
             ), _PROCESSED_OF_UPLOAD),
             else_=Upload.folder_id,
         ),
@@ -85,23 +104,27 @@ SETTLE_UPLOAD = Statement(
     # project has connectors at all and, if so, what the upload's other tasks are doing.
     .returning(
         exists().where(Connector.project_id == _UPDATED_PROJECT_ID),
-        *(_other_task_exists(task_status) for task_status, _ in UPLOAD_STATUS_WHILE_ANY_TASK),
+        *(_other_task_exists(task_status) for task_status in UPLOAD_RULE_TASK_STATUSES),
+        *(_other_task_not_in(task_status) for task_status in UPLOAD_RULE_EVERY_STATUSES),
     )
 )
 
 
 @dataclass(frozen=True)
 class Settled:
-    """After a task's status changed: whether its project has connectors, and the statuses of
-    statuses.py's rule (PROCESSING, REVIEWING) that another task of its upload is in (so the
-    upload's status before and after the change follow from the task's two statuses)."""
+    """After a task's status changed: whether its project has connectors, the statuses of
+    statuses.py's rule (PROCESSING, REVIEWING, FAILED) that another task of its upload is in,
+    and those of its `every` rows (FAILED) that another task is not in (so the upload's status
+    before and after the change follow from the task's two statuses)."""
 
     has_connectors: bool
     others_in: frozenset[TaskStatus] = frozenset()
+    others_not_in: frozenset[TaskStatus] = frozenset()
 
     def upload_status(self, task_status: TaskStatus) -> UploadStatus:
         """The upload's status (API.md §9) with this task in `task_status`."""
-        return upload_status(lambda s: s in self.others_in or s == task_status)
+        return upload_status(lambda s: s in self.others_in or s == task_status,
+                             lambda s: s in self.others_not_in or s != task_status)
 
 
 def settle_upload(conn: Connection, upload_id: str, task_id: str, now: datetime) -> Settled:
@@ -111,6 +134,10 @@ def settle_upload(conn: Connection, upload_id: str, task_id: str, now: datetime)
     if not rows:
         return Settled(False)
     has_connectors, *others = rows[0]
-    return Settled(bool(has_connectors), frozenset(
-        task_status for (task_status, _), other in zip(UPLOAD_STATUS_WHILE_ANY_TASK, others,
-                                                       strict=True) if other))
+    asked = len(UPLOAD_RULE_TASK_STATUSES)
+    return Settled(
+        bool(has_connectors),
+        frozenset(s for s, other in zip(UPLOAD_RULE_TASK_STATUSES, others[:asked], strict=True)
+                  if other),
+        frozenset(s for s, other in zip(UPLOAD_RULE_EVERY_STATUSES, others[asked:], strict=True)
+                  if other))

@@ -5,14 +5,18 @@ then the upload, its files, its tasks (PROCESSING) and one `extract` job per tas
 one write. A request refused on the way (a file too large, of a type the pipeline cannot
 read, bad `meta`) writes nothing and leaves no file that nothing refers to.
 
-An upload's status is not stored: it follows its tasks (`PROCESSING` while any is, else
-`IN_REVIEW` while any task is REVIEWING, else `COMPLETED`). When it becomes COMPLETED it moves
-from Inbox to Processed by itself, unless someone moved it before (`settle_upload`, called
-in the write of every task change).
+An email (API.md §9) is split before anything is written: its body and each attachment of an
+accepted type are files of the upload, each with its task (services/emails.py).
+
+An upload's status is not stored: it follows its tasks (statuses.py's rule: PROCESSING,
+IN_REVIEW, FAILED, PARTIAL or COMPLETED). Once it is done (COMPLETED, PARTIAL or FAILED) it
+moves from Inbox to Processed by itself, unless someone moved it before (`settle_upload`,
+called in the write of every task change).
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,12 +26,13 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from .. import jobs
 from ..errors import NotFound, PayloadTooLarge, ValidationError
-from ..file_types import sniff
+from ..file_types import is_email, sniff
 from ..ids import is_lookup_id, new_id
 from ..lifecycle import TaskStatus
 from ..models import Folder, Task, Upload, UploadFile
-from ..storage import FileTooLarge, Storage
+from ..storage import HEAD_BYTES, FileTooLarge, Storage
 from ..uow import UnitOfWork
+from . import emails
 from .keys import Principal
 from .paging import Keyset, Page, fetch_page
 from .projects import INBOX, find_folder, project_settings
@@ -54,6 +59,7 @@ class _Stored:
     content_type: str
     size: int
     sha256: str
+    meta: tuple[dict[str, str], ...] = ()  # besides the upload's: an email body's skipped files
 
 
 # --- create ---------------------------------------------------------------------------------
@@ -111,7 +117,10 @@ def _store(uow: UnitOfWork, storage: Storage, files: list[IncomingFile]) -> list
     stored: list[_Stored] = []
     try:
         for incoming in files:
-            stored.append(_store_one(storage, incoming))
+            if _is_email(incoming.stream):
+                _store_email(storage, incoming, stored)
+            else:
+                stored.append(_store_one(storage, incoming))
     except BaseException:
         _forget_unreferenced(uow, storage, [s.sha256 for s in stored])
         raise
@@ -129,9 +138,34 @@ def _store_one(storage: Storage, incoming: IncomingFile) -> _Stored:
     kind = sniff(saved.head) if saved.size else None
     if kind is None:
         _forget_unreferenced(None, storage, [saved.sha256])
-        what = "empty" if not saved.size else "not a PDF, PNG, JPEG or TIFF"
+        what = "empty" if not saved.size else "not a PDF, PNG, JPEG, TIFF or email"
         raise _invalid("file", f"The file {incoming.name!r} is {what}.")
     return _Stored(incoming.name, kind.file_type, kind.content_type, saved.size, saved.sha256)
+
+
+def _is_email(stream: IO[bytes]) -> bool:
+    """Whether the file is an email (API.md §9), by its first bytes; the stream is left where
+    it was. A stream that cannot seek is not looked into (the upload form's always can)."""
+    if not stream.seekable():
+        return False
+    start = stream.tell()
+    head = stream.read(HEAD_BYTES)
+    stream.seek(start)
+    return is_email(head)
+
+
+def _store_email(storage: Storage, incoming: IncomingFile, stored: list[_Stored]) -> None:
+    """An email's documents, each stored as a file of its own and added to `stored`: its
+    body's text, then its attachments of accepted types (the skipped ones named in the body's
+    meta). Nothing is stored before every document has been found acceptable."""
+    documents = emails.documents_of(incoming.name, cast(BinaryIO, incoming.stream),
+                                    MAX_FILE_BYTES)
+    for document in documents:
+        saved = storage.save(io.BytesIO(document.content), limit=MAX_FILE_BYTES)
+        stored.append(_Stored(
+            document.name, document.kind.file_type, document.kind.content_type,
+            saved.size, saved.sha256,
+            tuple({"name": emails.SKIPPED, "value": n} for n in document.skipped)))
 
 
 def _write_upload(
@@ -157,7 +191,8 @@ def _write_upload(
         })
         task_ids = write_tasks(
             conn, project_id,
-            [TaskSpec(name=s.name, status=TaskStatus.PROCESSING, meta=meta, upload_id=upload_id)
+            [TaskSpec(name=s.name, status=TaskStatus.PROCESSING, meta=[*meta, *s.meta],
+                      upload_id=upload_id)
              for s in stored],
             key_id=key_id, request_id=request_id, inbox=inbox,
         )

@@ -205,6 +205,9 @@ class SendAIProject:
         JSON text), and any other form field as text (`projectId=...`). A refusal (a type the
         pipeline cannot read, a bad `meta`) raises SendAIHelperError.
 
+        An email (`.eml`, API.md §9) is one file that becomes several tasks: its body's, then
+        one per attachment of an accepted type (`taskIds` lists them all, body first).
+
         Each file's task is PROCESSING at first. On a project with `pipeline="auto"` the
         worker extracts it and moves it on at once (`wait_for`); on a `manual` one, such as
         the fixture's own, it is extracted but stays PROCESSING."""
@@ -233,6 +236,17 @@ class SendAIProject:
         registered: dict[str, Any] = self._call("POST", "/test_helpers/outcomes",
                                                 body)["payload"]
         return registered
+
+    # --- connectors ---------------------------------------------------------------------------
+
+    def connector(self, url: str, **fields: Any) -> dict[str, Any]:
+        """Another connector of this project (API.md §11), made through the test helpers:
+        `url`, and any of `name`, `method`, `headers`, `bearer`, `secret`, `events`,
+        `oauth2` (`{"token_url", "client_id", "client_secret", "scope"?}`) or
+        `token_exchange`. Answers the connector as listed (its secrets as `***`)."""
+        made: dict[str, Any] = self._call("POST", "/test_helpers/connectors",
+                                          {"url": url, **fields})["payload"]
+        return made
 
     # --- HTTP --------------------------------------------------------------------------------
 
