@@ -12,6 +12,8 @@ import logging
 import os
 import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,7 +54,10 @@ def page_image(storage: Storage, sha256: str, file_type: str, number: int) -> tu
     return png, "image/png"
 
 
-def _render_pdf(data: bytes, number: int) -> bytes:
+@contextmanager
+def _pdf_page(data: bytes, number: int) -> Iterator[Any]:
+    """Page `number` of the PDF, open under the process's pdfium lock; NoSuchPage when the
+    file cannot be read or has no such page."""
     import pypdfium2
 
     with _PDFIUM:
@@ -63,12 +68,16 @@ def _render_pdf(data: bytes, number: int) -> bytes:
         try:
             if not 0 <= number < len(pdf):
                 raise NoSuchPage(f"no page {number}")
-            page = pdf[number]
-            width, height = page.get_size()
-            scale = RENDER_LONGEST_SIDE / max(width, height, 1.0)
-            image = page.render(scale=scale).to_pil()
+            yield pdf[number]
         finally:
             pdf.close()
+
+
+def _render_pdf(data: bytes, number: int) -> bytes:
+    with _pdf_page(data, number) as page:
+        width, height = page.get_size()
+        scale = RENDER_LONGEST_SIDE / max(width, height, 1.0)
+        image = page.render(scale=scale).to_pil()
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
     return out.getvalue()
@@ -157,29 +166,16 @@ def page_text(storage: Storage, sha256: str, file_type: str, number: int) -> Pag
 
 
 def _pdf_text(data: bytes, number: int) -> dict[str, Any]:
-    import pypdfium2
-
-    with _PDFIUM:
-        try:
-            pdf = pypdfium2.PdfDocument(data)
-        except pypdfium2.PdfiumError as exc:
-            raise NoSuchPage(str(exc)) from exc
-        try:
-            if not 0 <= number < len(pdf):
-                raise NoSuchPage(f"no page {number}")
-            page = pdf[number]
-            left, bottom, right, top = page.get_mediabox()
-            shown = _Shown(left, bottom, right - left, top - bottom,
-                           int(page.get_rotation()) % 360)
-            textpage = page.get_textpage()
-            text = textpage.get_text_range(0, -1)
-            chars: list[Rect | None] = []
-            for index in range(textpage.count_chars()):
-                char = text[index] if index < len(text) else " "
-                chars.append(None if char.isspace() else shown.rect(textpage.get_charbox(index)))
-            lines = [shown.rect(textpage.get_rect(i)) for i in range(textpage.count_rects())]
-        finally:
-            pdf.close()
+    with _pdf_page(data, number) as page:
+        left, bottom, right, top = page.get_mediabox()
+        shown = _Shown(left, bottom, right - left, top - bottom, int(page.get_rotation()) % 360)
+        textpage = page.get_textpage()
+        text = textpage.get_text_range(0, -1)
+        chars: list[Rect | None] = []
+        for index in range(textpage.count_chars()):
+            char = text[index] if index < len(text) else " "
+            chars.append(None if char.isspace() else shown.rect(textpage.get_charbox(index)))
+        lines = [shown.rect(textpage.get_rect(i)) for i in range(textpage.count_rects())]
     return {"size": shown.size, "text": text, "chars": chars, "lines": lines}
 
 
