@@ -25,6 +25,7 @@ from sendai_server.models import Base
 from sendai_server.services.demo import seed_demo
 from sendai_server.uow import UnitOfWork
 from tests.helpers import LiveServer
+from tests.receiver import Receiver
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -146,3 +147,21 @@ def live_server(database_url: str) -> Iterator[LiveServer]:
     server = LiveServer(database_url, workers=4)
     yield server
     server.stop()
+
+
+# --- webhook receivers ----------------------------------------------------------------------
+
+@pytest.fixture
+def receivers() -> Iterator[list[Receiver]]:
+    """Receivers a test makes (tests/receiver.py), each closed when it ends."""
+    made: list[Receiver] = []
+    yield made
+    for receiver in made:
+        receiver.close()
+
+
+@pytest.fixture
+def receiver(receivers: list[Receiver]) -> Receiver:
+    made = Receiver()
+    receivers.append(made)
+    return made

@@ -5,7 +5,6 @@ PostgreSQL: Standard Webhooks and Stripe signatures verified by those packages t
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -23,22 +22,6 @@ from tests.helpers import auth, count_rows
 from tests.receiver import Receiver
 from tests.test_notifications import connect, log
 from tests.test_pipeline import Project, drain
-
-
-@pytest.fixture
-def receivers() -> Iterator[list[Receiver]]:
-    made: list[Receiver] = []
-    yield made
-    for receiver in made:
-        receiver.close()
-
-
-@pytest.fixture
-def receiver(receivers: list[Receiver]) -> Receiver:
-    made = Receiver()
-    receivers.append(made)
-    return made
-
 
 STANDARD_SECRET = "whsec_" + base64.b64encode(b"a key of thirty-two bytes, random").decode()
 

@@ -15,7 +15,7 @@ from sendai_server.uow import UnitOfWork
 from tests import documents
 from tests.helpers import auth, count_rows
 from tests.receiver import Receiver
-from tests.test_notifications import connect, log, receiver, receivers  # noqa: F401
+from tests.test_notifications import connect, log
 from tests.test_pipeline import Project, drain
 
 
@@ -35,7 +35,7 @@ def hits(project: Project) -> list[int]:
 @pytest.mark.parametrize("copies", [2, 3])
 def test_a_duplicate_fault_delivers_one_notification_that_many_times_with_one_event_id(
     client: FlaskClient, uow: UnitOfWork, seed: dict[str, Any], engine: Engine, config: Config,
-    receiver: Receiver, copies: int,  # noqa: F811
+    receiver: Receiver, copies: int,
 ) -> None:
     project = Project(client, uow, seed)
     connect(project, receiver.url)
@@ -58,7 +58,7 @@ def test_a_duplicate_fault_delivers_one_notification_that_many_times_with_one_ev
 
 def test_a_delivery_fault_matches_its_event_and_connector_only(
     client: FlaskClient, uow: UnitOfWork, seed: dict[str, Any], engine: Engine, config: Config,
-    receivers: list[Receiver],  # noqa: F811
+    receivers: list[Receiver],
 ) -> None:
     first, second = Receiver(), Receiver()
     receivers.extend([first, second])
@@ -78,7 +78,7 @@ def test_a_delivery_fault_matches_its_event_and_connector_only(
 
 def test_a_delay_fault_holds_the_notification_without_spending_an_attempt(
     client: FlaskClient, uow: UnitOfWork, seed: dict[str, Any], engine: Engine, config: Config,
-    receiver: Receiver,  # noqa: F811
+    receiver: Receiver,
 ) -> None:
     project = Project(client, uow, seed)
     connect(project, receiver.url)

@@ -21,7 +21,7 @@ from tests import documents
 from tests.helpers import count_rows
 from tests.receiver import Receiver
 from tests.test_inspector import _csrf, sign_in
-from tests.test_notifications import connect, log, receiver, receivers  # noqa: F401 - fixtures
+from tests.test_notifications import connect, log
 from tests.test_pipeline import Project, drain
 
 
@@ -55,7 +55,7 @@ def _resend(client: FlaskClient, project: Project, evt: str, token: str | None) 
 
 def test_the_view_shows_each_payload_as_the_receiver_got_it(
     client: FlaskClient, uow: UnitOfWork, project: Project, engine: Engine, config: Config,
-    receiver: Receiver,  # noqa: F811
+    receiver: Receiver,
 ) -> None:
     connect(project, receiver.url)
     [task_id] = project.upload((documents.invoice_pdf(), "invoice.pdf"))["taskIds"]
@@ -71,7 +71,7 @@ def test_the_view_shows_each_payload_as_the_receiver_got_it(
 
 def test_send_again_is_a_new_attempt_with_the_same_event_id_and_body(
     client: FlaskClient, uow: UnitOfWork, project: Project, engine: Engine, config: Config,
-    receiver: Receiver,  # noqa: F811
+    receiver: Receiver,
 ) -> None:
     connect(project, receiver.url)
     project.upload((documents.invoice_pdf(), "invoice.pdf"))
@@ -174,7 +174,7 @@ def test_send_again_without_its_scopes_or_token_changes_nothing(
 
 def test_another_projects_notification_is_not_found(
     client: FlaskClient, uow: UnitOfWork, project: Project, seed: dict[str, Any],
-    engine: Engine, config: Config, receiver: Receiver,  # noqa: F811
+    engine: Engine, config: Config, receiver: Receiver,
 ) -> None:
     connect(project, receiver.url)
     project.upload((documents.invoice_pdf(), "invoice.pdf"))

@@ -8,7 +8,6 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -32,21 +31,6 @@ from tests.test_pipeline import Project, drain
 UPLOAD_FIELDS = {"id", "name", "status", "files", "meta", "folder_id", "created_at"}
 PAYLOAD_FIELDS = {"id", "event", "event_level", "team_id", "project_id", "created_at", "upload",
                   "task"}
-
-
-@pytest.fixture
-def receivers() -> Iterator[list[Receiver]]:
-    made: list[Receiver] = []
-    yield made
-    for receiver in made:
-        receiver.close()
-
-
-@pytest.fixture
-def receiver(receivers: list[Receiver]) -> Receiver:
-    made = Receiver()
-    receivers.append(made)
-    return made
 
 
 def connect(project: Project, url: str, **fields: Any) -> dict[str, Any]:

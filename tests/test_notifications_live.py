@@ -121,14 +121,6 @@ def setting_factory(database_url: str, tmp_path: Path, engine: Engine,
         setting.stop()
 
 
-@pytest.fixture
-def receivers() -> Iterator[list[Receiver]]:
-    made: list[Receiver] = []
-    yield made
-    for receiver in made:
-        receiver.close()
-
-
 def test_an_invoice_notifies_review_then_export_and_processed_over_live_processes(
     setting_factory: Any, receivers: list[Receiver],
 ) -> None:

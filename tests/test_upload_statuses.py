@@ -4,10 +4,8 @@ the list's filter, the inspector's list, the move to Processed, and `upload.proc
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
@@ -19,13 +17,6 @@ from tests.helpers import auth
 from tests.receiver import Receiver
 from tests.test_notifications import connect
 from tests.test_pipeline import Project, drain
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    made = Receiver()
-    yield made
-    made.close()
 
 
 def upload_of(project: Project, upload_id: str) -> dict[str, Any]:
