@@ -7,6 +7,7 @@ import json
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import wraps
 from typing import Any, ClassVar
 
@@ -120,5 +121,12 @@ def domain_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def emit(as_json: bool, document: dict[str, Any], human: str) -> None:
-    click.echo(json.dumps(document, indent=2) if as_json else human)
+    """`document` as JSON (its datetimes in ISO 8601) with --json, else the `human` line(s)."""
+    click.echo(json.dumps(document, indent=2, default=_iso) if as_json else human)
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 

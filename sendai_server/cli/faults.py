@@ -18,10 +18,6 @@ from .base import domain_errors, emit
 from .database import command_app, command_uow
 
 
-def _document(fault: dict[str, Any]) -> dict[str, Any]:
-    return {**fault, "created_at": fault["created_at"].isoformat()}
-
-
 def _line(fault: dict[str, Any]) -> str:
     remaining = "until deleted" if fault["remaining"] is None else f"{fault['remaining']} left"
     return (f"{fault['id']}  hits {fault['hits']}, {remaining}  "
@@ -86,7 +82,7 @@ def faults_add(team: str, after: bool, drop: bool, times: int, forever: bool,
     with command_uow() as uow:
         rules.check_operation(rule, known_operations(command_app()))
         made = rules.create_fault(uow, team, rule)
-    emit(as_json, {"fault": _document(made)}, made["id"])
+    emit(as_json, {"fault": made}, made["id"])
 
 
 @faults.command("list", help="A team's faults, with their hits.")
@@ -96,8 +92,7 @@ def faults_add(team: str, after: bool, drop: bool, times: int, forever: bool,
 def faults_list(team: str, as_json: bool) -> None:
     with command_uow() as uow:
         found = rules.list_faults(uow, team)
-    emit(as_json, {"faults": [_document(f) for f in found]},
-              "\n".join(_line(f) for f in found) or "no faults")
+    emit(as_json, {"faults": found}, "\n".join(_line(f) for f in found) or "no faults")
 
 
 @faults.command("clear", help="Delete a team's faults (or only --fault F).")

@@ -251,12 +251,10 @@ def connectors_create(project: str, url: str, name: str | None, method: str,
 def connectors_list(project: str, as_json: bool) -> None:
     with command_uow() as uow:
         found = connectors.list_connectors(uow, project)
-    for connector in found:
-        connector["created_at"] = connector["created_at"].isoformat()
-        if connector.get("disabled_at") is not None:  # a receiver's 410 (API.md §11)
-            connector["disabled_at"] = connector["disabled_at"].isoformat()
+    # A connector a receiver's 410 disabled says so (API.md §11).
     lines = [f"{c['id']}  {c['method']} {c['url']}  {','.join(c['events'])}"
-             + (f"  disabled {c['disabled_at']}" if c.get("disabled_at") else "") for c in found]
+             + (f"  disabled {c['disabled_at'].isoformat()}" if c.get("disabled_at") else "")
+             for c in found]
     emit(as_json, {"connectors": found}, "\n".join(lines) or "no connectors")
 
 
