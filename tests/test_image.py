@@ -61,7 +61,10 @@ def _why_not_docker() -> str | None:
 
 
 def _image_exists(tag: str) -> bool:
-    return docker("image", "inspect", tag, check=False, timeout=30) != ""
+    """Docker's exit status answers: for a missing tag `docker image inspect` exits 1 and still
+    prints `[]` on stdout, so its output says nothing about existence."""
+    done = subprocess.run(["docker", "image", "inspect", tag], capture_output=True, timeout=30)
+    return done.returncode == 0
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +82,7 @@ def image() -> str:
         made = subprocess.run([str(REPO_ROOT / "docker" / "local-base"), BASE_IMAGE],
                               capture_output=True, text=True, timeout=1800)
         assert made.returncode == 0, made.stderr[-4000:]
-    before = docker("image", "inspect", "-f", "{{.Id}}", IMAGE, check=False)
+    before = docker("image", "inspect", "-f", "{{.Id}}", IMAGE) if _image_exists(IMAGE) else ""
     built = subprocess.run(
         ["make", "-C", str(REPO_ROOT), "image", f"IMAGE={IMAGE}", f"PYTHON_IMAGE={BASE_IMAGE}"],
         capture_output=True, text=True, timeout=1800)
@@ -277,3 +280,10 @@ print(" ".join(found))
 
 def test_the_image_holds_no_compiler_pip_cache_or_test_dependency(image: str) -> None:
     assert docker("run", "--rm", image, "python3", "-c", CONTENTS) == ""
+
+
+def test_the_existence_check_reads_docker_s_exit_status(image: str) -> None:
+    """A tag that was never made is missing (Docker still prints `[]` for it, the output an
+    earlier check took for a present base), and the image just built is present."""
+    assert not _image_exists(f"sendai-no-such-image:{uuid.uuid4().hex[:12]}")
+    assert _image_exists(image)
