@@ -4,8 +4,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run test test-quick test-hosts lint examples-test dist bench bench-plugin bench-proxy clean \
-  image base-image
+.PHONY: help install run test test-unit test-quick test-hosts lint examples-test dist bench bench-plugin \
+  bench-proxy clean image base-image
+
+## This list: every target with the line of comment above it that starts with two hashes.
+help:
+	@awk '/^## / { doc = substr($$0, 4); next } /^[a-z][a-z-]*:/ && doc { \
+	  split($$1, t, ":"); printf "  %-14s %s\n", t[1], doc } { if ($$0 !~ /^## /) doc = "" }' \
+	  $(MAKEFILE_LIST)
 
 $(INSTALLED): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,17 +19,20 @@ $(INSTALLED): setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(INSTALLED)
 
+## Make the virtual environment (.venv) with the package and its dev tools.
 install: $(INSTALLED)
 
 # Migrate the embedded SQLite database, seed it when empty, print a ready-to-paste curl,
 # serve on SENDAI_BIND (default 127.0.0.1:8000; the printed addresses follow it, or
 # SENDAI_PUBLIC_URL when set).
+## Migrate and seed the embedded database, print a curl to paste, serve on 127.0.0.1:8000.
 run: install
 	$(BIN)/sendai-server db upgrade
 	$(BIN)/sendai-server demo-curl
 	$(BIN)/sendai-server serve
 
 # ruff, mypy, and import-linter's layer contracts (.importlinter): an import upward fails here.
+## ruff, mypy and the layer contracts of .importlinter.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy sendai_server
@@ -45,6 +54,7 @@ $(EXAMPLES_VENV)/.installed: setup.cfg pyproject.toml examples/requirements.txt
 	$(EXAMPLES_BIN)/python -m pip install --quiet '.[pytest]' -r examples/requirements.txt
 	touch $@
 
+## examples/ as a user runs them: the package installed from a wheel, in a venv of its own.
 examples-test: $(EXAMPLES_VENV)/.installed
 	rm -rf build
 	$(EXAMPLES_BIN)/python -m pip install --quiet --no-deps --force-reinstall .
@@ -61,6 +71,7 @@ examples-test: $(EXAMPLES_VENV)/.installed
 # by pip (PEP 517, from a clean build/) in a small virtual environment of its own.
 DIST_VENV ?= .venv-dist
 
+## A wheel of this checkout in dist/.
 dist:
 	rm -rf build dist/sendai_server-*.whl
 	test -x $(DIST_VENV)/bin/python || { $(PYTHON) -m venv $(DIST_VENV) && \
@@ -68,23 +79,33 @@ dist:
 	$(DIST_VENV)/bin/python -m pip wheel --quiet --no-deps --wheel-dir dist .
 	@ls dist/sendai_server-*.whl
 
-# Every test: SQLite always, PostgreSQL too when TEST_DATABASE_URL points at one.
+# The tests are a pyramid, one folder a layer (tests/unit, tests/app, tests/live; helpers and
+# fixtures in tests/support). Each target below runs one more layer than the last.
+## Every test, as CI runs it: lint, examples, then unit, app and live (SQLite; PostgreSQL too with TEST_DATABASE_URL).
 test: lint examples-test
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# Several hosts on one PostgreSQL and one S3 store (tests/test_hosts.py): two network
+## The unit layer alone: no app, no database, no process (seconds).
+# Without the plugins it never uses: hypothesis' and schemathesis' take longer to import than
+# the whole layer takes to run.
+test-unit: install
+	$(BIN)/pytest tests/unit -q -p no:schemathesis -p no:hypothesispytest -p no:anyio $(PYTEST_ARGS)
+
+# Several hosts on one PostgreSQL and one S3 store (tests/live/test_hosts.py): two network
 # namespaces, each serving with its worker. Needs root and TEST_DATABASE_URL; `make test` runs
 # it too (skipped there without them, unless SENDAI_REQUIRE_NETNS=1 as in .ci/run).
+## Only the several-hosts test (network namespaces; root and TEST_DATABASE_URL).
 test-hosts: install
-	$(BIN)/pytest tests/test_hosts.py $(PYTEST_ARGS)
+	$(BIN)/pytest tests/live/test_hosts.py $(PYTEST_ARGS)
 
-# While working: everything but the slow tests (live gunicorn, browsers, fuzzing, faults).
+## While working: lint, then the unit and app layers (in-process app on real databases).
 test-quick: lint
-	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/pytest tests/unit tests/app -m "not slow" $(PYTEST_ARGS)
 
 # Load test: sendai-server against a bare Flask app, side by side (bench/run.py; about 3
 # minutes on SQLite, twice that with BENCH_DATABASE_URL). Needs wrk: installed with apt-get
 # when run as root. BENCH_ARGS=--no-flatness skips the 1,000,000-task check.
+## The load test: this server against bare Flask and a raw-driver ceiling, side by side.
 bench: install
 	@command -v wrk >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -94,6 +115,7 @@ bench: install
 
 # Only the pytest plugin's costs (bench/plugin.py; about a minute, no wrk): a plain run with
 # and without the plugin, the first `sendai` test's start, 50 tests of one discard each.
+## Only the pytest plugin's costs.
 bench-plugin: install
 	$(BIN)/python bench/run.py --plugin-only
 
@@ -107,20 +129,24 @@ PYTHON_IMAGE ?= python:3.11-slim-bookworm
 LOCAL_BASE_IMAGE ?= sendai-python-base:bookworm
 EXTRA_CA_CERTS ?= $(wildcard /usr/local/share/ca-certificates/*.crt)
 
+## The container image (docker build).
 image:
 	docker build --build-arg PYTHON_IMAGE=$(PYTHON_IMAGE) \
 	  $(if $(strip $(EXTRA_CA_CERTS)),--build-arg PIP_EXTRA_CA_CERTS="$$(cat $(EXTRA_CA_CERTS))") \
 	  $(if $(PIP_INDEX_URL),--build-arg PIP_INDEX_URL=$(PIP_INDEX_URL)) \
 	  -t $(IMAGE) .
 
+## A Python base image from Debian's packages, for machines that cannot pull one.
 base-image:
 	docker/local-base $(LOCAL_BASE_IMAGE)
 
 # Only what `sendai-server proxy` adds per request (median, p99) against calling the server
 # directly, and its memory over a 40 MiB upload; about 20 s, no wrk. Updates only the 'proxy'
 # part of bench/results.json (`make bench` measures it too; BENCH_ARGS=--no-proxy skips it).
+## Only what proxy mode adds per request.
 bench-proxy: install
 	$(BIN)/python bench/run.py --proxy-only
 
+## Remove the virtual environments and build outputs.
 clean:
 	rm -rf $(VENV) $(EXAMPLES_VENV) $(DIST_VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -4,7 +4,7 @@ GET /v2/<team_id>/project/<project_id>/task/<task_id> and POST .../task/<task_id
 answered from the database DATABASE_URL names (read as the server reads it) with the driver
 alone: stdlib `sqlite3` for sqlite:///..., psycopg 3 for postgresql://... One connection per
 worker thread, opened on first use after gunicorn's fork. The statements are the server's
-own, as text (tests/test_raw_peer.py checks them against the server's compiled SQLAlchemy
+own, as text (tests/app/test_raw_peer.py checks them against the server's compiled SQLAlchemy
 statements): the key lookup by the SHA-256 of the bearer key, the task row, the children
 UNION ALL; a discard runs BEGIN (BEGIN IMMEDIATE on SQLite, behind the same writer flock the
 server takes), the task row (FOR UPDATE on PostgreSQL), the UPDATE, the audit INSERT, COMMIT,
@@ -286,7 +286,7 @@ class _SQLite(_Backend):
 
         conn = sqlite3.connect(self.path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
                                isolation_level=None, check_same_thread=False)
-        # The server's settings (sendai_server/db.py): WAL, synchronous=NORMAL.
+        # The server's settings (sendai_server/store/db.py): WAL, synchronous=NORMAL.
         for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON",
                        f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}"):
             conn.execute(f"PRAGMA {pragma}")

@@ -75,11 +75,9 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from bench import counting, raw_app  # noqa: E402
 from bench import plugin as plugin_bench  # noqa: E402
-from sendai_server import create_app, migrate  # noqa: E402
+from sendai_server import create_app  # noqa: E402
 from sendai_server.config import Config  # noqa: E402
-from sendai_server.db import make_engine  # noqa: E402
-from sendai_server.lifecycle import TaskStatus  # noqa: E402
-from sendai_server.models import Job, utcnow  # noqa: E402
+from sendai_server.domain.lifecycle import TaskStatus  # noqa: E402
 from sendai_server.pipeline.extraction import extract  # noqa: E402
 from sendai_server.services.connectors import ConnectorSpec, create_connector  # noqa: E402
 from sendai_server.services.demo import seed_demo  # noqa: E402
@@ -91,7 +89,10 @@ from sendai_server.services.task_creation import (  # noqa: E402
     synthetic_pages,
 )
 from sendai_server.services.tasks import fire_on_task  # noqa: E402
-from sendai_server.uow import UnitOfWork  # noqa: E402
+from sendai_server.store import migrate  # noqa: E402
+from sendai_server.store.db import make_engine  # noqa: E402
+from sendai_server.store.models import Job, utcnow  # noqa: E402
+from sendai_server.store.uow import UnitOfWork  # noqa: E402
 
 SMALL_COUNT = 40_000
 LARGE_COUNT = 6  # the GET load's 4, and one to discard in-process for each of server and raw

@@ -7,9 +7,9 @@ from logging.config import fileConfig
 from alembic import context
 
 from sendai_server.config import Config
-from sendai_server.db import make_engine
-from sendai_server.models import Base
-from sendai_server.uow import UnitOfWork
+from sendai_server.store.db import make_engine
+from sendai_server.store.models import Base
+from sendai_server.store.uow import UnitOfWork
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -19,7 +19,7 @@ target_metadata = Base.metadata
 
 
 def database_url() -> str:
-    # Set by sendai_server.migrate when the CLI or the tests drive Alembic; otherwise the
+    # Set by sendai_server.store.migrate when the CLI or the tests drive Alembic; otherwise the
     # application's own configuration, exactly as the server would read it.
     return config.get_main_option("sqlalchemy.url") or Config.from_env().database_url
 

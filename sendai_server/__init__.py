@@ -2,7 +2,7 @@
 
 Importing the package imports nothing else: Flask, SQLAlchemy and the application load when
 `create_app` is first called, so neither a worker, a service or a migration that imports
-`sendai_server.<something>` (tests/test_layers.py) nor the pytest plugin loaded into every
+`sendai_server.<something>` (tests/app/test_layers.py) nor the pytest plugin loaded into every
 pytest run (sendai_server.testing.plugin) pays for the web layer.
 """
 
@@ -20,9 +20,12 @@ def create_app(config: Config | None = None) -> Flask:
     """Build the application. The only place a Flask app is made."""
     from flask import Flask
 
-    from . import api, auth, cli, db, inspect, logs, ratelimit, web
+    from . import cli
     from .config import Config
-    from .storage import storage_from_url
+    from .store import db
+    from .store.storage import storage_from_url
+    from .web import api, auth, inspect, logs, ratelimit
+    from .web import context as web
 
     config = config or Config.from_env()
     config.check()

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import sendai_server.models
+import sendai_server.store.models
 
 revision: str = '0001'
 down_revision: str | None = None
@@ -23,7 +23,7 @@ def upgrade() -> None:
     op.create_table('team',
     sa.Column('id', sa.String(length=64), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
-    sa.Column('created_at', sendai_server.models.UTCDateTime(), nullable=False),
+    sa.Column('created_at', sendai_server.store.models.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_team'))
     )
     op.create_table('api_key',
@@ -32,9 +32,9 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('scopes', sa.JSON(), nullable=False),
     sa.Column('key_hash', sa.String(length=64), nullable=False),
-    sa.Column('created_at', sendai_server.models.UTCDateTime(), nullable=False),
-    sa.Column('revoked_at', sendai_server.models.UTCDateTime(), nullable=True),
-    sa.Column('last_used_at', sendai_server.models.UTCDateTime(), nullable=True),
+    sa.Column('created_at', sendai_server.store.models.UTCDateTime(), nullable=False),
+    sa.Column('revoked_at', sendai_server.store.models.UTCDateTime(), nullable=True),
+    sa.Column('last_used_at', sendai_server.store.models.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['team_id'], ['team.id'], name=op.f('fk_api_key_team_id_team'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_key')),
     sa.UniqueConstraint('key_hash', name=op.f('uq_api_key_key_hash'))
@@ -46,7 +46,7 @@ def upgrade() -> None:
     sa.Column('id', sa.String(length=64), nullable=False),
     sa.Column('team_id', sa.String(length=64), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
-    sa.Column('created_at', sendai_server.models.UTCDateTime(), nullable=False),
+    sa.Column('created_at', sendai_server.store.models.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['team_id'], ['team.id'], name=op.f('fk_project_team_id_team'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_project'))
     )
@@ -64,14 +64,14 @@ def upgrade() -> None:
     sa.Column('id', sa.String(length=64), nullable=False),
     sa.Column('project_id', sa.String(length=64), nullable=False),
     sa.Column('name', sa.String(length=500), nullable=False),
-    sa.Column('created_at', sendai_server.models.UTCDateTime(), nullable=False),
+    sa.Column('created_at', sendai_server.store.models.UTCDateTime(), nullable=False),
     sa.Column('status', sa.Enum('PROCESSING', 'REVIEWING', 'COMPLETED', 'FAILED', 'DISCARDED', 'FILTERED', name='status', native_enum=False, create_constraint=True, length=16), nullable=False),
     sa.Column('step_type', sa.String(length=64), nullable=False),
     sa.Column('upload_id', sa.String(length=64), nullable=True),
     sa.Column('approved', sa.Boolean(), nullable=False),
-    sa.Column('exported_at', sendai_server.models.UTCDateTime(), nullable=True),
-    sa.Column('export_failed_at', sendai_server.models.UTCDateTime(), nullable=True),
-    sa.Column('last_opened_at', sendai_server.models.UTCDateTime(), nullable=True),
+    sa.Column('exported_at', sendai_server.store.models.UTCDateTime(), nullable=True),
+    sa.Column('export_failed_at', sendai_server.store.models.UTCDateTime(), nullable=True),
+    sa.Column('last_opened_at', sendai_server.store.models.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['project_id'], ['project.id'], name=op.f('fk_task_project_id_project'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_task'))
     )
@@ -100,7 +100,7 @@ def upgrade() -> None:
     sa.Column('approved', sa.Boolean(), nullable=False),
     sa.Column('key_id', sa.String(length=64), nullable=True),
     sa.Column('request_id', sa.String(length=128), nullable=True),
-    sa.Column('created_at', sendai_server.models.UTCDateTime(), nullable=False),
+    sa.Column('created_at', sendai_server.store.models.UTCDateTime(), nullable=False),
     sa.Column('details', sa.JSON(), nullable=True),
     sa.ForeignKeyConstraint(['task_id'], ['task.id'], name=op.f('fk_task_event_task_id_task'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('seq', name=op.f('pk_task_event')),

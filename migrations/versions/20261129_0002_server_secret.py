@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import sendai_server.models
+import sendai_server.store.models
 
 revision: str = '0002_server_secret'
 down_revision: str | None = '0001'
@@ -22,7 +22,7 @@ def upgrade() -> None:
     op.create_table('server_secret',
     sa.Column('name', sa.String(length=64), nullable=False),
     sa.Column('value', sa.String(length=200), nullable=False),
-    sa.Column('created_at', sendai_server.models.UTCDateTime(), nullable=False),
+    sa.Column('created_at', sendai_server.store.models.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('name', name=op.f('pk_server_secret'))
     )
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-import sendai_server.models
+import sendai_server.store.models
 
 revision: str = '0003_uploads_and_pipeline'
 down_revision: str | None = '0002_server_secret'
@@ -37,7 +37,7 @@ def upgrade() -> None:
     sa.Column('project_id', sa.String(length=64), nullable=False),
     sa.Column('name', sa.String(length=64), nullable=False),
     sa.Column('system', sa.Boolean(), nullable=False),
-    sa.Column('created_at', sendai_server.models.UTCDateTime(), nullable=False),
+    sa.Column('created_at', sendai_server.store.models.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['project_id'], ['project.id'], name=op.f('fk_folder_project_id_project'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_folder')),
     sa.UniqueConstraint('project_id', 'name', name=op.f('uq_folder_project_id_name'))
@@ -48,9 +48,9 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=500), nullable=False),
     sa.Column('folder_id', sa.String(length=64), nullable=True),
     sa.Column('meta', sa.JSON(), nullable=False),
-    sa.Column('moved_at', sendai_server.models.UTCDateTime(), nullable=True),
-    sa.Column('created_at', sendai_server.models.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', sendai_server.models.UTCDateTime(), nullable=False),
+    sa.Column('moved_at', sendai_server.store.models.UTCDateTime(), nullable=True),
+    sa.Column('created_at', sendai_server.store.models.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', sendai_server.store.models.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['folder_id'], ['folder.id'], name=op.f('fk_upload_folder_id_folder'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['project_id'], ['project.id'], name=op.f('fk_upload_project_id_project'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_upload'))
@@ -104,12 +104,12 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=32), nullable=False),
     sa.Column('task_id', sa.String(length=64), nullable=True),
     sa.Column('payload', sa.JSON(), nullable=True),
-    sa.Column('run_at', sendai_server.models.UTCDateTime(), nullable=False),
+    sa.Column('run_at', sendai_server.store.models.UTCDateTime(), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('leased_until', sendai_server.models.UTCDateTime(), nullable=True),
+    sa.Column('leased_until', sendai_server.store.models.UTCDateTime(), nullable=True),
     sa.Column('lease_token', sa.String(length=64), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
-    sa.Column('created_at', sendai_server.models.UTCDateTime(), nullable=False),
+    sa.Column('created_at', sendai_server.store.models.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['task_id'], ['task.id'], name=op.f('fk_job_task_id_task'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_job')),
     sqlite_autoincrement=True,
@@ -121,7 +121,7 @@ def upgrade() -> None:
     sa.Column('sha256', sa.String(length=64), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('pages', sa.JSON(), nullable=True),
-    sa.Column('created_at', sendai_server.models.UTCDateTime(), nullable=False),
+    sa.Column('created_at', sendai_server.store.models.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['project_id'], ['project.id'], name=op.f('fk_outcome_project_id_project'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('project_id', 'sha256', name=op.f('pk_outcome'))
     )

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import sendai_server.models
+import sendai_server.store.models
 
 revision: str = '0004_notifications'
 down_revision: str | None = '0003_uploads_and_pipeline'
@@ -29,7 +29,7 @@ def upgrade() -> None:
     sa.Column('bearer', sa.String(length=2000), nullable=True),
     sa.Column('secret', sa.String(length=2000), nullable=True),
     sa.Column('events', sa.JSON(), nullable=False),
-    sa.Column('created_at', sendai_server.models.UTCDateTime(), nullable=False),
+    sa.Column('created_at', sendai_server.store.models.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['project_id'], ['project.id'], name=op.f('fk_connector_project_id_project'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_connector'))
     )
@@ -44,8 +44,8 @@ def upgrade() -> None:
     sa.Column('task_id', sa.String(length=64), nullable=True),
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('created_at', sendai_server.models.UTCDateTime(), nullable=False),
-    sa.Column('finished_at', sendai_server.models.UTCDateTime(), nullable=True),
+    sa.Column('created_at', sendai_server.store.models.UTCDateTime(), nullable=False),
+    sa.Column('finished_at', sendai_server.store.models.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['connector_id'], ['connector.id'], name=op.f('fk_notification_connector_id_connector'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['project_id'], ['project.id'], name=op.f('fk_notification_project_id_project'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('seq', name=op.f('pk_notification')),
@@ -56,7 +56,7 @@ def upgrade() -> None:
     op.create_table('notification_attempt',
     sa.Column('notification_seq', sa.Integer(), nullable=False),
     sa.Column('n', sa.Integer(), nullable=False),
-    sa.Column('at', sendai_server.models.UTCDateTime(), nullable=False),
+    sa.Column('at', sendai_server.store.models.UTCDateTime(), nullable=False),
     sa.Column('status_code', sa.Integer(), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('duration_ms', sa.Integer(), nullable=True),

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-import sendai_server.models
+import sendai_server.store.models
 
 revision: str = '0005_server_secret_made'
 down_revision: str | None = '0004_notifications'
@@ -30,7 +30,7 @@ _NAME = 'pagination_token'
 def upgrade() -> None:
     server_secret = sa.table(
         'server_secret', sa.column('name', sa.String(64)), sa.column('value', sa.String(200)),
-        sa.column('created_at', sendai_server.models.UTCDateTime()),
+        sa.column('created_at', sendai_server.store.models.UTCDateTime()),
     )
     conn = op.get_bind()
     if conn.scalar(sa.select(server_secret.c.name).where(server_secret.c.name == _NAME)) is None:

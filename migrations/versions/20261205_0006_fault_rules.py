@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import sendai_server.models
+import sendai_server.store.models
 
 revision: str = '0006_fault_rules'
 down_revision: str | None = '0005_server_secret_made'
@@ -35,7 +35,7 @@ def upgrade() -> None:
     sa.Column('seed', sa.BigInteger(), nullable=True),
     sa.Column('matched', sa.Integer(), nullable=False),
     sa.Column('hits', sa.Integer(), nullable=False),
-    sa.Column('created_at', sendai_server.models.UTCDateTime(), nullable=False),
+    sa.Column('created_at', sendai_server.store.models.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['team_id'], ['team.id'], name=op.f('fk_fault_team_id_team'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('seq', name=op.f('pk_fault')),
     sa.UniqueConstraint('id', name=op.f('uq_fault_id'))

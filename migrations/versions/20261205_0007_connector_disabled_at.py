@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import sendai_server.models
+import sendai_server.store.models
 
 revision: str = '0007_connector_disabled_at'
 down_revision: str | None = '0006_fault_rules'
@@ -20,7 +20,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table('connector') as batch:
-        batch.add_column(sa.Column('disabled_at', sendai_server.models.UTCDateTime(),
+        batch.add_column(sa.Column('disabled_at', sendai_server.store.models.UTCDateTime(),
                                    nullable=True))
 
 

@@ -15,9 +15,9 @@ import click
 from alembic.util import CommandError as AlembicCommandError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from .. import migrate
 from ..config import ConfigError
-from ..errors import SendAIError
+from ..domain.errors import SendAIError
+from ..store import migrate
 
 
 class CommandFailure(Exception):

@@ -13,9 +13,10 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
-from .. import create_app, migrate
+from .. import create_app
 from ..config import Config
-from ..uow import UnitOfWork
+from ..store import migrate
+from ..store.uow import UnitOfWork
 from .base import CommandFailure, OpenedDatabase
 
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")

@@ -11,9 +11,9 @@ from typing import Any
 import click
 from marshmallow import ValidationError as SchemaError
 
-from .. import faults as rules
-from ..api.faults import known_operations
-from ..errors import ValidationError
+from ..domain.errors import ValidationError
+from ..services import faults as rules
+from ..web.api.faults import known_operations
 from .base import domain_errors, emit
 from .database import command_app, command_uow
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .. import migrate
+from ..store import migrate
 from .database import app_engine, check_schema, command_app
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from ..config import Config
-from ..lifecycle import TaskStatus, mermaid_diagram
+from ..domain.lifecycle import TaskStatus, mermaid_diagram
 from ..services import connectors, keys, projects, uploads
 from ..services.task_creation import TaskSpec, create_tasks, synthetic_pages
 from .base import domain_errors, emit

@@ -11,10 +11,10 @@ import threading
 import click
 
 from ..config import Config
-from ..db import make_engine
-from ..parent_watch import end_with_parent
 from ..pipeline.worker import DELIVERY_CONCURRENCY, run_worker
-from . import supervisor
+from ..process import supervisor
+from ..process.parent_watch import end_with_parent
+from ..store.db import make_engine
 from .address import public_base_url
 from .base import CommandFailure
 from .database import app_engine, check_schema, command_app, schema_mismatch
@@ -53,8 +53,8 @@ def worker(concurrency: int, delivery_concurrency: int) -> None:
         engine.dispose()
 
 
-@click.command(help="Serve the API under gunicorn (settings in sendai_server/gunicorn_conf.py), "
-                   "with one "
+@click.command(help="Serve the API under gunicorn (settings in "
+                   "sendai_server/process/gunicorn_conf.py), with one "
                    "pipeline worker beside it unless --no-worker. Refuses a database whose "
                    "schema is not at this version's head.")
 @click.option("--bind", help="HOST:PORT (default SENDAI_BIND or 127.0.0.1:8000).")
@@ -89,7 +89,7 @@ def serve(
     # does, from any working directory.
     argv = [
         sys.executable, "-m", "gunicorn",
-        "--config", "python:sendai_server.gunicorn_conf",
+        "--config", "python:sendai_server.process.gunicorn_conf",
         "--bind", bind,
         "--workers", str(workers or config.workers),
         "sendai_server:create_app()",

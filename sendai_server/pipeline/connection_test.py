@@ -12,11 +12,11 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from ..errors import NotFound
-from ..ids import is_lookup_id, new_id
-from ..models import Connector, Project
+from ..domain.errors import NotFound
+from ..domain.ids import is_lookup_id, new_id
 from ..services.keys import Principal
-from ..uow import UnitOfWork
+from ..store.models import Connector, Project
+from ..store.uow import UnitOfWork
 from .deliveries import send
 
 

@@ -43,16 +43,17 @@ from typing import Any
 import httpx
 from sqlalchemy import Connection, func, insert, select, update
 
-from .. import faults, jobs
 from ..config import Config
-from ..errors import InvalidTaskState, NotFound, Unavailable
-from ..jobs import ClaimedJob
-from ..models import Connector, Notification, NotificationAttempt, Project, Task, Team, utcnow
-from ..notification_events import BY_EVENT
+from ..domain.errors import InvalidTaskState, NotFound, Unavailable
+from ..domain.notification_events import BY_EVENT
+from ..domain.statuses import NotificationStatus
+from ..services import faults
 from ..services.notifications import schedule_heads
 from ..services.tasks import fire_on_task
-from ..statuses import NotificationStatus
-from ..uow import UnitOfWork
+from ..store import jobs
+from ..store.jobs import ClaimedJob
+from ..store.models import Connector, Notification, NotificationAttempt, Project, Task, Team, utcnow
+from ..store.uow import UnitOfWork
 from . import delivery_auth
 
 log = logging.getLogger("sendai_server.deliveries")

@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 from PIL import Image, ImageSequence
 from pypdf import PdfReader
 
-from ..file_types import EMAIL, JPEG, PDF, PNG, TEXT, TIFF
+from ..domain.file_types import EMAIL, JPEG, PDF, PNG, TEXT, TIFF
 from ..services.emails import failure_of
 
 DPI = 300

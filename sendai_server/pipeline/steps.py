@@ -16,14 +16,14 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from .. import jobs
-from ..lifecycle import TaskStatus
-from ..models import Annotation, Outcome, Page, Task, UploadFile
+from ..domain.lifecycle import TaskStatus
 from ..services.projects import ProjectSettings, project_settings
 from ..services.task_creation import replace_pages
 from ..services.tasks import fire_on_task
-from ..storage import Storage
-from ..uow import UnitOfWork
+from ..store import jobs
+from ..store.models import Annotation, Outcome, Page, Task, UploadFile
+from ..store.storage import Storage
+from ..store.uow import UnitOfWork
 from .extraction import extract
 
 Handler = Callable[[UnitOfWork, Any], None]

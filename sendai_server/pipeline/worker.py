@@ -47,12 +47,12 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from .. import jobs
 from ..config import Config
-from ..errors import Unavailable
-from ..jobs import ClaimedJob, LeaseLost
-from ..models import utcnow
-from ..uow import UnitOfWork
+from ..domain.errors import Unavailable
+from ..store import jobs
+from ..store.jobs import ClaimedJob, LeaseLost
+from ..store.models import utcnow
+from ..store.uow import UnitOfWork
 
 log = logging.getLogger("sendai_server.worker")
 
@@ -69,7 +69,7 @@ MIN_SLEEP_SECONDS = 0.05
 def load_handlers(config: Config) -> dict[str, Handler]:
     """The pipeline's steps (steps.py, reading files from the configured storage), the
     deliveries, and, outside production, the test handlers SENDAI_TEST_JOB_HANDLERS names."""
-    from ..storage import storage_from_url
+    from ..store.storage import storage_from_url
     from . import deliveries, steps
 
     handlers = {**steps.handlers(storage_from_url(config.storage_url)),

@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl, unquote
 
 import httpx
 
-from ..ids import CLIENT_REQUEST_ID, new_id
+from ..domain.ids import CLIENT_REQUEST_ID, new_id
 from .contract import CheckedResponse, Contract, Finding
 from .recording import BodyCopy, Recording, is_json, redacted
 

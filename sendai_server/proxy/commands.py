@@ -13,7 +13,7 @@ import click
 import httpx
 from gunicorn.app.base import BaseApplication
 
-from .. import logs
+from ..web import logs
 from .recording import Recording, read_exchanges, summarize, summary_text
 
 
@@ -29,7 +29,7 @@ class _ProxyServer(BaseApplication):
         settings = {
             "bind": self.bind, "workers": 1, "threads": self.threads,
             # Our JSON error shape for what gunicorn refuses itself, and a lingering close.
-            "worker_class": "sendai_server.gunicorn_worker.JSONErrorThreadWorker",
+            "worker_class": "sendai_server.process.gunicorn_worker.JSONErrorThreadWorker",
             "timeout": 0, "graceful_timeout": 10, "keepalive": 5, "accesslog": None,
             "errorlog": "-", "loglevel": "warning",
         }

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Connection, case, delete, func, or_, select
 
-from ..job_kinds import DELIVER
-from ..models import Connector, Job, Notification, Task, utcnow
-from ..uow import UnitOfWork
+from ..domain.job_kinds import DELIVER
+from ..store.models import Connector, Job, Notification, Task, utcnow
+from ..store.uow import UnitOfWork
 
 
 @dataclass(frozen=True)

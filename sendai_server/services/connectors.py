@@ -17,11 +17,11 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, delete, insert, select
 
-from ..errors import NotFound, ValidationError
-from ..ids import is_lookup_id, new_id
-from ..models import Connector, Project
-from ..notification_events import SUBSCRIPTIONS
-from ..uow import UnitOfWork
+from ..domain.errors import NotFound, ValidationError
+from ..domain.ids import is_lookup_id, new_id
+from ..domain.notification_events import SUBSCRIPTIONS
+from ..store.models import Connector, Project
+from ..store.uow import UnitOfWork
 from .connector_auth import check_token_auth, masked_token_auth
 from .keys import Principal
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ..lifecycle import TaskStatus
-from ..models import Project, Task, Team
-from ..uow import UnitOfWork
+from ..domain.lifecycle import TaskStatus
+from ..store.models import Project, Task, Team
+from ..store.uow import UnitOfWork
 from .keys import create_key, revoke_key
 from .projects import ProjectSettings, create_project, create_team
 from .task_creation import TaskSpec, create_tasks, synthetic_pages

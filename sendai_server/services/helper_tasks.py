@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import delete, insert
 
 from ..config import DEFAULT_PIPELINE_DELAY
-from ..lifecycle import PIPELINE_EVENTS, TaskStatus
-from ..models import Outcome
-from ..uow import UnitOfWork
+from ..domain.lifecycle import PIPELINE_EVENTS, TaskStatus
+from ..store.models import Outcome
+from ..store.uow import UnitOfWork
 from .keys import Principal
 from .task_creation import TaskSpec, create_tasks
 from .task_reads import PublicTask, load_public_task

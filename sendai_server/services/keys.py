@@ -14,11 +14,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, bindparam, insert, or_, select, update
 
-from ..errors import InsufficientScope, NotFound, Unauthenticated, ValidationError
-from ..ids import new_id
-from ..models import ApiKey, ApiKeyProject, Project, Team
-from ..statements import Statement
-from ..uow import UnitOfWork
+from ..domain.errors import InsufficientScope, NotFound, Unauthenticated, ValidationError
+from ..domain.ids import new_id
+from ..store.models import ApiKey, ApiKeyProject, Project, Team
+from ..store.statements import Statement
+from ..store.uow import UnitOfWork
 
 KEY_PREFIX = "sk_"
 

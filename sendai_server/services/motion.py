@@ -14,9 +14,9 @@ from collections.abc import Collection
 
 from sqlalchemy import select
 
-from ..jobs import MAX_ATTEMPTS
-from ..models import Job, Task
-from ..uow import UnitOfWork
+from ..store.jobs import MAX_ATTEMPTS
+from ..store.models import Job, Task
+from ..store.uow import UnitOfWork
 
 
 def tasks_in_motion(uow: UnitOfWork, task_ids: Collection[str]) -> set[str]:

@@ -25,15 +25,15 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, func, insert, select
 
-from .. import jobs
-from ..ids import new_id
-from ..lifecycle import TaskStatus
-from ..models import Connector, Notification, NotificationAttempt, Project
-from ..notification_events import NOTIFICATION_EVENTS, NotificationEvent
-from ..objects import TaskSchema, Timestamp, UploadSchema
-from ..statuses import NotificationStatus
-from ..uow import UnitOfWork
+from ..domain.ids import new_id
+from ..domain.lifecycle import TaskStatus
+from ..domain.notification_events import NOTIFICATION_EVENTS, NotificationEvent
+from ..domain.statuses import NotificationStatus
+from ..store import jobs
+from ..store.models import Connector, Notification, NotificationAttempt, Project
+from ..store.uow import UnitOfWork
 from .keys import Principal
+from .objects import TaskSchema, Timestamp, UploadSchema
 from .paging import Keyset, Page, fetch_page
 from .task_reads import add_meta_and_pages, load_public_task
 from .upload_reads import load_upload

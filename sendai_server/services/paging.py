@@ -20,8 +20,8 @@ from typing import Any
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import Connection, FromClause, Select, func, select, tuple_
 
-from ..errors import ValidationError
-from ..uow import UnitOfWork
+from ..domain.errors import ValidationError
+from ..store.uow import UnitOfWork
 
 Item = dict[str, Any]
 

@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from ..errors import NotFound, ValidationError
-from ..ids import is_lookup_id, new_id
-from ..models import Folder, Project, Team
-from ..uow import UnitOfWork
+from ..domain.errors import NotFound, ValidationError
+from ..domain.ids import is_lookup_id, new_id
+from ..store.models import Folder, Project, Team
+from ..store.uow import UnitOfWork
 from .keys import Principal
 
 SYSTEM_FOLDERS = ("Inbox", "Processed", "Reported", "Bin")

@@ -18,11 +18,11 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from .. import jobs
-from ..errors import NotFound, ValidationError
-from ..models import Connector, Notification, NotificationAttempt, utcnow
-from ..statuses import NotificationStatus
-from ..uow import UnitOfWork
+from ..domain.errors import NotFound, ValidationError
+from ..domain.statuses import NotificationStatus
+from ..store import jobs
+from ..store.models import Connector, Notification, NotificationAttempt, utcnow
+from ..store.uow import UnitOfWork
 from .keys import Principal
 
 

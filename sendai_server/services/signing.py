@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from ..errors import Unavailable
-from ..models import ServerSecret
-from ..uow import NOT_MIGRATED, UnitOfWork
+from ..domain.errors import Unavailable
+from ..store.models import ServerSecret
+from ..store.uow import NOT_MIGRATED, UnitOfWork
 
 TOKEN_SECRET_NAME = "pagination_token"
 

@@ -14,11 +14,11 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert
 
-from ..errors import NotFound
-from ..ids import new_id
-from ..lifecycle import TaskStatus
-from ..models import ITEM_KINDS, Page, Task, TaskEvent, TaskMeta, Upload
-from ..uow import UnitOfWork
+from ..domain.errors import NotFound
+from ..domain.ids import new_id
+from ..domain.lifecycle import TaskStatus
+from ..store.models import ITEM_KINDS, Page, Task, TaskEvent, TaskMeta, Upload
+from ..store.uow import UnitOfWork
 from .projects import INBOX, folder_ids
 
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ..lifecycle import TaskStatus
-from ..models import Task
-from ..uow import UnitOfWork
+from ..domain.lifecycle import TaskStatus
+from ..store.models import Task
+from ..store.uow import UnitOfWork
 from .keys import Principal
 from .paging import Keyset, Page, fetch_page
 from .task_reads import TASK_COLUMNS, add_meta_and_pages

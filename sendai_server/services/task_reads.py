@@ -30,8 +30,8 @@ from sqlalchemy import (
     union_all,
 )
 
-from ..models import ITEM_KINDS, Page, Task, TaskMeta
-from ..statements import Statement
+from ..store.models import ITEM_KINDS, Page, Task, TaskMeta
+from ..store.statements import Statement
 
 PublicTask = dict[str, Any]
 

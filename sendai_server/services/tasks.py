@@ -22,11 +22,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, insert, select, update
 
-from .. import jobs
 from ..config import DEFAULT_PIPELINE_DELAY
-from ..errors import InvalidTaskState, NotFound
-from ..ids import is_lookup_id, new_id
-from ..lifecycle import (
+from ..domain.errors import InvalidTaskState, NotFound
+from ..domain.ids import is_lookup_id, new_id
+from ..domain.lifecycle import (
     LifecycleState,
     Refusal,
     TaskStatus,
@@ -35,9 +34,10 @@ from ..lifecycle import (
     opens_task,
     past_tense,
 )
-from ..models import Task, TaskEvent
-from ..statements import Statement
-from ..uow import UnitOfWork
+from ..store import jobs
+from ..store.models import Task, TaskEvent
+from ..store.statements import Statement
+from ..store.uow import UnitOfWork
 from .keys import Principal
 from .notifications import notify_task_moved
 from .projects import project_settings

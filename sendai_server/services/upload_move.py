@@ -9,10 +9,10 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from ..errors import NotFound
-from ..ids import is_lookup_id
-from ..models import Task, Upload
-from ..uow import UnitOfWork
+from ..domain.errors import NotFound
+from ..domain.ids import is_lookup_id
+from ..store.models import Task, Upload
+from ..store.uow import UnitOfWork
 from .keys import Principal
 from .projects import INBOX, find_folder
 from .uploads import find_folder_by_name, get_upload

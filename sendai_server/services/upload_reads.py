@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from ..models import Upload, UploadFile
+from ..store.models import Upload, UploadFile
 from .upload_status import status_of
 
 _UPLOAD_COLUMNS = (Upload.id, Upload.name, Upload.folder_id, Upload.meta, Upload.created_at,

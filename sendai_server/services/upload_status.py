@@ -21,10 +21,8 @@ from sqlalchemy import (
     update,
 )
 
-from ..lifecycle import TaskStatus
-from ..models import Connector, Folder, Task, Upload
-from ..statements import Statement
-from ..statuses import (
+from ..domain.lifecycle import TaskStatus
+from ..domain.statuses import (
     UPLOAD_RULE_EVERY_STATUSES,
     UPLOAD_RULE_TASK_STATUSES,
     UPLOAD_STATUS_OTHERWISE,
@@ -34,6 +32,8 @@ from ..statuses import (
     UploadStatusRule,
     upload_status,
 )
+from ..store.models import Connector, Folder, Task, Upload
+from ..store.statements import Statement
 from .projects import INBOX, PROCESSED
 
 

@@ -24,14 +24,14 @@ from typing import IO, Any, BinaryIO, cast
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from .. import jobs
-from ..errors import NotFound, PayloadTooLarge, ValidationError
-from ..file_types import is_email, sniff
-from ..ids import is_lookup_id, new_id
-from ..lifecycle import TaskStatus
-from ..models import Folder, Task, Upload, UploadFile
-from ..storage import HEAD_BYTES, FileTooLarge, Storage
-from ..uow import UnitOfWork
+from ..domain.errors import NotFound, PayloadTooLarge, ValidationError
+from ..domain.file_types import is_email, sniff
+from ..domain.ids import is_lookup_id, new_id
+from ..domain.lifecycle import TaskStatus
+from ..store import jobs
+from ..store.models import Folder, Task, Upload, UploadFile
+from ..store.storage import HEAD_BYTES, FileTooLarge, Storage
+from ..store.uow import UnitOfWork
 from . import emails
 from .keys import Principal
 from .paging import Keyset, Page, fetch_page

@@ -17,11 +17,11 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..lifecycle import TaskStatus
+from ..domain.lifecycle import TaskStatus
 from ..services.demo import EDIT_SCOPES, HELPER_SCOPES
 from ..services.keys import canonical_scope, create_key
 from ..services.projects import ProjectSettings
-from ..uow import UnitOfWork
+from ..store.uow import UnitOfWork
 from . import faults
 from .client import File, read_file
 

@@ -13,13 +13,14 @@ from typing import Any
 from sqlalchemy import Engine
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from .. import create_app, migrate
+from .. import create_app
 from ..config import Config
 from ..pipeline.worker import run_worker
 from ..services.cleanup import drop_waiting_jobs
 from ..services.connectors import ConnectorSpec, create_connector
 from ..services.projects import ProjectSettings, create_project, create_team
-from ..uow import UnitOfWork
+from ..store import migrate
+from ..store.uow import UnitOfWork
 from .client import HelperClient
 from .project import SendAIProject
 from .receiver import NotificationReceiver

@@ -1,0 +1,11 @@
+"""The store: where state lives, and the one owner of transactions.
+
+The rule of this folder: it knows SQLAlchemy, the database and the file store, and nothing of
+HTTP or of use cases. It imports only `domain/` and `config`. Only `uow` begins, commits and
+rolls back; everything above receives a unit of work and never ends it.
+
+- `db`: engines (SQLite's pragmas and write lock, PostgreSQL's pool). `uow`: the unit of work.
+- `models`: the tables. `statements`: compiled statements of the hot path.
+- `jobs`: the job queue the services write to and the worker claims from.
+- `migrate`: Alembic, run from the package. `storage`: file storage (a folder or S3), by hash.
+"""

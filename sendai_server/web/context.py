@@ -1,0 +1,67 @@
+"""What every part of the web layer (api/, inspect/, auth) shares about the app it runs in: the
+request's unit of work and the server's signing secret. Services never import this: they take
+the unit of work as their first argument (uow.py), and stay Flask-free.
+
+`current_uow()` makes the request's unit of work on first use and the app context's teardown
+closes it (the shape of flaskr's `get_db`). The first one of a process checks that the
+database's schema is this version's.
+"""
+
+from __future__ import annotations
+
+from alembic.runtime.migration import MigrationContext
+from flask import Flask, current_app, g
+from sqlalchemy import Engine
+
+from ..domain.errors import Unavailable
+from ..services.signing import signing_secret
+from ..store import migrate
+from ..store.uow import NOT_MIGRATED, UnitOfWork
+
+_ENGINE = "sendai_engine"
+_SCHEMA_AT_HEAD = "sendai_schema_at_head"
+_TOKEN_SECRET = "sendai_token_secret"
+
+
+def init_app(app: Flask, engine: Engine) -> None:
+    app.extensions[_ENGINE] = engine
+    # Checked on the first request that needs the database (one statement per process), and
+    # again after any failure to check it, so a database migrated meanwhile is served at once.
+    app.extensions[_SCHEMA_AT_HEAD] = app.config["SENDAI"].allow_schema_mismatch
+
+    @app.teardown_appcontext
+    def _close_uow(_exc: BaseException | None) -> None:
+        uow = g.pop("uow", None)
+        if uow is not None:
+            uow.close()
+
+
+def current_uow() -> UnitOfWork:
+    """The request's unit of work, made on first use; closed when the request ends."""
+    uow: UnitOfWork | None = g.get("uow")
+    if uow is None:
+        uow = g.uow = UnitOfWork(current_app.extensions[_ENGINE])
+        if not current_app.extensions[_SCHEMA_AT_HEAD]:
+            _check_schema(uow)
+            current_app.extensions[_SCHEMA_AT_HEAD] = True
+    return uow
+
+
+def _check_schema(uow: UnitOfWork) -> None:
+    """503 `unavailable` on a database whose schema is not this version's (never migrated,
+    older, or migrated by a newer version): every request would fail in its own way."""
+    current = uow.first_read(lambda conn: MigrationContext.configure(conn).get_current_revision())
+    head = migrate.head_revision()
+    if current != head:
+        raise Unavailable(NOT_MIGRATED, details={"current": current, "head": head})
+
+
+def token_secret() -> str:
+    """The secret that signs pagination tokens and the inspector's sessions (services/
+    signing.py): the configured key, or the one every worker shares through the database.
+    Read once per process."""
+    extensions = current_app.extensions
+    if _TOKEN_SECRET not in extensions:
+        configured = current_app.config["SENDAI"].secret_key
+        extensions[_TOKEN_SECRET] = signing_secret(current_uow(), configured)
+    return str(extensions[_TOKEN_SECRET])

@@ -1,0 +1,75 @@
+"""Per-key rate limits (API.md §2, §3) with Flask-Limiter's storage and strategy.
+
+The count is checked in auth.py's `after_authentication` hook: after the key is known (so it is
+counted per key, never per address, and a request without a valid key is a 401, not a 429) and
+before visibility, scope and the body. The limiter key is the key's id, never the key itself.
+Only authenticated /v2 requests reach the hook: /healthz, /readyz, /openapi.json and /docs are
+never limited. Storage: memory (each worker counts alone) or Redis (one count for every worker
+and host) from SENDAI_RATE_LIMIT_STORAGE.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+from flask import Flask, current_app
+from flask_limiter import Limiter
+from limits import RateLimitItem, parse
+
+from ..domain.errors import RateLimited
+from ..services.keys import Principal
+from . import auth
+
+log = logging.getLogger("sendai_server.web.ratelimit")
+
+_EXTENSION = "sendai_rate_limit"
+
+
+class _KeyLimit:
+    def __init__(self, limiter: Limiter, item: RateLimitItem, prefix: str) -> None:
+        self.limiter = limiter
+        self.item = item
+        self.prefix = prefix
+
+    def hit(self, key_id: str) -> None:
+        strategy = self.limiter.limiter
+        try:
+            allowed = strategy.hit(self.item, self.prefix, "key", key_id)
+        except Exception:  # noqa: BLE001 - the store is down: serve, and say so in the log
+            log.exception("rate limit storage failed; request not limited")
+            return
+        if allowed:
+            return
+        reset_at = strategy.get_window_stats(self.item, self.prefix, "key", key_id).reset_time
+        retry_after = max(1, math.ceil(reset_at - time.time()))
+        raise RateLimited(
+            f"This API key is over its limit of {self.item}; retry in {retry_after} s.",
+            details={"limit": str(self.item), "retry_after": retry_after},
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+def check_rate_limit(principal: Principal) -> None:
+    """auth.after_authentication hook: count this request against the key's limit."""
+    key_limit: _KeyLimit | None = current_app.extensions.get(_EXTENSION)
+    if key_limit is not None:
+        key_limit.hit(principal.key_id)
+
+
+def init_app(app: Flask) -> None:
+    config = app.config["SENDAI"]
+    if not config.rate_limit:
+        return  # no hook: an unlimited server does no per-request work for limits
+    if check_rate_limit not in auth.after_authentication:
+        auth.after_authentication.append(check_rate_limit)
+    # No default or application limits: Flask-Limiter's own before_request check has nothing
+    # to do, and the per-key check runs where API.md's order puts it (the hook above).
+    limiter = Limiter(
+        key_func=lambda: "", app=app, storage_uri=config.rate_limit_storage,
+        strategy="fixed-window", headers_enabled=False,
+    )
+    app.extensions[_EXTENSION] = _KeyLimit(
+        limiter, parse(config.rate_limit), config.rate_limit_key_prefix
+    )

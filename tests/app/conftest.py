@@ -1,0 +1,4 @@
+"""The app layer: the app in-process (Flask's test client) and units of work on a real database,
+SQLite and, with TEST_DATABASE_URL, PostgreSQL. No gunicorn, no browser: `make test-quick`."""
+
+from tests.support.fixtures import *  # noqa: F403

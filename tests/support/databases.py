@@ -1,0 +1,23 @@
+"""The test databases: SQLite always, PostgreSQL when TEST_DATABASE_URL points at one."""
+
+from __future__ import annotations
+
+import os
+
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
+REQUIRE_POSTGRES = os.environ.get("SENDAI_REQUIRE_POSTGRES") == "1"
+BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
+
+
+def truncate_postgres(url: str) -> None:
+    """Every table emptied but server_secret: its one row is the migration's (0005), as on any
+    migrated database."""
+    from sendai_server.store.db import make_engine
+    from sendai_server.store.models import Base
+
+    engine = make_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables
+                       if t.name != "server_secret")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    engine.dispose()
