@@ -93,6 +93,7 @@ from sendai_server.store import migrate  # noqa: E402
 from sendai_server.store.db import make_engine  # noqa: E402
 from sendai_server.store.models import Job, utcnow  # noqa: E402
 from sendai_server.store.uow import UnitOfWork  # noqa: E402
+from sendai_server.web.context import engine_of  # noqa: E402
 
 SMALL_COUNT = 40_000
 LARGE_COUNT = 6  # the GET load's 4, and one to discard in-process for each of server and raw
@@ -135,20 +136,20 @@ def create_batch(app: Any, project_id: str, count: int, pages: int, annotations:
         TaskSpec(name=f"Task {n + 1}", status=TaskStatus.REVIEWING, pages=template)
         for n in range(count)
     )
-    with UnitOfWork(app.extensions["sendai_engine"]) as uow:
+    with UnitOfWork(engine_of(app)) as uow:
         return create_tasks(uow, project_id, specs)
 
 
 def build_main_database(url: str) -> dict[str, Any]:
     fresh_database(url)
     app = bench_app(url)
-    with UnitOfWork(app.extensions["sendai_engine"]) as uow:
+    with UnitOfWork(engine_of(app)) as uow:
         seed = seed_demo(uow)
     started = time.perf_counter()
     small = create_batch(app, seed["project_id"], SMALL_COUNT, 1, 5)
     create_seconds = time.perf_counter() - started
     large = create_batch(app, seed["project_id"], LARGE_COUNT, 50, 40)
-    app.extensions["sendai_engine"].dispose()
+    engine_of(app).dispose()
     return {"seed": seed, "small": small, "large": large, "create_seconds": create_seconds}
 
 
@@ -210,7 +211,7 @@ def request_costs(url: str, db: dict[str, Any]) -> dict[str, Any]:
     targets = iter(db["small"][-MEASURE_TASKS:])
     try:
         app = bench_app(measured_url)
-        engine = app.extensions["sendai_engine"]
+        engine = engine_of(app)
         if proxy is None:
             counting.trace_sqlite(engine, tally)
         checkouts = counting.Checkouts(engine)
@@ -281,7 +282,7 @@ def fetch_task(url: str, seed: dict[str, Any], task_id: str) -> dict[str, Any]:
         f"/v2/{seed['team_id']}/project/{seed['project_id']}/task/{task_id}",
         headers={"Authorization": f"Bearer {seed['keys']['edit']}"},
     )
-    app.extensions["sendai_engine"].dispose()
+    engine_of(app).dispose()
     return response.get_json()  # type: ignore[no-any-return]
 
 
@@ -548,10 +549,10 @@ def flatness(name: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
         print(f"[{name}] flatness: {total:,} tasks...", file=sys.stderr)
         fresh_database(url)
         app = bench_app(url)
-        with UnitOfWork(app.extensions["sendai_engine"]) as uow:
+        with UnitOfWork(engine_of(app)) as uow:
             seed = seed_demo(uow)
         targets = create_batch(app, seed["project_id"], 1_000, 1, 5)
-        app.extensions["sendai_engine"].dispose()
+        engine_of(app).dispose()
         started = time.perf_counter()
         if total > 1_000:
             add_filler_tasks(url, seed["project_id"], total - 1_000)
@@ -592,7 +593,7 @@ def pipeline(name: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
     files = WORK_DIR / f"files-{name}"
     shutil.rmtree(files, ignore_errors=True)
     app = bench_app(url)
-    engine = app.extensions["sendai_engine"]
+    engine = engine_of(app)
     with UnitOfWork(engine) as uow:
         seed = seed_demo(uow)
         project_id, _folders = create_project(uow, seed["team_id"], "Pipeline bench",
@@ -756,7 +757,7 @@ def deliveries(name: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     _Receiver.received = 0
     app = bench_app(url)
-    engine = app.extensions["sendai_engine"]
+    engine = engine_of(app)
     with UnitOfWork(engine) as uow:
         seed = seed_demo(uow)
         project_id, _ = create_project(uow, seed["team_id"], "Notifications bench",

@@ -17,6 +17,7 @@ from .. import create_app
 from ..config import Config
 from ..store import migrate
 from ..store.uow import UnitOfWork
+from ..web.context import engine_of
 from .base import CommandFailure, OpenedDatabase
 
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
@@ -87,7 +88,7 @@ def _make_sqlite_folder(url: URL) -> None:
 def check_reachable(app: Flask, url: URL) -> None:
     shown = database_name(url)
     try:
-        with app.extensions["sendai_engine"].connect():
+        with engine_of(app).connect():
             pass
     except DBAPIError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else repr(exc)
@@ -118,7 +119,7 @@ def command_app() -> Flask:
 
 
 def app_engine(app: Flask) -> Engine:
-    engine: Engine = app.extensions["sendai_engine"]
+    engine: Engine = engine_of(app)
     return engine
 
 

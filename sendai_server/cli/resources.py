@@ -16,6 +16,7 @@ from ..config import Config
 from ..domain.lifecycle import TaskStatus, mermaid_diagram
 from ..services import connectors, keys, projects, uploads
 from ..services.task_creation import TaskSpec, create_tasks, synthetic_pages
+from ..web.context import storage_of
 from .base import domain_errors, emit
 from .database import command_app, command_uow
 
@@ -199,7 +200,7 @@ def uploads_create(project: str, files: tuple[Any, ...], name: str | None, as_js
     incoming = [uploads.IncomingFile(Path(f.name).name, f) for f in files]
     with command_uow() as uow:
         created = uploads.create_upload_as_operator(
-            uow, app.extensions["sendai_storage"], project, incoming, name=name,
+            uow, storage_of(app), project, incoming, name=name,
             default_delay=config.pipeline_delay,
         )
     document = {"upload_id": created["id"], "task_ids": created["taskIds"]}

@@ -47,6 +47,8 @@ from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
 from openapi_schema_validator import oas30_format_checker
 from werkzeug.datastructures import Headers, MultiDict
 
+from ..web.context import engine_of
+
 # Each exchange gets a host of its own (the document has no `servers`, so any host matches):
 # _ExchangeFinder may then reuse a path found for an exchange within it, never across.
 _EXCHANGES = itertools.count()
@@ -128,7 +130,7 @@ def this_servers_document() -> dict[str, Any]:
                         inspector=False, log_level="WARNING", storage_url=files)
         app = create_app(config)
         document: dict[str, Any] = app.test_client().get("/openapi.json").get_json()
-        app.extensions["sendai_engine"].dispose()
+        engine_of(app).dispose()
     return document
 
 

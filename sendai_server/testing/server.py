@@ -21,6 +21,7 @@ from ..services.connectors import ConnectorSpec, create_connector
 from ..services.projects import ProjectSettings, create_project, create_team
 from ..store import migrate
 from ..store.uow import UnitOfWork
+from ..web.context import engine_of
 from .client import HelperClient
 from .project import SendAIProject
 from .receiver import NotificationReceiver
@@ -58,7 +59,7 @@ class SendAIServer:
             worker_poll_seconds=WORKER_POLL_SECONDS,
         )
         self.app = create_app(self.config)
-        self.engine: Engine = self.app.extensions["sendai_engine"]
+        self.engine: Engine = engine_of(self.app)
         self._stop_worker = threading.Event()
         self._worker = threading.Thread(
             target=run_worker, args=(self.engine, self.config),

@@ -16,7 +16,7 @@ from ..services.keys import SCOPES, Principal, authenticate, touch_key
 from .context import current_uow
 
 _BEARER = re.compile(r"Bearer +(\S+) *", re.IGNORECASE)
-_KEY_SHAPE = re.compile(r"sk_[A-Za-z0-9_-]{32,128}")
+KEY_SHAPE = re.compile(r"sk_[A-Za-z0-9_-]{32,128}")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -30,7 +30,7 @@ def parse_bearer(header: str | None) -> str:
     if not header:
         raise Unauthenticated()
     match = _BEARER.fullmatch(header)
-    if match is None or not _KEY_SHAPE.fullmatch(match.group(1)):
+    if match is None or not KEY_SHAPE.fullmatch(match.group(1)):
         raise Unauthenticated()
     return match.group(1)
 

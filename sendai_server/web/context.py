@@ -1,6 +1,8 @@
 """What every part of the web layer (api/, inspect/, auth) shares about the app it runs in: the
-request's unit of work and the server's signing secret. Services never import this: they take
-the unit of work as their first argument (uow.py), and stay Flask-free.
+request's unit of work, the engine, the file storage and the server's signing secret, each behind
+an accessor (flaskr's `get_db()`), never a string key into `app.extensions` elsewhere. Services
+never import this: they take the unit of work as their first argument (store/uow.py), and stay
+Flask-free.
 
 `current_uow()` makes the request's unit of work on first use and the app context's teardown
 closes it (the shape of flaskr's `get_db`). The first one of a process checks that the
@@ -16,15 +18,18 @@ from sqlalchemy import Engine
 from ..domain.errors import Unavailable
 from ..services.signing import signing_secret
 from ..store import migrate
+from ..store.storage import Storage
 from ..store.uow import NOT_MIGRATED, UnitOfWork
 
 _ENGINE = "sendai_engine"
+_STORAGE = "sendai_storage"
 _SCHEMA_AT_HEAD = "sendai_schema_at_head"
 _TOKEN_SECRET = "sendai_token_secret"
 
 
-def init_app(app: Flask, engine: Engine) -> None:
+def init_app(app: Flask, engine: Engine, storage: Storage) -> None:
     app.extensions[_ENGINE] = engine
+    app.extensions[_STORAGE] = storage
     # Checked on the first request that needs the database (one statement per process), and
     # again after any failure to check it, so a database migrated meanwhile is served at once.
     app.extensions[_SCHEMA_AT_HEAD] = app.config["SENDAI"].allow_schema_mismatch
@@ -34,6 +39,23 @@ def init_app(app: Flask, engine: Engine) -> None:
         uow = g.pop("uow", None)
         if uow is not None:
             uow.close()
+
+
+def engine_of(app: Flask) -> Engine:
+    """The app's engine (the CLI, the plugin and the tests dispose of it or open their own units
+    of work on it)."""
+    engine: Engine = app.extensions[_ENGINE]
+    return engine
+
+
+def storage_of(app: Flask) -> Storage:
+    """The app's file storage (a folder or S3)."""
+    storage: Storage = app.extensions[_STORAGE]
+    return storage
+
+
+def current_storage() -> Storage:
+    return storage_of(current_app)
 
 
 def current_uow() -> UnitOfWork:

@@ -21,6 +21,7 @@ from sendai_server.services.demo import seed_demo
 from sendai_server.store import migrate
 from sendai_server.store.db import make_engine
 from sendai_server.store.uow import UnitOfWork
+from sendai_server.web.context import engine_of
 from tests.support.helpers import LiveServer, auth, free_port, task_path
 from tests.support.processes import DEADLINE, wait_until
 from tests.support.tcp_proxy import TcpProxy
@@ -105,12 +106,12 @@ def test_a_database_never_migrated_answers_503_then_serves_once_migrated(
     assert client.get("/readyz").status_code == 503
 
     migrate.upgrade(url)
-    with UnitOfWork(app.extensions["sendai_engine"]) as uow:
+    with UnitOfWork(engine_of(app)) as uow:
         seed = seed_demo(uow)
     task_id = seed["tasks"]["REVIEWING"][0]
     response = client.get(task_path(seed, task_id), headers=auth(seed["keys"]["read"]))
     assert response.status_code == 200  # the same app: no restart
-    app.extensions["sendai_engine"].dispose()
+    engine_of(app).dispose()
 
 
 @pytest.mark.slow

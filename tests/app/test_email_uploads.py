@@ -20,6 +20,7 @@ from sendai_server import create_app
 from sendai_server.config import Config
 from sendai_server.services.uploads import MAX_FILE_BYTES
 from sendai_server.store.uow import UnitOfWork
+from sendai_server.web.context import engine_of
 from tests.app.test_pipeline import Project, drain
 from tests.support import documents
 from tests.support.helpers import auth, count_rows
@@ -116,7 +117,7 @@ def roomy_app(config: Config) -> Iterator[Flask]:
     """The test's app, taking requests of up to 80 MiB: room for an attachment over 40 MiB."""
     app = create_app(config.with_overrides(max_upload_bytes=80 * 1024 * 1024))
     yield app
-    app.extensions["sendai_engine"].dispose()
+    engine_of(app).dispose()
 
 
 def test_an_attachment_over_40_mib_refuses_the_email_and_keeps_nothing(

@@ -19,6 +19,7 @@ from sendai_server.config import Config
 from sendai_server.services import faults
 from sendai_server.services.keys import create_key
 from sendai_server.store.uow import UnitOfWork
+from sendai_server.web.context import engine_of
 from tests.support.db_trace import trace_database
 from tests.support.helpers import auth, count_rows, task_path
 
@@ -104,7 +105,7 @@ def test_faults_endpoints_are_404_and_not_in_the_spec_when_test_helpers_are_off(
                                                                                 "not_found")
         assert not [p for p in client.get("/openapi.json").get_json()["paths"] if "fault" in p]
     finally:
-        app.extensions["sendai_engine"].dispose()
+        engine_of(app).dispose()
 
 
 def test_the_spec_names_the_faults_operations(client: FlaskClient) -> None:

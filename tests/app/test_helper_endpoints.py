@@ -14,6 +14,7 @@ from sendai_server import create_app
 from sendai_server.config import Config
 from sendai_server.services.demo import EXAMPLE_TASK
 from sendai_server.store.uow import UnitOfWork
+from sendai_server.web.context import engine_of
 from tests.support import lifecycle_rules as rules
 from tests.support.factories import event_rows, make_task, task_row
 from tests.support.helpers import auth, count_rows, task_path
@@ -284,7 +285,7 @@ def test_helpers_are_404_when_turned_off(
         assert tasks_in(engine, seed) == before
         assert "test_helpers" not in str(client.get("/openapi.json").get_json()["paths"])
     finally:
-        app.extensions["sendai_engine"].dispose()
+        engine_of(app).dispose()
 
 
 def test_production_configuration_turns_helpers_off() -> None:

@@ -17,6 +17,7 @@ from sendai_server.domain.errors import NotFound
 from sendai_server.domain.lifecycle import TRANSITIONS, TaskStatus
 from sendai_server.services.keys import revoke_key
 from sendai_server.store.uow import UnitOfWork
+from sendai_server.web.context import engine_of, storage_of
 from sendai_server.web.inspect.diagram import lifecycle_svg
 from tests.support.helpers import REPO_ROOT, auth, count_rows, task_path
 
@@ -106,7 +107,7 @@ def test_the_inspector_is_off_in_production_unless_asked(database_url: str) -> N
         app = create_app(Config(env="production", database_url=database_url,
                                 inspector=enabled, test_helpers=False))
         assert app.test_client().get("/inspect/sign-in").status_code == status
-        app.extensions["sendai_engine"].dispose()
+        engine_of(app).dispose()
     assert Config.from_env({"SENDAI_ENV": "production", "DATABASE_URL": database_url,
                             "SENDAI_INSPECTOR": "1"}).inspector
     assert not Config.from_env({"SENDAI_ENV": "production",
@@ -217,7 +218,7 @@ def _run_extraction(app: Flask, uow: UnitOfWork) -> None:
     from sendai_server.pipeline import steps
     from sendai_server.store import jobs
 
-    storage = app.extensions["sendai_storage"]
+    storage = storage_of(app)
     while (job := jobs.claim(uow, "test", 60, ["extract"])) is not None:
         steps.extract_task(uow, storage, job)
 

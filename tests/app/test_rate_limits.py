@@ -20,6 +20,7 @@ from flask.testing import FlaskClient
 
 from sendai_server import create_app
 from sendai_server.config import Config, ConfigError
+from sendai_server.web.context import engine_of
 from tests.support.helpers import LiveServer, auth, task_path
 from tests.support.hostile import assert_json_error
 
@@ -31,7 +32,7 @@ REDIS_URL = "redis://127.0.0.1:6379"
 def limited_app(config: Config) -> Iterator[Flask]:
     app = create_app(replace(config, rate_limit=f"{LIMIT}/hour"))
     yield app
-    app.extensions["sendai_engine"].dispose()
+    engine_of(app).dispose()
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ from sendai_server.services.tasks import INSERT_EVENT, update_task_statement
 from sendai_server.services.upload_status import SETTLE_UPLOAD
 from sendai_server.store.models import Task, TaskEvent
 from sendai_server.store.uow import UnitOfWork
+from sendai_server.web.context import engine_of
 from tests.support.helpers import auth, task_path
 
 # The statements the server runs on the driver (sendai_server/store/statements.py).
@@ -220,7 +221,7 @@ def measured(database_url: str, backend: str) -> Iterator[dict[str, Any]]:
     proxy = counting.PostgresProxy.for_url(database_url, tally) if backend != "sqlite" else None
     url = proxy.url(database_url) if proxy is not None else database_url
     server = create_app(Config(env="test", database_url=url, log_level="WARNING"))
-    engine = server.extensions["sendai_engine"]
+    engine = engine_of(server)
     raw = raw_app.create_app(url)
     if proxy is None:
         counting.trace_sqlite(engine, tally)

@@ -21,6 +21,7 @@ from sendai_server.services.task_creation import TaskSpec, create_tasks, synthet
 from sendai_server.store.db import make_engine
 from sendai_server.store.models import Task
 from sendai_server.store.uow import UnitOfWork
+from sendai_server.web.context import engine_of
 from tests.support.db_trace import Trace, trace_database
 from tests.support.factories import make_task
 from tests.support.helpers import auth
@@ -285,7 +286,7 @@ def test_token_works_on_every_app_sharing_the_database(
                             f"limit=2&token={token}")
         assert response.status_code == 200 and response.get_json()["payload"]
     finally:
-        other_worker.extensions["sendai_engine"].dispose()
+        engine_of(other_worker).dispose()
 
 
 def test_configured_secret_key_signs_tokens(
@@ -298,7 +299,7 @@ def test_configured_secret_key_signs_tokens(
         # an app on the database's own secret does not accept it
         assert get_list(client, project_with_tasks, f"limit=2&token={token}").status_code == 400
     finally:
-        configured.extensions["sendai_engine"].dispose()
+        engine_of(configured).dispose()
 
 
 def test_database_secret_is_made_once(

@@ -30,6 +30,7 @@ from sendai_server import create_app
 from sendai_server.config import Config
 from sendai_server.services.keys import SCOPES, create_key
 from sendai_server.store.uow import UnitOfWork
+from sendai_server.web.context import engine_of
 from tests.support.helpers import LiveServer, auth
 
 pytestmark = pytest.mark.slow  # live gunicorn, a browser or a fuzzer
@@ -51,7 +52,7 @@ def _load_schema() -> Any:
     internal that pytest 9.2 removed.)"""
     spec_app = create_app(Config(env="test", database_url="sqlite://"))
     spec = spec_app.test_client().get("/openapi.json").get_json()
-    spec_app.extensions["sendai_engine"].dispose()
+    engine_of(spec_app).dispose()
     loaded = schemathesis.openapi.from_dict(spec)
     loaded.config.generation.update(
         modes=[schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE],

@@ -21,6 +21,7 @@ from sendai_server.services.demo import seed_demo
 from sendai_server.store import migrate
 from sendai_server.store.db import make_engine
 from sendai_server.store.uow import UnitOfWork
+from sendai_server.web.context import engine_of
 from tests.support.databases import BACKENDS, POSTGRES_URL, truncate_postgres
 from tests.support.helpers import LiveServer
 from tests.support.receiver import Receiver
@@ -87,7 +88,7 @@ def config(database_url: str, tmp_path: Path) -> Config:
 def app(config: Config) -> Iterator[Flask]:
     app = create_app(config)
     yield app
-    app.extensions["sendai_engine"].dispose()
+    engine_of(app).dispose()
 
 
 @pytest.fixture
@@ -97,7 +98,7 @@ def client(app: Flask) -> FlaskClient:
 
 @pytest.fixture
 def engine(app: Flask) -> Engine:
-    return app.extensions["sendai_engine"]  # type: ignore[no-any-return]
+    return engine_of(app)  # type: ignore[no-any-return]
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ...domain.errors import SendAIError
 from ...store.migrate import current_revision, head_revision
+from ..context import engine_of
 from .blueprint import Blueprint
 from .openapi import error_ref
 
@@ -39,7 +40,7 @@ def healthz() -> dict[str, Any]:
 def readyz() -> dict[str, Any]:
     """The database answers and its schema is at the migrations' head"""
     try:
-        current = current_revision(current_app.extensions["sendai_engine"])
+        current = current_revision(engine_of(current_app))
     except SQLAlchemyError as exc:
         raise NotReady("The database does not answer.") from exc
     head = head_revision()

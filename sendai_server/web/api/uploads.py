@@ -18,7 +18,7 @@ from ...services.tasks import Caller
 from ...services.upload_move import change_upload_project
 from ...store.storage import Storage
 from ..auth import requires
-from ..context import current_uow, token_secret
+from ..context import current_storage, current_uow, token_secret
 from .blueprint import Blueprint
 from .disposition import content_disposition
 from .schemas import (
@@ -71,7 +71,7 @@ def large_body(view: F) -> F:
 
 
 def _storage() -> Storage:
-    storage: Storage = current_app.extensions["sendai_storage"]
+    storage: Storage = current_storage()
     return storage
 
 

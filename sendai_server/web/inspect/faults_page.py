@@ -8,12 +8,12 @@ from flask import current_app, render_template
 
 from ...services import faults
 from ..context import current_uow
-from .views import _PROJECT, _reader, blp
+from .views import PROJECT_ROUTE, blp, project_reader
 
 
-@blp.route(_PROJECT + "/faults", methods=["GET"])
+@blp.route(PROJECT_ROUTE + "/faults", methods=["GET"])
 def fault_list(team_id: str, project_id: str) -> str:
-    _reader(team_id, project_id, "test_helpers")
+    project_reader(team_id, project_id, "test_helpers")
     return render_template(
         "faults.html", team_id=team_id, project_id=project_id,
         faults=faults.list_faults(current_uow(), team_id),

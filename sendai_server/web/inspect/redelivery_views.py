@@ -15,7 +15,7 @@ from ...domain.errors import ValidationError
 from ...services.redelivery import resend_notification
 from ..context import current_uow
 from .session import check_csrf, signed_in_principal
-from .views import _PROJECT, blp
+from .views import PROJECT_ROUTE, blp
 
 RESEND_SCOPES = ("upload.read", "task.edit")
 
@@ -26,7 +26,7 @@ def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
 
 
-@blp.route(_PROJECT + "/notifications/<notification_id>/resend", methods=["POST"])
+@blp.route(PROJECT_ROUTE + "/notifications/<notification_id>/resend", methods=["POST"])
 def resend(team_id: str, project_id: str, notification_id: str) -> BaseResponse:
     principal = signed_in_principal()
     check_csrf()

@@ -38,8 +38,8 @@ from ...services.redelivery import notification_payloads
 from ...services.task_list import TaskListQuery, list_tasks
 from ...services.uploads import UploadListQuery, file_of_task, list_uploads
 from ..api.schemas import ReportSchema
-from ..auth import _KEY_SHAPE
-from ..context import current_uow, token_secret
+from ..auth import KEY_SHAPE
+from ..context import current_storage, current_uow, token_secret
 from . import overlay, pages
 from .diagram import internal_triggers, lifecycle_svg
 from .session import (
@@ -60,8 +60,8 @@ blp = Blueprint("inspect", __name__, url_prefix="/inspect", template_folder="tem
 PAGE_SIZE = 20
 UPLOAD_STATUSES = tuple(s.value for s in UploadStatus)
 NOTIFICATION_STATUSES = tuple(s.value for s in NotificationStatus)
-_PROJECT = "/<team_id>/project/<project_id>"
-_TASK = _PROJECT + "/task/<task_id>"
+PROJECT_ROUTE = "/<team_id>/project/<project_id>"
+_TASK = PROJECT_ROUTE + "/task/<task_id>"
 
 # Everything comes from this server; nothing inline but the SVG's presentation attributes.
 _CSP = ("default-src 'self'; img-src 'self'; style-src 'self'; script-src 'self'; "
@@ -153,7 +153,7 @@ def sign_in_with_key() -> BaseResponse | tuple[str, int]:
     check_csrf()
     plain_key = request.form.get("key", "").strip()
     try:
-        if not _KEY_SHAPE.fullmatch(plain_key):
+        if not KEY_SHAPE.fullmatch(plain_key):
             raise Unauthenticated()
         principal, _ = current_uow().first_read(lambda conn: authenticate(conn, plain_key))
     except Unauthenticated as exc:
@@ -174,7 +174,7 @@ def sign_out_of_key() -> BaseResponse:
 
 # --- reading ----------------------------------------------------------------------------------
 
-def _reader(team_id: str, project_id: str, scope: str) -> Principal:
+def project_reader(team_id: str, project_id: str, scope: str) -> Principal:
     """The signed-in principal, allowed to read `scope` in this project (404, then 403)."""
     principal = signed_in_principal()
     principal.check_visibility(team_id, project_id)
@@ -188,9 +188,9 @@ def projects() -> str:
     return render_template("projects.html", projects=visible_projects(current_uow(), principal))
 
 
-@blp.route(_PROJECT + "/tasks", methods=["GET"])
+@blp.route(PROJECT_ROUTE + "/tasks", methods=["GET"])
 def task_list(team_id: str, project_id: str) -> str:
-    principal = _reader(team_id, project_id, "task.read")
+    principal = project_reader(team_id, project_id, "task.read")
     statuses = tuple(TaskStatus(s) for s in request.args.getlist("status")
                      if s in TaskStatus.__members__)
     query = TaskListQuery(statuses=statuses, limit=PAGE_SIZE, token=request.args.get("token"))
@@ -202,9 +202,9 @@ def task_list(team_id: str, project_id: str) -> str:
                            refresh=bool(moving), resting=len(processing - moving))
 
 
-@blp.route(_PROJECT + "/uploads", methods=["GET"])
+@blp.route(PROJECT_ROUTE + "/uploads", methods=["GET"])
 def upload_list(team_id: str, project_id: str) -> str:
-    principal = _reader(team_id, project_id, "upload.read")
+    principal = project_reader(team_id, project_id, "upload.read")
     uow = current_uow()
     folders = list_folders(uow, principal, team_id, project_id)
     folder_id = request.args.get("folder") or None
@@ -223,11 +223,11 @@ def upload_list(team_id: str, project_id: str) -> str:
         refresh=bool(moving), resting=len(processing - moving))
 
 
-@blp.route(_PROJECT + "/notifications", methods=["GET"])
+@blp.route(PROJECT_ROUTE + "/notifications", methods=["GET"])
 def notification_list(team_id: str, project_id: str) -> str:
     """Each delivery to the project's connectors, and what every attempt's receiver answered
     (API.md §11's log; `upload.read`, as `GET …/notifications`)."""
-    principal = _reader(team_id, project_id, "upload.read")
+    principal = project_reader(team_id, project_id, "upload.read")
     statuses = tuple(s for s in request.args.getlist("status") if s in NOTIFICATION_STATUSES)
     query = NotificationListQuery(statuses=statuses, limit=PAGE_SIZE,
                                   token=request.args.get("token"))
@@ -263,7 +263,7 @@ def _task_page(principal: Principal, team_id: str, project_id: str, task_id: str
     events = tasks.task_events(uow, principal, team_id, project_id, task_id)
     stored = file_of_task(uow, principal, team_id, project_id, task_id)
     moving = task["status"] == TaskStatus.PROCESSING and bool(tasks_in_motion(uow, {task_id}))
-    texts = pages.page_texts(current_app.extensions["sendai_storage"], stored,
+    texts = pages.page_texts(current_storage(), stored,
                              len(task["pages"]))
     html = render_template(
         "task.html", team_id=team_id, project_id=project_id, task=task, events=events,
@@ -284,11 +284,11 @@ def task_detail(team_id: str, project_id: str, task_id: str) -> tuple[str, int]:
 def page_image(team_id: str, project_id: str, task_id: str, number: int) -> Response:
     """A page drawn from the task's stored file. Like the task's annotations, it is the
     task's to show: `task.read` (API.md §12: the page a reviewer looks at)."""
-    principal = _reader(team_id, project_id, "task.read")
+    principal = project_reader(team_id, project_id, "task.read")
     stored = file_of_task(current_uow(), principal, team_id, project_id, task_id)
     if stored is None:
         raise NotFound()
-    storage = current_app.extensions["sendai_storage"]
+    storage = current_storage()
     try:
         data, content_type = pages.page_image(storage, stored["sha256"], stored["file_type"],
                                               number)
