@@ -9,4 +9,6 @@ socket, reads the environment or imports Flask; it imports only the standard lib
 - `notification_events`: the registry of events, what fires them and at what level.
 - `job_kinds`: the names of the worker's jobs. `errors`: the domain errors the web edge maps to
   HTTP. `ids`: prefixed ids. `file_types`: what an upload's bytes are, by sniffing.
+- `emails`: an email upload split into its documents (the standard library's parser, on bytes
+  already read).
 """

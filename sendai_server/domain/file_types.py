@@ -2,7 +2,7 @@
 bytes: what services/uploads.py checks before it writes anything, and pipeline/extraction.py
 reads by. Plain bytes, no imaging library: services import it without pulling in the pipeline.
 
-An email (API.md §9) is not kept as itself: services/emails.py splits it into a body (TEXT)
+An email (API.md §9) is not kept as itself: domain/emails.py splits it into a body (TEXT)
 and its attachments, and keeps it whole (EMAIL) only when it cannot be read."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ PDF = FileKind("pdf", "application/pdf")
 PNG = FileKind("png", "image/png")
 JPEG = FileKind("jpeg", "image/jpeg")
 TIFF = FileKind("tiff", "image/tiff")
-# An email's body, as text; and an email that could not be read (services/emails.py).
+# An email's body, as text; and an email that could not be read (domain/emails.py).
 TEXT = FileKind("text", "text/plain; charset=utf-8")
 EMAIL = FileKind("email", "message/rfc822")
 

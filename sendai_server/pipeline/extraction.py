@@ -19,8 +19,8 @@ from typing import Any, BinaryIO
 from PIL import Image, ImageSequence
 from pypdf import PdfReader
 
+from ..domain.emails import failure_of
 from ..domain.file_types import EMAIL, JPEG, PDF, PNG, TEXT, TIFF
-from ..services.emails import failure_of
 
 DPI = 300
 POINTS_PER_INCH = 72

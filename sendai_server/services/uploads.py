@@ -6,7 +6,7 @@ one write. A request refused on the way (a file too large, of a type the pipelin
 read, bad `meta`) writes nothing and leaves no file that nothing refers to.
 
 An email (API.md §9) is split before anything is written: its body and each attachment of an
-accepted type are files of the upload, each with its task (services/emails.py).
+accepted type are files of the upload, each with its task (domain/emails.py).
 
 An upload's status is not stored: it follows its tasks (statuses.py's rule: PROCESSING,
 IN_REVIEW, FAILED, PARTIAL or COMPLETED). Once it is done (COMPLETED, PARTIAL or FAILED) it
@@ -24,6 +24,7 @@ from typing import IO, Any, BinaryIO, cast
 
 from sqlalchemy import Connection, delete, insert, select, update
 
+from ..domain import emails
 from ..domain.errors import NotFound, PayloadTooLarge, ValidationError
 from ..domain.file_types import is_email, sniff
 from ..domain.ids import is_lookup_id, new_id
@@ -32,7 +33,6 @@ from ..store import jobs
 from ..store.models import Folder, Task, Upload, UploadFile
 from ..store.storage import HEAD_BYTES, FileTooLarge, Storage
 from ..store.uow import UnitOfWork
-from . import emails
 from .keys import Principal
 from .paging import Keyset, Page, fetch_page
 from .projects import INBOX, find_folder, project_settings

@@ -24,8 +24,8 @@ from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from typing import BinaryIO
 
-from ..domain.errors import PayloadTooLarge
-from ..domain.file_types import EMAIL, TEXT, FileKind, sniff
+from .errors import PayloadTooLarge
+from .file_types import EMAIL, TEXT, FileKind, sniff
 
 SKIPPED = "skipped_attachment"
 
