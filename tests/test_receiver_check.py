@@ -20,15 +20,19 @@ import pytest
 import standardwebhooks
 from click.testing import CliRunner
 from flask.testing import FlaskClient
+from sqlalchemy import Engine
 
 from sendai_server.cli import main
+from sendai_server.config import Config
 from sendai_server.pipeline.receiver_check import CASES, Target, check_receiver
 from sendai_server.services.keys import create_key
 from sendai_server.testing.receiver_check import assert_receiver_safe
 from sendai_server.uow import UnitOfWork
+from tests import documents
 from tests.helpers import auth
 from tests.receiver import Receiver
 from tests.test_inspector import sign_in
+from tests.test_pipeline import Project, drain
 
 SECRET = "whsec_" + base64.b64encode(b"receiver-check-secret-32-bytes!!").decode()
 FORGERIES = {"bad_signature", "no_signature", "altered_body", "stale"}
@@ -50,6 +54,7 @@ class CheckedReceiver:
 
     flaws: Flaws = field(default_factory=Flaws)
     acted: list[str] = field(default_factory=list)
+    bodies: list[bytes] = field(default_factory=list)
     requests: int = 0
 
     def __post_init__(self) -> None:
@@ -62,6 +67,7 @@ class CheckedReceiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with lock:
                     receiver.requests += 1
+                    receiver.bodies.append(body)
                     status = receiver.answer(webhook, body, dict(self.headers.items()))
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
@@ -272,6 +278,13 @@ def test_cli_on_a_url_that_does_not_answer_exits_1_with_a_report() -> None:
         isinstance(result.exception, SystemExit)
 
 
+def test_cli_wants_team_and_project_together() -> None:
+    result = CliRunner().invoke(main, ["check-receiver", "http://127.0.0.1:9/x",
+                                       "--secret", SECRET, "--team", "team_x"])
+    assert result.exit_code == 2
+    assert "--team and --project go together" in result.output
+
+
 def test_cli_refuses_a_url_that_is_not_http() -> None:
     result = CliRunner().invoke(main, ["check-receiver", "ftp://example.com/x",
                                        "--secret", SECRET])
@@ -312,6 +325,27 @@ def test_endpoint_checks_a_connectors_receiver_and_keeps_the_last_check(
     assert page.status_code == 200
     row = page.text.split(f'data-connector-id="{connector_id}"')[1].split("</tr>")[0]
     assert "failed: malformed" in row
+
+
+def test_endpoint_sends_the_projects_newest_real_notification(
+    client: FlaskClient, uow: UnitOfWork, seed: dict[str, Any], engine: Engine, config: Config,
+    checked: list[CheckedReceiver],
+) -> None:
+    receiver = _receiver(checked)
+    project = Project(client, uow, seed)
+    made = project.post("/test_helpers/connectors", json={"url": receiver.url, "secret": SECRET})
+    connector_id = made.get_json()["payload"]["id"]
+    project.upload((documents.invoice_pdf(), "invoice.pdf"))
+    drain(engine, config)  # extracted: UPLOAD_IN_REVIEW, delivered to the receiver
+    [delivered] = receiver.bodies
+    real = json.loads(delivered)
+    response = client.post(_check_url(seed, connector_id), headers=auth(project.key))
+    report = response.get_json()["payload"]
+    assert report["notification"] == {"source": "real", "event": "UPLOAD_IN_REVIEW"}
+    assert report["passed"] is True, report
+    valid = json.loads(receiver.bodies[1])
+    assert valid["id"] != real["id"] and {**valid, "id": real["id"]} == real
+    assert receiver.requests == 1 + len(CASES)
 
 
 def test_endpoint_refuses_a_connector_without_a_secret(
