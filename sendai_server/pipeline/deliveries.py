@@ -273,6 +273,9 @@ def _request(client: httpx.Client, row: Any, body: bytes, headers: dict[str, str
     return status_code, error, wait
 
 
+request_once = _request  # the receiver check's requests too (pipeline/receiver_check.py)
+
+
 def _request_with_token(client: httpx.Client, row: Any, body: bytes, headers: dict[str, str],
                         timeout: float) -> tuple[int | None, str | None, float | None]:
     """With the connector's token (OAuth2 or its exchange); after a 401 the token is fetched

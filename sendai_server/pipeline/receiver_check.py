@@ -47,7 +47,12 @@ from ..notification_events import BY_EVENT
 from ..services.keys import Principal
 from ..services.receiver_checks import save_last_check
 from ..uow import UnitOfWork
-from .deliveries import CONNECT_TIMEOUT_SECONDS, signature_headers, standard_webhook_key
+from .deliveries import (
+    CONNECT_TIMEOUT_SECONDS,
+    request_once,
+    signature_headers,
+    standard_webhook_key,
+)
 
 CASES = ("valid", "bad_signature", "no_signature", "altered_body", "stale", "replay",
          "unknown_event", "malformed")
@@ -262,7 +267,7 @@ def _why(planned: _Planned, status: int | None, error: str | None, secret: str) 
         return (f"no answer ({error}): check that the receiver runs at this URL and answers "
                 f"within {ANSWER_WITHIN_SECONDS:g} s")
     if error is not None:  # answered, but later than a delivery waits
-        return (f"answered after the {ANSWER_WITHIN_SECONDS:g} s a delivery waits: answer "
+        return (f"answered later than the {ANSWER_WITHIN_SECONDS:g} s a delivery waits: answer "
                 "first and do the work afterwards (a queue), or the sender counts it as failed")
     if 300 <= status < 400:
         return (f"answered a redirect ({status}): deliveries do not follow redirects, so give "
@@ -353,24 +358,12 @@ def check_receiver(target: Target, payload: Mapping[str, Any] | None = None, *,
 
 
 def _send(client: httpx.Client, target: Target, case: _Planned, timeout: float) -> CaseResult:
+    """One case, sent as a delivery's attempt is (deliveries.request_once): only the status
+    counts; an answer later than `timeout` counts as none."""
     at = datetime.now(UTC)
-    status: int | None = None
-    error: str | None = None
     started = time.monotonic()
-    try:
-        with client.stream(target.method, target.url, content=case.body,
-                           headers=case.headers) as response:
-            status = response.status_code  # only the status counts, as for a delivery
-    except httpx.ConnectTimeout:
-        error = f"could not connect within {min(timeout, CONNECT_TIMEOUT_SECONDS):g} s"
-    except httpx.TimeoutException:
-        error = f"no answer within {timeout:g} s"
-    except httpx.HTTPError as exc:
-        error = f"{type(exc).__name__}: {exc}"[:500]
-    elapsed = time.monotonic() - started
-    duration_ms = round(elapsed * 1000)
-    if error is None and elapsed > ANSWER_WITHIN_SECONDS:
-        error = f"answered after {elapsed:.1f} s"
+    status, error, _ = request_once(client, target, case.body, case.headers, timeout)
+    duration_ms = round((time.monotonic() - started) * 1000)
     why = _why(case, status, error, target.secret)
     return CaseResult(
         name=case.name, event_id=case.event_id,
