@@ -184,7 +184,8 @@ def test_without_an_observer_the_replay_says_how_to_see_it(
     receiver = _receiver(checked, act_twice=True)
     report = check_receiver(Target(receiver.url, SECRET))
     replay = report.case("replay")
-    assert replay.passed  # 2xx: all a check from outside can see
+    assert replay.passed and replay.acted_on is None  # 2xx: all that can be seen from outside
+    assert "pass*" in report.table() and "*replay: " in report.table()
     assert replay.note is not None and replay.event_id in replay.note
     assert "exactly once" in replay.note
 
@@ -386,3 +387,30 @@ def test_endpoint_needs_the_test_helpers_scope(
     response = client.post(_check_url(seed, connector_id), headers=auth(seed["keys"]["edit"]))
     assert response.status_code == 403
     assert receiver.requests == 0
+
+
+# --- the plugin ----------------------------------------------------------------------------------
+
+def test_the_plugins_check_uses_a_sample_when_the_project_has_no_notification(
+    sendai: Any, checked: list[CheckedReceiver],
+) -> None:
+    receiver = _receiver(checked, act_twice=True)
+    report = sendai.check_receiver(receiver.url, SECRET, acted_on=receiver.acted_on)
+    assert report.notification == {"source": "sample", "event": "UPLOAD_PROCESSED"}
+    assert report.failed == ["replay"] and report.case("replay").acted_on == 2
+    with pytest.raises(AssertionError, match=r"- replay: expected 2xx, acted on once"):
+        assert_receiver_safe(report)
+
+
+def test_the_plugins_check_sends_the_projects_newest_notification(
+    sendai: Any, checked: list[CheckedReceiver],
+) -> None:
+    project = sendai.project(pipeline="auto")
+    [task_id] = project.upload(("invoice.pdf", documents.invoice_pdf()))["taskIds"]
+    project.wait_for(task_id, "REVIEWING")
+    [real] = project.wait_for_notifications(1)
+    receiver = _receiver(checked)
+    report = project.check_receiver(receiver.url, SECRET, acted_on=receiver.acted_on)
+    assert report.notification == {"source": "real", "event": real["event"]}
+    assert_receiver_safe(report)
+    assert {**json.loads(receiver.bodies[0]), "id": real["id"]} == real

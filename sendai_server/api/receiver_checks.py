@@ -45,6 +45,8 @@ class CheckCaseSchema(Schema):
     why = fields.String(allow_none=True, metadata={
         "description": "For a failure: what to change in the receiver."})
     note = fields.String(allow_none=True)
+    acted_on = fields.Integer(allow_none=True, metadata={
+        "description": "replay only: times the receiver acted on its event, when known."})
 
 
 class ReceiverReportSchema(Schema):

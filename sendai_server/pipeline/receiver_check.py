@@ -90,6 +90,9 @@ class CaseResult:
     passed: bool
     why: str | None = None  # for a failure: one sentence a developer acts on
     note: str | None = None
+    # The replay's: how many times the receiver acted on its event, when `acted_on` said;
+    # None: not visible from outside (the note says how to look).
+    acted_on: int | None = None
 
 
 @dataclass
@@ -127,14 +130,15 @@ class ReceiverReport:
                  f"{self.notification['event']} notification", "",
                  f"{'case':<15} {'expected':<22} {'seen':<34} result"]
         for case in self.cases:
+            unseen = case.name == "replay" and case.passed and case.acted_on is None
             lines.append(f"{case.name:<15} {case.expected:<22} {case.seen[:34]:<34} "
-                         f"{'pass' if case.passed else 'FAIL'}")
+                         f"{'pass' if case.passed else 'FAIL'}{'*' if unseen else ''}")
         for case in self.cases:
             if case.why:
                 lines.append(f"\n{case.name}: {case.why}")
         replay = next((c for c in self.cases if c.name == "replay"), None)
         if replay is not None and replay.note:
-            lines.append(f"\nreplay: {replay.note}")
+            lines.append(f"\n{'*' if replay.acted_on is None else ''}replay: {replay.note}")
         return "\n".join(lines)
 
 
@@ -390,6 +394,7 @@ def _judge_replay(results: list[CaseResult], acted_on: ActedOn | None) -> None:
         return
     times = None if acted_on is None else acted_on(replay.event_id)
     replay.note = _replay_note(replay.event_id, times)
+    replay.acted_on = times
     if times is not None and times != 1 and replay.passed:
         replay.passed = False
         replay.why = (f"acted on the same event id {times} times: keep the `webhook-id` "
