@@ -101,6 +101,18 @@ def standard_webhook_headers(key: bytes, event_id: str, body: bytes,
             "webhook-signature": "v1," + base64.b64encode(mac.digest()).decode()}
 
 
+def signature_headers(secret: str, event_id: str, body: bytes, timestamp: int) -> dict[str, str]:
+    """Every signature header a delivery signed with `secret` carries: `X-Sendai-Signature`
+    and, for a Standard Webhooks secret, the `webhook-*` headers. The receiver check
+    (pipeline/receiver_check.py) signs its cases with this too, so they are signed exactly as
+    deliveries are."""
+    headers = {"X-Sendai-Signature": sign(secret, body, timestamp)}
+    key = standard_webhook_key(secret)
+    if key is not None:
+        headers.update(standard_webhook_headers(key, event_id, body, timestamp))
+    return headers
+
+
 MAX_RETRY_AFTER_SECONDS = 3600.0
 
 
@@ -227,11 +239,7 @@ def send(client: httpx.Client, row: Any, n: int, timeout: float) -> Attempt:
     if row.bearer is not None:
         headers["Authorization"] = f"Bearer {row.bearer}"
     if row.secret is not None:
-        now = int(time.time())
-        headers["X-Sendai-Signature"] = sign(row.secret, body, now)
-        key = standard_webhook_key(row.secret)
-        if key is not None:
-            headers.update(standard_webhook_headers(key, row.id, body, now))
+        headers.update(signature_headers(row.secret, row.id, body, int(time.time())))
     at, started = utcnow(), time.monotonic()
     auth = getattr(row, "auth", None)
     if delivery_auth.kind_of(auth) is None:
@@ -264,6 +272,9 @@ def _request(client: httpx.Client, row: Any, body: bytes, headers: dict[str, str
     if error is None and elapsed > timeout:
         error = f"answered {status_code} after {elapsed:.1f} s, over the {timeout:g} s limit"
     return status_code, error, wait
+
+
+request_once = _request  # the receiver check's requests too (pipeline/receiver_check.py)
 
 
 def _request_with_token(client: httpx.Client, row: Any, body: bytes, headers: dict[str, str],

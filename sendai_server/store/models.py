@@ -431,3 +431,18 @@ class Fault(Base):
     matched: Mapped[int] = mapped_column(Integer, default=0)
     hits: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReceiverCheck(Base):
+    """A connector's last receiver check (docs/receiver-check.md): when it ran, whether every
+    case passed, the names of those that failed, and the whole report (no secret in it).
+    Replaced by the next check; deleted with its connector."""
+
+    __tablename__ = "receiver_check"
+    connector_id: Mapped[str] = mapped_column(
+        ForeignKey("connector.id", ondelete="CASCADE"), primary_key=True
+    )
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    passed: Mapped[bool] = mapped_column(Boolean)
+    failed: Mapped[list[str]] = mapped_column(JSON)
+    report: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -52,14 +52,17 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .client import SendAIHelperError
     from .project import SendAIProject, WaitTimeout
+    from .receiver_check import assert_receiver_safe
     from .server import SendAIServer
 
-__all__ = ["SendAIHelperError", "SendAIProject", "SendAIServer", "WaitTimeout"]
+__all__ = ["SendAIHelperError", "SendAIProject", "SendAIServer", "WaitTimeout",
+           "assert_receiver_safe"]
 
 # Where each name lives. Imported when first asked for (PEP 562), not with the package: the
 # plugin module below it is loaded by every pytest run, most of which never start the server.
 _HOMES = {"SendAIHelperError": ".client", "SendAIProject": ".project",
-          "SendAIServer": ".server", "WaitTimeout": ".project"}
+          "SendAIServer": ".server", "WaitTimeout": ".project",
+          "assert_receiver_safe": ".receiver_check"}
 
 
 def __getattr__(name: str) -> Any:

@@ -18,6 +18,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..domain.lifecycle import TaskStatus
+from ..pipeline.receiver_check import (
+    ActedOn,
+    ReceiverReport,
+    Target,
+    check_receiver,
+    newest_notification,
+    sample_notification,
+)
 from ..services.demo import EDIT_SCOPES, HELPER_SCOPES
 from ..services.keys import canonical_scope, create_key
 from ..services.projects import ProjectSettings
@@ -247,6 +255,22 @@ class SendAIProject:
         made: dict[str, Any] = self._call("POST", "/test_helpers/connectors",
                                           {"url": url, **fields})["payload"]
         return made
+
+    def check_receiver(self, url: str, secret: str, *, acted_on: ActedOn | None = None,
+                       timeout: float = 10.0) -> ReceiverReport:
+        """Check a webhook receiver (docs/receiver-check.md): forged, stale, replayed and
+        malformed deliveries, built from this project's newest notification (a sample when it
+        has none), signed with `secret` as deliveries are, sent once each to `url` only.
+        `acted_on(event_id)`, when given, says how many times the receiver acted on an event:
+        it makes "acted on once" part of the replay's verdict. `assert_receiver_safe(report)`
+        fails a test naming each failing case."""
+        with UnitOfWork(self.server.engine) as uow:
+            payload = newest_notification(uow, self.team_id, self.project_id)
+        source = "real" if payload is not None else "sample"
+        if payload is None:
+            payload = sample_notification(self.team_id, self.project_id)
+        return check_receiver(Target(url, secret), payload, source=source, timeout=timeout,
+                              acted_on=acted_on)
 
     # --- HTTP --------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from flask import Flask, Response, g, request
 
 from ...domain.errors import PayloadTooLarge, ValidationError
 from ...domain.ids import CLIENT_REQUEST_ID, new_id
-from . import docs, errors, health, helper_endpoints, notifications, tasks, uploads
+from . import docs, errors, health, helper_endpoints, notifications, receiver_checks, tasks, uploads
 from . import faults as fault_endpoints
 from .openapi import API_DESCRIPTION, Api
 
@@ -39,6 +39,7 @@ def init_app(app: Flask) -> Api:
     api.register_blueprint(notifications.blp)
     if app.config["SENDAI"].test_helpers:  # off: the paths do not exist at all (404)
         api.register_blueprint(helper_endpoints.blp)
+        api.register_blueprint(receiver_checks.blp)  # docs/receiver-check.md
     fault_endpoints.init_app(app, api)  # API.md §14: test helpers too
 
     @app.before_request

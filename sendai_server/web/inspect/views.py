@@ -34,6 +34,7 @@ from ...services.keys import Principal, authenticate
 from ...services.motion import tasks_in_motion, uploads_in_motion
 from ...services.notifications import NotificationListQuery, list_notifications
 from ...services.projects import list_folders, visible_projects
+from ...services.receiver_checks import last_checks
 from ...services.redelivery import notification_payloads
 from ...services.task_list import TaskListQuery, list_tasks
 from ...services.uploads import UploadListQuery, file_of_task, list_uploads
@@ -242,7 +243,8 @@ def notification_list(team_id: str, project_id: str) -> str:
         refresh=any(n["status"] == NotificationStatus.PENDING for n in page.items),
         payloads=payloads, can_resend="task.edit" in principal.scopes,
         connectors=[{**c, "auth": auth_kind(c)}
-                    for c in list_connectors(current_uow(), project_id)])
+                    for c in list_connectors(current_uow(), project_id)],
+        checks=last_checks(current_uow(), project_id))
 
 
 def allowed_actions(principal: Principal, task: dict[str, Any]) -> list[str]:
