@@ -93,6 +93,9 @@ run in this order: routing (404 `not_found`, 405 `method_not_allowed` with `Allo
 the task (404), the body (400 `validation_error`), the task's state (400 `invalid_task_state`).
 
 Every response carries `X-Request-Id` (yours, when you send a valid one).
+
+A query parameter an operation does not take is ignored, as Send AI may ignore it, and named in
+the answer's `Warning` header: `Warning: 299 - "unknown query parameter 'stauts'"`.
 """
 
 
