@@ -15,15 +15,15 @@ not checked.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import Flask, Response, g, request
 
+from .openapi import served_operations
+
 WARNING_HEADER = "Warning"
 WARN_CODE = 299  # RFC 7234 §5.5.7: "Miscellaneous Persistent Warning"
 MAX_WARNINGS = 10  # names past these are in the log line only: the header stays small
-_RULE_PARAMETER = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")
 _KNOWN = "sendai_query_parameters"
 
 
@@ -32,19 +32,12 @@ def known_query_parameters(app: Flask, api: Any) -> dict[tuple[str, str], frozen
     of /openapi.json; made on first use."""
     known: dict[tuple[str, str], frozenset[str]] | None = app.extensions.get(_KNOWN)
     if known is None:
-        paths = api.spec.to_dict()["paths"]
-        known = {}
-        for rule in app.url_map.iter_rules():
-            item = paths.get(_RULE_PARAMETER.sub(r"{\1}", rule.rule))
-            if item is None:
-                continue
-            for method in rule.methods or ():
-                operation = item.get(method.lower())
-                if operation is None:
-                    continue
-                parameters = [*item.get("parameters", ()), *operation.get("parameters", ())]
-                known[(rule.endpoint, method)] = frozenset(
-                    p["name"] for p in parameters if p.get("in") == "query")
+        known = {
+            served: frozenset(p["name"] for p in (*item.get("parameters", ()),
+                                                  *operation.get("parameters", ()))
+                              if p.get("in") == "query")
+            for served, (_path, item, operation) in served_operations(app, api).items()
+        }
         app.extensions[_KNOWN] = known
     return known
 
