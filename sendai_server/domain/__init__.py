@@ -10,5 +10,5 @@ socket, reads the environment or imports Flask; it imports only the standard lib
 - `job_kinds`: the names of the worker's jobs. `errors`: the domain errors the web edge maps to
   HTTP. `ids`: prefixed ids. `file_types`: what an upload's bytes are, by sniffing.
 - `emails`: an email upload split into its documents (the standard library's parser, on bytes
-  already read).
+  already read). `storable_text`: the one rule for text a database can keep (no NUL).
 """

@@ -7,8 +7,8 @@ errors into a §15 finding: `{"side", "operation",
 "where", "rule", "message"}`. `where` is a JSON pointer into a body (`/payload/status`), a
 parameter (`query.limit`, `header.Authorization`), `status` or `path`. `rule` is the
 JSON-schema keyword that failed (`required`, `type`, `enum`, `additionalProperties`, ...) or
-one of: unknown_operation, security, missing_parameter, missing_body, malformed_body,
-media_type, undocumented_status.
+one of: unknown_operation, security, missing_parameter, unknown_parameter (a query parameter the
+operation does not take), missing_body, malformed_body, media_type, undocumented_status.
 
 A body the proxy streams without reading (a multipart upload, a body over the size it reads
 whole) is checked for everything but its content: the operation, the parameters, the key and
@@ -16,6 +16,7 @@ the media type."""
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import json
 import tempfile
@@ -152,6 +153,7 @@ class Contract:
             self.spec, format_validators=formats, path_finder_cls=_ExchangeFinder)
         self._components = json_schema(document.get("components", {}))
         self._body_validators: dict[tuple[str, ...], Any] = {}
+        self._query_names = _query_parameters(document)
 
     def request(self, method: str, path: str, query: Iterable[tuple[str, str]],
                 headers: Iterable[tuple[str, str]], body: bytes | None) -> CheckedRequest:
@@ -176,6 +178,7 @@ class Contract:
         findings = [f for error in self._request.iter_errors(request)
                     if not isinstance(error, MissingRequiredRequestBody)
                     for f in _findings("request", request, error)]
+        findings += self._unknown_query_findings(request)
         operation = request.found.operation
         if "requestBody" not in operation:
             return findings
@@ -186,6 +189,26 @@ class Contract:
             return findings
         return findings + self._body_findings("request", request, body / "content",
                                               request.content_type, request.data)
+
+    def _unknown_query_findings(self, request: CheckedRequest) -> list[Finding]:
+        """A query parameter the operation does not document: the server ignores it (and says
+        so in a `Warning`), so a typo (`stauts`) filters nothing without a word."""
+        sent = request.parameters.query
+        if not sent:
+            return []
+        pattern = request.found.path_result.pattern
+        known = self._query_names.get((request.method, pattern), frozenset())
+        findings = []
+        for name in dict.fromkeys(sent.keys()):
+            if name in known:
+                continue
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else "."
+            takes = ", ".join(sorted(known)) or "none"
+            findings.append(Finding(
+                "request", request.operation, f"query.{name}", "unknown_parameter",
+                f"The operation takes no query parameter {name!r}{hint} It takes: {takes}."))
+        return findings
 
     def check_response(self, request: CheckedRequest, response: CheckedResponse) -> list[Finding]:
         if request.found is None:  # nothing documents it: nothing to hold the answer to
@@ -230,6 +253,26 @@ class Contract:
         return [Finding(side, request.operation, _rs_pointer(error),
                         str(error.schema_path[-1]), error.message)
                 for error in validator.iter_errors(value)]
+
+
+def _query_parameters(document: Mapping[str, Any]) -> dict[tuple[str, str], frozenset[str]]:
+    """(method, path template) -> the names of the query parameters the operation documents
+    (its path's and its own; a `$ref` to components/parameters followed)."""
+    shared = document.get("components", {}).get("parameters", {})
+
+    def resolved(parameter: Mapping[str, Any]) -> Mapping[str, Any]:
+        ref = parameter.get("$ref", "")
+        return shared.get(ref.rsplit("/", 1)[-1], {}) if ref else parameter
+
+    found = {}
+    for path, item in document.get("paths", {}).items():
+        for method, operation in item.items():
+            if not isinstance(operation, dict) or method == "parameters":
+                continue
+            parameters = [*item.get("parameters", ()), *operation.get("parameters", ())]
+            found[(method, path)] = frozenset(
+                p["name"] for p in map(resolved, parameters) if p.get("in") == "query")
+    return found
 
 
 def _format_validators(document: Mapping[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ no statement for them; every create and delete here keeps it in the same transac
 
 from __future__ import annotations
 
+import difflib
 import random
 import re
 from collections.abc import Collection, Iterable, Mapping
@@ -157,8 +158,11 @@ def check_operation(rule: Mapping[str, Any], known: Collection[str]) -> None:
     """400 naming `match.operation`, with the known operationIds in `details`."""
     operation = rule["match"].get("operation")
     if operation is not None and operation not in known:
+        close = difflib.get_close_matches(operation, sorted(known), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else "."
         raise ValidationError(
-            f"Unknown operation {operation!r}; see details.known_operations.",
+            f"Unknown operation {operation!r}{hint} The known operations are in "
+            "details.known_operations.",
             details={"fields": {"match": {"operation": [
                 "Not an operationId of /openapi.json that a fault can match."]}},
                 "known_operations": sorted(known)},

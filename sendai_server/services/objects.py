@@ -12,6 +12,8 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from ..domain.lifecycle import TaskStatus
 from ..domain.statuses import UploadStatus
+from ..domain.storable_text import MESSAGE as UNSTORABLE_MESSAGE
+from ..domain.storable_text import is_storable
 from ..store.models import ITEM_KINDS
 
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -32,12 +34,13 @@ def _finite(value: Any) -> None:
 
 def _no_nul(value: str) -> None:
     # PostgreSQL text cannot hold NUL; refuse it on every database alike.
-    if "\x00" in value:
-        raise ValidationError("Must not contain NUL characters.")
+    if not is_storable(value):
+        raise ValidationError(UNSTORABLE_MESSAGE)
 
 
 def Text(max_length: int, *, min_length: int = 0, **kwargs: Any) -> fields.String:
-    """A string that fits its column: at most `max_length` characters, no NUL."""
+    """A string that fits its column: at most `max_length` characters, no NUL (nor a lone
+    surrogate: storable_text.py)."""
     return fields.String(
         validate=[validate.Length(min=min_length, max=max_length), _no_nul], **kwargs
     )

@@ -29,6 +29,7 @@ from ..domain.errors import NotFound, PayloadTooLarge, ValidationError
 from ..domain.file_types import is_email, sniff
 from ..domain.ids import is_lookup_id, new_id
 from ..domain.lifecycle import TaskStatus
+from ..domain.storable_text import refuse_unstorable
 from ..store import jobs
 from ..store.models import Folder, Task, Upload, UploadFile
 from ..store.storage import HEAD_BYTES, FileTooLarge, Storage
@@ -106,11 +107,22 @@ def _create(
         raise _invalid("file", f"An upload has 1 to {MAX_FILES} files; got {len(files)}.")
     stored = _store(uow, storage, files)
     try:
+        _refuse_unstorable_names(stored)
         return _write_upload(uow, project_id, stored, name, meta, default_delay,
                              key_id=key_id, request_id=request_id)
     except BaseException:
         _forget_unreferenced(uow, storage, [s.sha256 for s in stored])
         raise
+
+
+def _refuse_unstorable_names(stored: list[_Stored]) -> None:
+    """Every name the upload writes (a file's, an email attachment's, a skipped attachment's
+    in the body's meta) as text a database can store (storable_text.py), or 400 naming the
+    field the name came in: `file`."""
+    for s in stored:
+        refuse_unstorable("file", s.name, "The file name")
+        for pair in s.meta:
+            refuse_unstorable("file", pair["value"], "The attachment name")
 
 
 def _store(uow: UnitOfWork, storage: Storage, files: list[IncomingFile]) -> list[_Stored]:

@@ -12,8 +12,12 @@ and points its client at `sendai.base_url`:
 
     def test_upload(sendai):
         project = sendai.project(pipeline="auto")       # the pipeline moves its tasks
-        [task_id] = project.upload("invoice.pdf")["taskIds"]
+        [task_id] = project.upload(sendai.sample("invoice.pdf"))["taskIds"]
         project.wait_for(task_id, "REVIEWING")           # extracted, annotated
+
+`sendai.sample(name)` is a document packaged with sendai-server, as a path `upload()` takes
+(`sample_names()` lists them; `invoice.pdf` is a one-page invoice with a total, a date and an
+IBAN). `upload()` also takes a path of the test's own, or `(name, bytes)`.
 
 What runs is the real application (`create_app`, the same one `sendai-server serve` runs) on
 a free port of 127.0.0.1, over real HTTP, on a fresh SQLite file in pytest's temporary folder,
@@ -38,6 +42,13 @@ the same validation, state machine and audit trail as every other change. Every 
 connector to the session's own receiver for its uploads' notifications (`upload.in_review`,
 `upload.processed`; not `task.export`, whose export would make COMPLETED tasks refuse unlock):
 `notifications` is what it got for the project, `wait_for_notifications` waits for them.
+A test's own receiver gets a connector with `project.connector(url)`; a delivery fault made
+after it (`project.fault(event="upload.in_review", duplicate=2)`) is for that connector, not
+the hidden one, so the test's receiver is the one that sees it, every time.
+
+`with sendai.fault(...) as made:` answers a handle whose `made.hits` and `made.remaining` are
+read from the server when asked. A refused helper request raises SendAIHelperError, whose
+message carries what the refusal's `details` say (the fields at fault, the known operations).
 
 The ini option `sendai_log_level` (default WARNING) sets the server's log level; its JSON log
 lines go to standard error, so pytest shows them with a failing test (INFO adds one line per
@@ -51,18 +62,21 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .client import SendAIHelperError
+    from .faults import FaultHandle
     from .project import SendAIProject, WaitTimeout
     from .receiver_check import assert_receiver_safe
+    from .samples import sample, sample_names
     from .server import SendAIServer
 
-__all__ = ["SendAIHelperError", "SendAIProject", "SendAIServer", "WaitTimeout",
-           "assert_receiver_safe"]
+__all__ = ["FaultHandle", "SendAIHelperError", "SendAIProject", "SendAIServer", "WaitTimeout",
+           "assert_receiver_safe", "sample", "sample_names"]
 
 # Where each name lives. Imported when first asked for (PEP 562), not with the package: the
 # plugin module below it is loaded by every pytest run, most of which never start the server.
 _HOMES = {"SendAIHelperError": ".client", "SendAIProject": ".project",
-          "SendAIServer": ".server", "WaitTimeout": ".project",
-          "assert_receiver_safe": ".receiver_check"}
+          "SendAIServer": ".server", "WaitTimeout": ".project", "FaultHandle": ".faults",
+          "assert_receiver_safe": ".receiver_check", "sample": ".samples",
+          "sample_names": ".samples"}
 
 
 def __getattr__(name: str) -> Any:

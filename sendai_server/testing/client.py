@@ -4,7 +4,9 @@ connections are kept alive; httpx's client is safe to share between threads)."""
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,37 @@ class SendAIHelperError(Exception):
         self.body = body
         error = body.get("error", {}) if isinstance(body, dict) else {}
         what = f"{error.get('code')}: {error.get('message')}" if error else repr(body)[:500]
-        super().__init__(f"{method} {url} answered {status} ({what})")
+        said = _details_said(error.get("details")) if error else ""
+        super().__init__(f"{method} {url} answered {status} ({what})" + said)
+
+
+def _details_said(details: Any) -> str:
+    """An error's `details` in the message, so that what the message points at is in it: each
+    field at fault with what is wrong (`match.operation: ...`), then the rest (`known
+    operations: approveTask, ...`, `required: task.edit`)."""
+    if not isinstance(details, dict) or not details:
+        return ""
+    lines = [f"  {field}: {problem}" for field, problem in _fields_said(details.get("fields"))]
+    for name, value in details.items():
+        if name == "fields":
+            continue
+        if isinstance(value, list):
+            value = ", ".join(str(v) for v in value)
+        elif isinstance(value, dict):
+            value = json.dumps(value, default=str)
+        lines.append(f"  {name.replace('_', ' ')}: {value}")
+    return "\n" + "\n".join(lines) if lines else ""
+
+
+def _fields_said(fields: Any, prefix: str = "") -> Iterator[tuple[str, str]]:
+    """(dotted field, its problems) from marshmallow's nesting of `details.fields`."""
+    if isinstance(fields, dict):
+        for name, inner in fields.items():
+            yield from _fields_said(inner, f"{prefix}.{name}" if prefix else str(name))
+    elif isinstance(fields, list) and all(isinstance(f, str) for f in fields):
+        yield prefix or "body", " ".join(fields)
+    elif fields is not None:
+        yield prefix or "body", json.dumps(fields, default=str)
 
 
 class HelperClient:

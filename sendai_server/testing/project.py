@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..domain.lifecycle import TaskStatus
@@ -32,6 +33,7 @@ from ..services.projects import ProjectSettings
 from ..store.uow import UnitOfWork
 from . import faults
 from .client import File, read_file
+from .samples import sample
 
 if TYPE_CHECKING:
     from .server import SendAIServer
@@ -65,6 +67,8 @@ class SendAIProject:
     name: str = "pytest"
     # The ids of every project of this test (shared with those `project()` makes).
     made: list[str] = field(default_factory=list, repr=False)
+    # The connector to the session's receiver (`notifications`): not the test's own.
+    receiver_connector_id: str | None = field(default=None, repr=False)
     _keys: dict[frozenset[str], str] = field(default_factory=dict, repr=False)
 
     @property
@@ -195,13 +199,40 @@ class SendAIProject:
         return self.server.new_project(self.name, settings, self.made)
 
     def fault(self, operation: str | None = None,
-              **rule: Any) -> AbstractContextManager[dict[str, Any]]:
-        """`with sendai.fault("discardTask", status=503, times=2):` this team's matching
-        requests fail so inside the block (API.md §14); the fault is deleted on leaving it,
-        whatever happened inside. Fields, flat: `status`, `retry_after`, `body`, `after`,
-        `delay_ms`, `drop`, `duplicate`; `method`, `path`, `project_id`, `task_id`, `event`,
-        `connector_id`; `times`, `probability`, `seed` (testing/faults.py)."""
+              **rule: Any) -> AbstractContextManager[faults.FaultHandle]:
+        """`with sendai.fault("discardTask", status=503, times=2) as made:` this team's
+        matching requests fail so inside the block (API.md §14); the fault is deleted on
+        leaving it, whatever happened inside. Fields, flat: `status`, `retry_after`, `body`,
+        `after`, `delay_ms`, `drop`, `duplicate`; `method`, `path`, `project_id`, `task_id`,
+        `event`, `connector_id`; `times`, `probability`, `seed` (testing/faults.py). `made` is
+        the fault: `made.id`, and `made.hits` and `made.remaining` read from the server when
+        asked (after the block: as they were when it was deleted).
+
+        A delivery fault (`event=...`) without `connector_id` is for the test's own connector
+        (`connector()`) when the project has one: not for the hidden connector to the plugin's
+        receiver, whose delivery might otherwise go first and take the fault. With several of
+        the test's own connectors, name one with `connector_id`; with none, the receiver's
+        deliveries (`notifications`) take it."""
+        if "event" in rule and "connector_id" not in rule:
+            own = self._own_connector_ids()
+            if len(own) > 1:
+                raise TypeError(f"this project has {len(own)} connectors of the test's own "
+                                f"({', '.join(own)}): say which with connector_id=")
+            if own:
+                rule = {**rule, "connector_id": own[0]}
         return faults.fault(self._team_call, operation, **rule)
+
+    def _own_connector_ids(self) -> list[str]:
+        """The project's connectors but the one to the plugin's receiver, oldest first."""
+        listed = self._call("GET", "/test_helpers/connectors")["payload"]
+        return [c["id"] for c in listed if c["id"] != self.receiver_connector_id]
+
+    def sample(self, name: str = "invoice.pdf") -> Path:
+        """A sample document packaged with sendai-server (`invoice.pdf`: a one-page invoice
+        with a total, a date and an IBAN), as a path `upload()` and `outcome()` take:
+        `project.upload(sendai.sample("invoice.pdf"))`. An unknown name raises
+        FileNotFoundError naming the samples there are."""
+        return sample(name)
 
     # --- uploads -----------------------------------------------------------------------------
 

@@ -92,12 +92,13 @@ class SendAIServer:
             team_id = create_team(uow, name[:150])
             project_id, _ = create_project(uow, team_id, name[:150],
                                            settings or ProjectSettings(pipeline="manual"))
-            create_connector(uow, project_id, ConnectorSpec(
+            receiver = create_connector(uow, project_id, ConnectorSpec(
                 url=self.receiver.url_for(project_id), name="pytest receiver",
                 events=RECEIVER_EVENTS))
         made = [] if made is None else made
         made.append(project_id)
-        return SendAIProject(self, team_id, project_id, name, made)
+        return SendAIProject(self, team_id, project_id, name, made,
+                             receiver_connector_id=receiver["id"])
 
     def drop_jobs(self, project_ids: Iterable[str], timeout: float = 30.0) -> int:
         """Delete the jobs of these projects, their tasks' and their notifications' deliveries

@@ -2,7 +2,8 @@
 
 Every request gets exactly one line (`"event": "request"`) with its id, method, path template
 (the URL rule, e.g. /v2/<team_id>/project/<project_id>/task/<task_id>, never the raw path),
-status, duration and the key's id. Never the key, a header or a body. Errors carry their
+status, duration and the key's id, and the query parameters the operation does not take when
+there are any (`unknown_query`). Never the key, a header or a body. Errors carry their
 traceback and request id.
 """
 
@@ -76,6 +77,8 @@ def init_app(app: Flask) -> None:
             return response
         started = g.get("request_started")
         principal = g.get("principal")
+        # api/query_warnings.py: the query parameters the operation does not take.
+        unknown_query = g.get("sendai_unknown_query")
         log.info(
             "request",
             extra={
@@ -87,6 +90,7 @@ def init_app(app: Flask) -> None:
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2)
                 if started is not None else None,
                 "key_id": principal.key_id if principal is not None else None,
+                **({"unknown_query": unknown_query} if unknown_query else {}),
             },
         )
         return response

@@ -97,7 +97,8 @@ def test_a_valid_exchange_passes_unchanged_with_no_findings(
     assert response.status_code == 200
     assert response.data == body
     assert response.headers["X-Request-Id"] == "r1"
-    assert "X-Sendai-Violations" not in response.headers
+    # One finding: `x` is no query parameter of getTask (unknown_parameter); it still goes on.
+    assert response.headers["X-Sendai-Violations"] == "1"
     sent = stub.seen[0]
     assert sent.method == "GET" and sent.url.raw_path == f"{TASK_PATH}?x=1%202".encode()
     assert sent.headers["Authorization"] == f"Bearer {KEY}"

@@ -92,3 +92,8 @@ def chunked(body: bytes, size: int = 512) -> bytes:
     parts = [b"%x\r\n%s\r\n" % (len(body[i:i + size]), body[i:i + size])
              for i in range(0, len(body), size)]
     return b"".join(parts) + b"0\r\n\r\n"
+
+
+# Text no database stores (a NUL: PostgreSQL's text cannot hold it) in the places a client
+# names things: every endpoint that takes a name, a file or a field gets each of them.
+UNSTORABLE_NAMES = {"nul": "a\x00b.pdf", "nul_at_end": "invoice.pdf\x00"}

@@ -8,7 +8,17 @@ from flask import Flask, Response, g, request
 
 from ...domain.errors import PayloadTooLarge, ValidationError
 from ...domain.ids import CLIENT_REQUEST_ID, new_id
-from . import docs, errors, health, helper_endpoints, notifications, receiver_checks, tasks, uploads
+from . import (
+    docs,
+    errors,
+    health,
+    helper_endpoints,
+    notifications,
+    query_warnings,
+    receiver_checks,
+    tasks,
+    uploads,
+)
 from . import faults as fault_endpoints
 from .openapi import API_DESCRIPTION, Api
 
@@ -60,6 +70,7 @@ def init_app(app: Flask) -> Api:
             _buffer_chunked_body(limit)
 
     errors.init_app(app)  # after the Api, so our handlers replace flask-smorest's
+    query_warnings.init_app(app, api)  # after logs.py's hook is registered: runs before it
 
     @app.after_request
     def _tag_response(response: Response) -> Response:

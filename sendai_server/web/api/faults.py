@@ -35,13 +35,13 @@ from ...services.objects import Timestamp
 from ..auth import requires
 from ..context import current_uow
 from .blueprint import Blueprint
+from .openapi import served_operations
 
 log = logging.getLogger("sendai_server.services.faults")
 
 FAULT_HEADER = "X-Sendai-Fault"
 _EXTENSION = "sendai_faults"
 _OPERATIONS = "sendai_fault_operations"
-_RULE_PARAMETER = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")
 # Paths no fault ever matches (API.md §14): the test helpers, the faults endpoints among them.
 _NEVER = re.compile(r"/test_helpers(/|$)")
 
@@ -125,16 +125,11 @@ def _operations(app: Flask) -> dict[tuple[str, str], str]:
     served /openapi.json (so the names are the spec's), made on first use."""
     found: dict[tuple[str, str], str] | None = app.extensions.get(_OPERATIONS)
     if found is None:
-        spec = app.extensions[_EXTENSION + "_api"].spec.to_dict()
-        found = {}
-        for rule in app.url_map.iter_rules():
-            path = _RULE_PARAMETER.sub(r"{\1}", rule.rule)
-            if not path.startswith("/v2/") or _NEVER.search(path):
-                continue
-            for method in rule.methods or ():
-                operation = spec["paths"].get(path, {}).get(method.lower(), {})
-                if "operationId" in operation:
-                    found[(rule.endpoint, method)] = operation["operationId"]
+        served = served_operations(app, app.extensions[_EXTENSION + "_api"])
+        found = {key: operation["operationId"]
+                 for key, (path, _item, operation) in served.items()
+                 if path.startswith("/v2/") and not _NEVER.search(path)
+                 and "operationId" in operation}
         app.extensions[_OPERATIONS] = found
     return found
 

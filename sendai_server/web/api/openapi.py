@@ -14,11 +14,13 @@ Every one of them with the one error schema.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import flask_smorest
 from apispec import BasePlugin
 from apispec.exceptions import APISpecError
+from flask import Flask
 
 from ...services.objects import Timestamp
 from .schemas import ErrorSchema
@@ -93,6 +95,9 @@ run in this order: routing (404 `not_found`, 405 `method_not_allowed` with `Allo
 the task (404), the body (400 `validation_error`), the task's state (400 `invalid_task_state`).
 
 Every response carries `X-Request-Id` (yours, when you send a valid one).
+
+A query parameter an operation does not take is ignored, as Send AI may ignore it, and named in
+the answer's `Warning` header: `Warning: 299 - "unknown query parameter 'stauts'"`.
 """
 
 
@@ -212,3 +217,30 @@ class Api(flask_smorest.Api):
     def _register_pagination_header(self) -> None:
         """No page-number pagination here (lists use keyset tokens, API.md §4): leave
         flask-smorest's PaginationMetadata out of the spec."""
+
+
+# A URL rule's parameter (`<task_id>`, `<int(signed=True):index>`) as /openapi.json writes it.
+_RULE_PARAMETER = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")
+_SERVED = "sendai_served_operations"
+
+ServedOperation = tuple[str, dict[str, Any], dict[str, Any]]
+"""(the OpenAPI path, its path item, the operation) that serves an (endpoint, METHOD)."""
+
+
+def served_operations(app: Flask, api: Any) -> dict[tuple[str, str], ServedOperation]:
+    """(endpoint, METHOD) -> where /openapi.json documents it, for every route it documents
+    (HEAD, OPTIONS and the pages it does not document are absent); made once per app, on
+    first use, from the served document itself."""
+    found: dict[tuple[str, str], ServedOperation] | None = app.extensions.get(_SERVED)
+    if found is None:
+        paths = api.spec.to_dict()["paths"]
+        found = {}
+        for rule in app.url_map.iter_rules():
+            path = _RULE_PARAMETER.sub(r"{\1}", rule.rule)
+            item = paths.get(path)
+            for method in (rule.methods or ()) if item is not None else ():
+                operation = item.get(method.lower())
+                if operation is not None:
+                    found[(rule.endpoint, method)] = (path, item, operation)
+        app.extensions[_SERVED] = found
+    return found

@@ -5,13 +5,13 @@ schema sees it."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from marshmallow import missing
 from webargs.flaskparser import FlaskParser, is_json_request
 
 from ...domain.errors import ValidationError
+from ...domain.storable_text import unstorable_fields
 
 
 class JSONBodyParser(FlaskParser):
@@ -40,36 +40,10 @@ class JSONBodyParser(FlaskParser):
                 "The body must be a JSON object.",
                 details={"fields": {"json": ["The body must be a JSON object."]}},
             )
-        bad_text = _unstorable_text(data)
+        bad_text = unstorable_fields(data)
         if bad_text:
             raise ValidationError(
                 "The JSON body contains a NUL character or a lone UTF-16 surrogate.",
                 details={"fields": bad_text},
             )
         return data
-
-
-# Text PostgreSQL cannot store (NUL) or that is not text at all (a lone surrogate).
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
-_UNSTORABLE_MESSAGE = "NUL characters and lone surrogates are not allowed."
-
-
-def _unstorable_text(data: Any) -> Any:
-    """Where the text no database stores is, nested like marshmallow's errors (so that
-    `details.fields` names the field); None when there is none."""
-    if isinstance(data, str):
-        return [_UNSTORABLE_MESSAGE] if _UNSTORABLE.search(data) else None
-    if isinstance(data, dict):
-        errors = {}
-        for key, value in data.items():
-            if _UNSTORABLE.search(key):
-                errors[key.encode("utf-8", "backslashreplace").decode()] = [_UNSTORABLE_MESSAGE]
-            elif (error := _unstorable_text(value)) is not None:
-                errors[key] = error
-        return errors or None
-    if isinstance(data, list):
-        found = {i: e for i, v in enumerate(data) if (e := _unstorable_text(v)) is not None}
-        return found or None
-    return None
