@@ -45,6 +45,10 @@ _TASK_ROW = select(*TASK_COLUMNS).where(
 _TASK_ROW_FOR_UPDATE = _TASK_ROW.with_for_update()
 TASK_ROW = Statement(_TASK_ROW)
 TASK_ROW_FOR_UPDATE = Statement(_TASK_ROW_FOR_UPDATE)
+# The pipeline's lock: by id alone, in whichever project the task is by then (an upload may move
+# while its file is read).
+TASK_ROW_BY_ID_FOR_UPDATE = Statement(
+    select(*TASK_COLUMNS).where(_TASK.c.id == bindparam("task_id")).with_for_update())
 
 # The columns of the UNION: every row is a meta pair, a page or an item. A row selects NULL,
 # cast to the column's type, for what its kind does not have, so that every branch agrees on

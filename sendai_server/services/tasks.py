@@ -170,6 +170,23 @@ def fire_on_task(
     task = select_task_row(conn, project_id, task_id, for_update=True)
     if task is None:
         raise _not_found(task_id)
+    return fire_on_locked_task(conn, task, trigger, key_id=key_id, request_id=request_id,
+                               details=details, pipeline_delay=pipeline_delay)
+
+
+def fire_on_locked_task(
+    conn: Connection,
+    task: PublicTask,
+    trigger: str,
+    *,
+    key_id: str | None,
+    request_id: str | None,
+    details: dict[str, Any] | None = None,
+    pipeline_delay: float = DEFAULT_PIPELINE_DELAY,
+) -> PublicTask:
+    """fire_on_task's work on a row the caller has locked already in this write (the pipeline's
+    steps, services/pipeline_steps.py): the task is locked once per change."""
+    task_id, project_id = task["id"], task["project_id"]
     state = LifecycleState.of(task)
     from_status = state.status
     refusal = fire(state, trigger)
