@@ -21,12 +21,12 @@ from sendai_server.pipeline.worker import run_worker
 from sendai_server.services.upload_status import Settled, settle_upload
 from sendai_server.store.models import utcnow
 from sendai_server.store.uow import UnitOfWork
+from sendai_server.testing.receiver import DEADLINE, Receiver
 from tests.app.test_cli import run_process
 from tests.app.test_pipeline import Project, drain
 from tests.support import documents
 from tests.support.helpers import REPO_ROOT, auth, count_rows
 from tests.support.processes import wait_until
-from tests.support.receiver import DEADLINE, Receiver
 
 UPLOAD_FIELDS = {"id", "name", "status", "files", "meta", "folder_id", "created_at"}
 PAYLOAD_FIELDS = {"id", "event", "event_level", "team_id", "project_id", "created_at", "upload",

@@ -158,8 +158,8 @@ def test_a_task_whose_upload_moved_before_its_export_was_delivered_is_exported(
     two: TwoProjects, engine: Engine, config: Config, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from sendai_server.pipeline import deliveries
+    from sendai_server.testing.receiver import Receiver
     from tests.app.test_notifications import connect
-    from tests.support.receiver import Receiver
 
     receiver = Receiver()
     try:

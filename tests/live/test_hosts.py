@@ -39,10 +39,10 @@ from sendai_server.services import connectors, keys, projects
 from sendai_server.services.task_creation import TaskSpec, create_tasks
 from sendai_server.store.db import make_engine
 from sendai_server.store.uow import UnitOfWork
+from sendai_server.testing.receiver import Receiver
 from tests.support import netns
 from tests.support.helpers import REPO_ROOT, auth
 from tests.support.processes import CLI, DEADLINE, wait_until
-from tests.support.receiver import Receiver
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.slow

@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 from sendai_server.config import Config
 from sendai_server.services.keys import create_key
 from sendai_server.store.uow import UnitOfWork
+from sendai_server.testing.receiver import Receiver
 from tests.app.test_inspector import _run_extraction
 from tests.app.test_inspector_review import statement_pdf
 from tests.app.test_notifications import connect, log
@@ -32,7 +33,6 @@ from tests.live.test_docs_browser import browser  # noqa: F401 - the fixture
 from tests.live.test_inspector_browser import _sign_in, _wait
 from tests.support import documents
 from tests.support.helpers import REPO_ROOT, LiveServer, auth
-from tests.support.receiver import Receiver
 
 pytestmark = pytest.mark.slow  # live gunicorn and a browser
 

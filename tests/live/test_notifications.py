@@ -18,11 +18,11 @@ from sqlalchemy import Engine
 from sendai_server.services.keys import create_key
 from sendai_server.services.projects import ProjectSettings, create_project, create_team
 from sendai_server.store.uow import UnitOfWork
+from sendai_server.testing.receiver import DEADLINE, Receiver
 from tests.app.test_database_outage import _terminate_other_connections
 from tests.support import documents
 from tests.support.helpers import REPO_ROOT, LiveServer, auth
 from tests.support.processes import wait_until
-from tests.support.receiver import DEADLINE, Receiver
 
 pytestmark = pytest.mark.slow
 

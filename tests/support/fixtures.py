@@ -21,10 +21,10 @@ from sendai_server.services.demo import seed_demo
 from sendai_server.store import migrate
 from sendai_server.store.db import make_engine
 from sendai_server.store.uow import UnitOfWork
+from sendai_server.testing.receiver import Receiver
 from sendai_server.web.context import engine_of
 from tests.support.databases import BACKENDS, POSTGRES_URL, truncate_postgres
 from tests.support.helpers import LiveServer
-from tests.support.receiver import Receiver
 
 # --- databases ------------------------------------------------------------------------------
 
@@ -133,7 +133,7 @@ def live_server(database_url: str) -> Iterator[LiveServer]:
 
 @pytest.fixture
 def receivers() -> Iterator[list[Receiver]]:
-    """Receivers a test makes (tests/support/receiver.py), each closed when it ends."""
+    """Receivers a test makes (sendai_server/testing/receiver.py), each closed when it ends."""
     made: list[Receiver] = []
     yield made
     for receiver in made:
