@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run test test-quick test-hosts lint examples-test dist bench bench-plugin bench-proxy clean \
+.PHONY: install run test test-quick test-hosts lint docs examples-test dist bench bench-plugin bench-proxy clean \
   image base-image
 
 $(INSTALLED): setup.cfg pyproject.toml
@@ -28,6 +28,12 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy sendai_server
 	$(BIN)/lint-imports
+
+# The user documentation (docs/, mkdocs.yml): MkDocs with the Material theme, built strictly
+# into site/ (a broken link or a page left out of the nav fails). Open site/index.html, or
+# `$(BIN)/mkdocs serve` while writing.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir site
 
 # examples/ as a user runs it: a virtual environment of its own with sendai-server installed
 # from this checkout as `pip install '.[pytest]'` does, not editable, so a module, migration or
@@ -69,7 +75,7 @@ dist:
 	@ls dist/sendai_server-*.whl
 
 # Every test: SQLite always, PostgreSQL too when TEST_DATABASE_URL points at one.
-test: lint examples-test
+test: lint docs examples-test
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Several hosts on one PostgreSQL and one S3 store (tests/test_hosts.py): two network
@@ -123,4 +129,4 @@ bench-proxy: install
 	$(BIN)/python bench/run.py --proxy-only
 
 clean:
-	rm -rf $(VENV) $(EXAMPLES_VENV) $(DIST_VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
+	rm -rf $(VENV) $(EXAMPLES_VENV) $(DIST_VENV) build dist site *.egg-info .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
