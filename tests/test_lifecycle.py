@@ -1,6 +1,6 @@
 """The lifecycle table against API.md §4 and §6, written out independently: every (status,
-approved, exported, trigger) case, with no database. And the diagram: the README's copy and
-`sendai-server lifecycle` must both equal what the table draws."""
+approved, exported, trigger) case, with no database. And the diagram: docs/lifecycle.md's copy,
+its picture docs/lifecycle.svg and `sendai-server lifecycle` must all be what the table draws."""
 
 from __future__ import annotations
 
@@ -29,7 +29,9 @@ from sendai_server.lifecycle import (
 )
 from tests import lifecycle_rules as rules
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+LIFECYCLE_PAGE = DOCS / "lifecycle.md"
+LIFECYCLE_SVG = DOCS / "lifecycle.svg"
 EXPORTED = datetime(2024, 1, 15, 10, 30, tzinfo=UTC)
 ALL = {"PROCESSING", "REVIEWING", "COMPLETED", "FAILED", "DISCARDED", "FILTERED"}
 NOT_PROCESSING = ALL - {"PROCESSING"}
@@ -114,16 +116,29 @@ def test_unknown_trigger_is_a_programming_error() -> None:
 
 # --- the diagram ------------------------------------------------------------------------------
 
-def _readme_diagram() -> str:
-    match = re.search(r"## Lifecycle\n.*?```mermaid\n(.*?)```", README.read_text(), re.S)
-    assert match, "README.md needs a '## Lifecycle' section with a ```mermaid block"
+def _page_diagram() -> str:
+    page = LIFECYCLE_PAGE.read_text()
+    match = re.search(r"## The diagram as text\n.*?```mermaid\n(.*?)```", page, re.S)
+    assert match, "docs/lifecycle.md needs '## The diagram as text' with a ```mermaid block"
     return match.group(1)
 
 
-def test_readme_diagram_is_the_one_the_table_draws() -> None:
-    assert _readme_diagram() == mermaid_diagram(), (
-        "README.md's lifecycle diagram is stale: paste the output of `sendai-server lifecycle`"
+def test_the_docs_diagram_is_the_one_the_table_draws() -> None:
+    assert _page_diagram() == mermaid_diagram(), (
+        "docs/lifecycle.md's diagram is stale: paste the output of `sendai-server lifecycle`"
     )
+
+
+def test_the_docs_picture_is_the_inspectors_svg_of_the_table() -> None:
+    """docs/lifecycle.svg is the inspector's drawing (inspect/diagram.py) with its styles inlined
+    after the opening tag, so that it stands alone as an image."""
+    from sendai_server.inspect.diagram import lifecycle_svg
+
+    drawn = re.sub(r"<style>.*?</style>", "", LIFECYCLE_SVG.read_text(), count=1, flags=re.S)
+    assert drawn.strip() == str(lifecycle_svg()), (
+        "docs/lifecycle.svg is stale: regenerate it from inspect/diagram.py's lifecycle_svg()"
+    )
+    assert re.search(r"!\[The task lifecycle[^\]]*\]\(lifecycle\.svg\)", LIFECYCLE_PAGE.read_text())
 
 
 def test_lifecycle_command_prints_the_diagram() -> None:
