@@ -63,7 +63,7 @@ examples-test: $(EXAMPLES_VENV)/.installed
 	cd examples && $(EXAMPLES_BIN)/pytest -q -p no:cacheprovider
 
 # A wheel of this checkout, dist/sendai_server-<version>-py3-none-any.whl, for another
-# project's environment: `pip install "$(ls dist/sendai_server-*.whl)[pytest]"` (README). Built
+# project's environment: `pip install "$(ls dist/sendai_server-*.whl)[pytest]"` (README.md). Built
 # by pip (PEP 517, from a clean build/) in a small virtual environment of its own.
 DIST_VENV ?= .venv-dist
 
