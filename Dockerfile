@@ -46,8 +46,8 @@ RUN useradd --uid 10001 --user-group --create-home --shell /usr/sbin/nologin sen
  && chown sendai:sendai /data
 COPY --from=wheels /opt/sendai /opt/sendai
 COPY docker/entrypoint /opt/sendai/bin/sendai-entrypoint
-# The SQLite database and the files live in the volume; every other variable of the README's
-# Configuration works as on a host (DATABASE_URL=postgresql://..., SENDAI_STORAGE_URL=s3://...).
+# The SQLite database and the files live in the volume; every other variable of docs/configuration.md
+# works as on a host (DATABASE_URL=postgresql://..., SENDAI_STORAGE_URL=s3://...).
 ENV PATH=/opt/sendai/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     DATABASE_URL=sqlite:////data/sendai.db \

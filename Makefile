@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help install run test test-unit test-quick test-hosts lint examples-test dist bench bench-plugin \
+.PHONY: help install run test test-unit test-quick test-hosts lint docs examples-test dist bench bench-plugin \
   bench-proxy clean image base-image
 
 ## This list: every target with the line of comment above it that starts with two hashes.
@@ -38,6 +38,13 @@ lint: install
 	$(BIN)/mypy sendai_server
 	$(BIN)/lint-imports
 
+# The user documentation (docs/, mkdocs.yml): MkDocs with the Material theme, built strictly
+# into site/ (a broken link or a page left out of the nav fails). Open site/index.html, or
+# `$(BIN)/mkdocs serve` while writing.
+## The documentation site, built strictly into site/ (open site/index.html).
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir site
+
 # examples/ as a user runs it: a virtual environment of its own with sendai-server installed
 # from this checkout as `pip install '.[pytest]'` does, not editable, so a module, migration or
 # entry point the wheel lacks fails here. Dependencies are installed when setup.cfg changes;
@@ -67,7 +74,7 @@ examples-test: $(EXAMPLES_VENV)/.installed
 	cd examples && $(EXAMPLES_BIN)/pytest -q -p no:cacheprovider
 
 # A wheel of this checkout, dist/sendai_server-<version>-py3-none-any.whl, for another
-# project's environment: `pip install "$(ls dist/sendai_server-*.whl)[pytest]"` (README). Built
+# project's environment: `pip install "$(ls dist/sendai_server-*.whl)[pytest]"` (README.md). Built
 # by pip (PEP 517, from a clean build/) in a small virtual environment of its own.
 DIST_VENV ?= .venv-dist
 
@@ -82,7 +89,7 @@ dist:
 # The tests are a pyramid, one folder a layer (tests/unit, tests/app, tests/live; helpers and
 # fixtures in tests/support). Each target below runs one more layer than the last.
 ## Every test, as CI runs it: lint, examples, then unit, app and live (SQLite; PostgreSQL too with TEST_DATABASE_URL).
-test: lint examples-test
+test: lint docs examples-test
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## The unit layer alone: no app, no database, no process (seconds).
@@ -149,4 +156,4 @@ bench-proxy: install
 
 ## Remove the virtual environments and build outputs.
 clean:
-	rm -rf $(VENV) $(EXAMPLES_VENV) $(DIST_VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
+	rm -rf $(VENV) $(EXAMPLES_VENV) $(DIST_VENV) build dist site *.egg-info .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

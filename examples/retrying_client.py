@@ -1,4 +1,4 @@
-"""Failure handling a team adds to its Send AI client (README, "Testing your failure handling"):
+"""Failure handling a team adds to its Send AI client (docs/failures.md):
 retry what may succeed later, and know when a retry meets a change that already went through.
 Nothing here knows about sendai-server either; test_failure_handling.py provokes the failures.
 """

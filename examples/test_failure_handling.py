@@ -1,4 +1,4 @@
-"""The README's "Testing your failure handling": each test states how Send AI fails with
+"""docs/failures.md at length: each test states how Send AI fails with
 `sendai.fault(...)` (API.md §14), runs the client's code, and sees it cope. The fault is
 removed when its `with` block ends, whatever happened inside."""
 

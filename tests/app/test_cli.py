@@ -14,7 +14,6 @@ from click.testing import CliRunner
 from sqlalchemy import Engine
 
 from sendai_server.cli import main
-from sendai_server.domain.lifecycle import mermaid_diagram
 from tests.support.helpers import REPO_ROOT, count_rows
 
 CLI = str(Path(sys.executable).parent / "sendai-server")
@@ -126,9 +125,3 @@ def test_production_refuses_the_default_sqlite_file(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "DATABASE_URL" in result.stderr
     assert not (tmp_path / "instance").exists()
-
-
-def test_lifecycle_command_prints_the_diagram() -> None:
-    result = CliRunner().invoke(main, ["lifecycle"])
-    assert result.exit_code == 0
-    assert result.output == mermaid_diagram()

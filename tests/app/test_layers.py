@@ -1,5 +1,5 @@
-"""The layers the code is built in (README's layout; import-linter keeps the arrows): here, what
-a contract cannot see, checked by importing for real."""
+"""The layers the code is built in (docs/contributing.md; import-linter keeps the arrows): here,
+what a contract cannot see, checked by importing for real."""
 
 from __future__ import annotations
 

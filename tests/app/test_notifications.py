@@ -47,13 +47,13 @@ def log(project: Project, **query: Any) -> list[dict[str, Any]]:
 
 
 def readme_receiver() -> dict[str, Any]:
-    """The README's receiver, run as written (without starting its server)."""
-    readme = (REPO_ROOT / "README.md").read_text()
-    section = readme[readme.index("## Receiving Send AI notifications locally"):]
+    """docs/notifications.md's receiver, run as written (without starting its server)."""
+    page = (REPO_ROOT / "docs" / "notifications.md").read_text()
+    section = page[page.index("## A receiver that checks the signature"):]
     code = re.search(r"```python\n(.*?)```", section, re.S)
     assert code is not None
-    namespace: dict[str, Any] = {"__name__": "readme"}
-    exec(compile(code.group(1), "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    namespace: dict[str, Any] = {"__name__": "docs"}
+    exec(compile(code.group(1), "docs/notifications.md", "exec"), namespace)  # noqa: S102 - our docs
     return namespace
 
 

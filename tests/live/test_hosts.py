@@ -1,4 +1,4 @@
-"""Several hosts on one PostgreSQL and one S3 store (issue 22): the deployment the README
+"""Several hosts on one PostgreSQL and one S3 store (issue 22): the deployment docs/hosts.md
 promises, shown with real processes on hosts of their own.
 
 Two hosts, A and B, each a network namespace (tests/support/netns.py) running `sendai-server serve`

@@ -162,7 +162,7 @@ def _screenshot(driver: Any, tmp_path: Path) -> None:
     image = Image.open(io.BytesIO(png)).convert("RGB")
     image = image.crop((0, 0, image.width, min(image.height, 1500)))
     image = image.resize((image.width * 3 // 4, image.height * 3 // 4))
-    # The README's screenshot of this page is test_inspector_review_browser's.
+    # docs/inspector.md's screenshot of this page is test_inspector_review_browser's.
     image.quantize(colors=128).save(tmp_path / "inspector-task.png", optimize=True)
 
 

@@ -4,7 +4,7 @@ zoom, Discard's confirmation (dismissed: nothing changes; accepted: DISCARDED), 
 the notifications view sending a notification again.
 
 SENDAI_UPDATE_SCREENSHOT=1 writes docs/inspector-task.png and docs/inspector-notifications.png
-(the README shows them); otherwise they go to the test's temporary folder.
+(docs/inspector.md shows them); otherwise they go to the test's temporary folder.
 """
 
 from __future__ import annotations

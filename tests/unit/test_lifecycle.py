@@ -1,6 +1,7 @@
 """The lifecycle table against API.md §4 and §6, written out independently: every (status,
-approved, exported, trigger) case, with no database. And the diagram: the README's copy and
-`sendai-server lifecycle` (tests/app/test_cli.py) must both equal what the table draws."""
+approved, exported, trigger) case, with no database. And the diagram: docs/lifecycle.md's copy,
+its picture docs/lifecycle.svg and `sendai-server lifecycle` (both in tests/app/
+test_lifecycle_pictures.py) must all be what the table draws."""
 
 from __future__ import annotations
 
@@ -27,7 +28,9 @@ from sendai_server.domain.lifecycle import (
 )
 from tests.support import lifecycle_rules as rules
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+LIFECYCLE_PAGE = DOCS / "lifecycle.md"
+LIFECYCLE_SVG = DOCS / "lifecycle.svg"
 EXPORTED = datetime(2024, 1, 15, 10, 30, tzinfo=UTC)
 ALL = {"PROCESSING", "REVIEWING", "COMPLETED", "FAILED", "DISCARDED", "FILTERED"}
 NOT_PROCESSING = ALL - {"PROCESSING"}
@@ -112,15 +115,16 @@ def test_unknown_trigger_is_a_programming_error() -> None:
 
 # --- the diagram ------------------------------------------------------------------------------
 
-def _readme_diagram() -> str:
-    match = re.search(r"## Lifecycle\n.*?```mermaid\n(.*?)```", README.read_text(), re.S)
-    assert match, "README.md needs a '## Lifecycle' section with a ```mermaid block"
+def _page_diagram() -> str:
+    page = LIFECYCLE_PAGE.read_text()
+    match = re.search(r"## The diagram as text\n.*?```mermaid\n(.*?)```", page, re.S)
+    assert match, "docs/lifecycle.md needs '## The diagram as text' with a ```mermaid block"
     return match.group(1)
 
 
-def test_readme_diagram_is_the_one_the_table_draws() -> None:
-    assert _readme_diagram() == mermaid_diagram(), (
-        "README.md's lifecycle diagram is stale: paste the output of `sendai-server lifecycle`"
+def test_the_docs_diagram_is_the_one_the_table_draws() -> None:
+    assert _page_diagram() == mermaid_diagram(), (
+        "docs/lifecycle.md's diagram is stale: paste the output of `sendai-server lifecycle`"
     )
 
 
