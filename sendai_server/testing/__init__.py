@@ -12,8 +12,11 @@ and points its client at `sendai.base_url`:
 
     def test_upload(sendai):
         project = sendai.project(pipeline="auto")       # the pipeline moves its tasks
+        project.clock.freeze()                           # ... when the test moves the clock
         [task_id] = project.upload("invoice.pdf")["taskIds"]
-        project.wait_for(task_id, "REVIEWING")           # extracted, annotated
+        project.clock.advance(seconds=2)                 # extracted, annotated, notified
+        assert project.get_task(task_id)["status"] == "REVIEWING"
+        assert project.notifications[-1]["event"] == "UPLOAD_IN_REVIEW"
 
 What runs is the real application (`create_app`, the same one `sendai-server serve` runs) on
 a free port of 127.0.0.1, over real HTTP, on a fresh SQLite file in pytest's temporary folder,
@@ -38,6 +41,11 @@ the same validation, state machine and audit trail as every other change. Every 
 connector to the session's own receiver for its uploads' notifications (`upload.in_review`,
 `upload.processed`; not `task.export`, whose export would make COMPLETED tasks refuse unlock):
 `notifications` is what it got for the project, `wait_for_notifications` waits for them.
+
+`sendai.clock` (clock.py, docs/clock.md) is the team's clock: frozen, nothing of the team
+happens by itself, and `advance(...)` answers once what fell due has run (the pipeline's
+steps, the deliveries to the receiver and their retries), so a test asserts at once instead
+of waiting with `wait_for` or `wait_for_notifications`.
 
 The ini option `sendai_log_level` (default WARNING) sets the server's log level; its JSON log
 lines go to standard error, so pytest shows them with a failing test (INFO adds one line per

@@ -24,6 +24,7 @@ from ..services.projects import ProjectSettings
 from ..uow import UnitOfWork
 from . import faults
 from .client import File, read_file
+from .clock import Clock
 
 if TYPE_CHECKING:
     from .server import SendAIServer
@@ -194,6 +195,14 @@ class SendAIProject:
         `delay_ms`, `drop`, `duplicate`; `method`, `path`, `project_id`, `task_id`, `event`,
         `connector_id`; `times`, `probability`, `seed` (testing/faults.py)."""
         return faults.fault(self._team_call, operation, **rule)
+
+    @property
+    def clock(self) -> Clock:
+        """The team's clock (docs/clock.md): `freeze(at=None)`, `advance(seconds=0, minutes=0,
+        hours=0, days=0)` → what ran, `now`, `resume()`. While it stands, nothing of the team
+        happens by itself: an upload stays PROCESSING and a failed delivery waits for its
+        retry until `advance` moves the clock past them, and answers once they have run."""
+        return Clock(self._team_call)
 
     # --- uploads -----------------------------------------------------------------------------
 
