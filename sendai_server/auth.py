@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, current_app, g, request
 
+from . import clock
 from .errors import NotFound, Unauthenticated
 from .services.keys import SCOPES, Principal, authenticate, touch_key
 from .web import current_uow
@@ -63,11 +64,13 @@ def requires(scope: str) -> Callable[[F], F]:
             elif team_id is not None and team_id != principal.team_id:
                 raise NotFound()  # a path with a team but no project: the key's team only
             principal.check_scope(scope)
-            if principal.fault_count:  # the team has fault rules (API.md §14, api/faults.py)
-                run_with_faults = current_app.extensions.get("sendai_faults")
-                if run_with_faults is not None:
-                    return run_with_faults(principal, lambda: view(*args, **kwargs))
-            return view(*args, **kwargs)
+            # A frozen team's request runs at its clock's time (docs/clock.md).
+            with clock.frozen_at(principal.clock_now):
+                if principal.fault_count:  # the team has fault rules (API.md §14)
+                    run_with_faults = current_app.extensions.get("sendai_faults")
+                    if run_with_faults is not None:
+                        return run_with_faults(principal, lambda: view(*args, **kwargs))
+                return view(*args, **kwargs)
 
         # flask-smorest keeps a view's doc in `_apidoc`; copy it, never mutate the inner one.
         apidoc = deepcopy(getattr(wrapper, "_apidoc", {}))

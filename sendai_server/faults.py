@@ -27,9 +27,10 @@ from marshmallow import RAISE, Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 from sqlalchemy import Connection, delete, insert, select, update
 
+from . import clock
 from .errors import NotFound, ValidationError
 from .ids import new_id
-from .models import Fault, Team, utcnow
+from .models import Fault, Team
 from .notification_events import SUBSCRIPTIONS
 from .uow import UnitOfWork
 
@@ -193,7 +194,7 @@ def create_fault(uow: UnitOfWork, team_id: str, rule: Mapping[str, Any]) -> dict
         "match": dict(rule["match"]), "effect": dict(rule["effect"]),
         "times": rule.get("times", 1), "remaining": rule.get("times", 1),
         "probability": float(rule.get("probability", 1.0)), "seed": rule.get("seed"),
-        "matched": 0, "hits": 0, "created_at": utcnow(),
+        "matched": 0, "hits": 0, "created_at": clock.now(),
     }
     with uow.write() as conn:
         _team_exists(conn, team_id)

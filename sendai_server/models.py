@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from . import clock
 from .lifecycle import TaskStatus
 from .statuses import NotificationStatus
 
@@ -38,7 +39,8 @@ NAMING = {
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Now, on the clock of the team the code runs for (clock.py, docs/clock.md)."""
+    return clock.now()
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -311,6 +313,10 @@ class Job(Base):
     __table_args__ = (Index("ix_job_run_at", "run_at"), {"sqlite_autoincrement": True})
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(32))
+    # The team the job works for: a frozen team's jobs are left to its clock (docs/clock.md).
+    team_id: Mapped[str | None] = mapped_column(
+        ForeignKey("team.id", ondelete="CASCADE"), index=True
+    )
     task_id: Mapped[str | None] = mapped_column(
         ForeignKey("task.id", ondelete="CASCADE"), index=True
     )
@@ -431,3 +437,20 @@ class Fault(Base):
     matched: Mapped[int] = mapped_column(Integer, default=0)
     hits: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TeamClock(Base):
+    """A team's frozen clock (docs/clock.md): while the row exists, the team's time is `now`
+    and no worker takes its jobs; an advance plays them out. `advancing_until` and
+    `advancing_token` are the lease of the one advance (or freeze, or resume) running: real
+    time, renewed before each job, so one that died frees the clock when it runs out."""
+
+    __tablename__ = "team_clock"
+    team_id: Mapped[str] = mapped_column(
+        ForeignKey("team.id", ondelete="CASCADE"), primary_key=True
+    )
+    now: Mapped[datetime] = mapped_column(UTCDateTime)
+    frozen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    advanced_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    advancing_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    advancing_token: Mapped[str | None] = mapped_column(String(64))

@@ -8,6 +8,7 @@ from flask import Flask, Response, g, request
 
 from ..errors import PayloadTooLarge, ValidationError
 from ..ids import CLIENT_REQUEST_ID, new_id
+from . import clock as clock_endpoints
 from . import docs, errors, health, helper_endpoints, notifications, tasks, uploads
 from . import faults as fault_endpoints
 from .openapi import API_DESCRIPTION, Api
@@ -40,6 +41,7 @@ def init_app(app: Flask) -> Api:
     if app.config["SENDAI"].test_helpers:  # off: the paths do not exist at all (404)
         api.register_blueprint(helper_endpoints.blp)
     fault_endpoints.init_app(app, api)  # API.md §14: test helpers too
+    clock_endpoints.init_app(app, api)  # a team's clock (docs/clock.md): test helpers too
 
     @app.before_request
     def _begin_request() -> None:

@@ -43,11 +43,11 @@ from typing import Any
 import httpx
 from sqlalchemy import Connection, func, insert, select, update
 
-from .. import faults, jobs
+from .. import clock, faults, jobs
 from ..config import Config
 from ..errors import InvalidTaskState, NotFound, Unavailable
 from ..jobs import ClaimedJob
-from ..models import Connector, Notification, NotificationAttempt, Project, Task, Team, utcnow
+from ..models import Connector, Notification, NotificationAttempt, Project, Task, Team
 from ..notification_events import BY_EVENT
 from ..services.notifications import schedule_heads
 from ..services.tasks import fire_on_task
@@ -118,7 +118,7 @@ def retry_after(status_code: int | None, header: str | None) -> float | None:
             return None
         if when.tzinfo is None:
             return None
-        seconds = (when - utcnow()).total_seconds()
+        seconds = (when - clock.now()).total_seconds()
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
 
 
@@ -210,7 +210,7 @@ def _delivery_fault(uow: UnitOfWork, job: ClaimedJob, row: Any) -> faults.TakenF
         log.info("notification %s held %d ms by fault %s", row.id, fault.effect["delay_ms"],
                  fault.id)
         with uow.write() as conn:
-            jobs.postpone(conn, job, utcnow() + timedelta(milliseconds=fault.effect["delay_ms"]),
+            jobs.postpone(conn, job, clock.now() + timedelta(milliseconds=fault.effect["delay_ms"]),
                           {**(job.payload or {}), "held_by_fault": fault.id})
     elif fault is not None:
         log.info("notification %s sent %d times by fault %s", row.id,
@@ -226,12 +226,12 @@ def send(client: httpx.Client, row: Any, n: int, timeout: float) -> Attempt:
     if row.bearer is not None:
         headers["Authorization"] = f"Bearer {row.bearer}"
     if row.secret is not None:
-        now = int(time.time())
+        now = int(clock.now_seconds())
         headers["X-Sendai-Signature"] = sign(row.secret, body, now)
         key = standard_webhook_key(row.secret)
         if key is not None:
             headers.update(standard_webhook_headers(key, row.id, body, now))
-    at, started = utcnow(), time.monotonic()
+    at, started = clock.now(), time.monotonic()
     auth = getattr(row, "auth", None)
     if delivery_auth.kind_of(auth) is None:
         status_code, error, wait = _request(client, row, body, headers, timeout)
@@ -297,7 +297,7 @@ def _record_until_lease_ends(
             _record(uow, job, seq, row, attempt, last, config)
             return
         except Unavailable:
-            if utcnow() + timedelta(seconds=pause) >= deadline:
+            if clock.real_now() + timedelta(seconds=pause) >= deadline:  # the lease
                 raise
             log.warning("notification %s: database unavailable while recording attempt %d; "
                         "retrying", row.id, attempt.n)
@@ -322,7 +322,7 @@ def _record(uow: UnitOfWork, job: ClaimedJob, seq: int, row: Any, attempt: Attem
             delay = jobs.backoff_seconds(attempt.n, config.delivery_backoff_seconds, cap=None)
             if attempt.retry_after is not None:  # a 429's or 503's, over the backoff
                 delay = attempt.retry_after
-            jobs.retry_at(conn, job, utcnow() + timedelta(seconds=delay))
+            jobs.retry_at(conn, job, clock.now() + timedelta(seconds=delay))
         conn.execute(insert(NotificationAttempt), [
             {"notification_seq": seq, "n": n, "at": attempt.at, "status_code": None,
              "error": _LOST, "duration_ms": None}
@@ -333,7 +333,7 @@ def _record(uow: UnitOfWork, job: ClaimedJob, seq: int, row: Any, attempt: Attem
         if done:
             status = NotificationStatus.DELIVERED if attempt.ok else NotificationStatus.FAILED
             conn.execute(update(Notification).where(Notification.seq == seq)
-                         .values(status=status.value, finished_at=utcnow()))
+                         .values(status=status.value, finished_at=clock.now()))
             event = BY_EVENT[row.event]
             trigger = event.on_delivered if attempt.ok else event.on_failed
             if trigger is not None and row.task_id is not None:
@@ -356,7 +356,7 @@ def disable_connector(conn: Connection, connector_id: str) -> None:
     for left in _pending_of(conn, connector_id):
         _fire_failed(conn, left)
         fired.add(left.seq)
-    now = utcnow()
+    now = clock.now()
     conn.execute(update(Connector).where(Connector.id == connector_id,
                                          Connector.disabled_at.is_(None))
                  .values(disabled_at=now))

@@ -18,9 +18,9 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from .. import jobs
+from .. import clock, jobs
 from ..errors import NotFound, ValidationError
-from ..models import Connector, Notification, NotificationAttempt, utcnow
+from ..models import Connector, Notification, NotificationAttempt
 from ..statuses import NotificationStatus
 from ..uow import UnitOfWork
 from .keys import Principal
@@ -68,6 +68,6 @@ def resend_notification(uow: UnitOfWork, principal: Principal, team_id: str, pro
             Notification.status == NotificationStatus.PENDING,
             Notification.seq != found.seq))
         if not waiting:  # the head of its connector's queue: deliver it now
-            jobs.enqueue(conn, jobs.DELIVER, run_at=utcnow(),
+            jobs.enqueue(conn, jobs.DELIVER, run_at=clock.now(),
                          payload={"notification": found.seq, "after": made})
     return int(made) + 1
