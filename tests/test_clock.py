@@ -221,6 +221,7 @@ def test_advance_runs_the_pipeline_at_its_own_moment_and_notifies_over_http(
     assert received.headers["webhook-timestamp"] == stamp
     assert received.headers["X-Sendai-Signature"].startswith(f"t={stamp},")
     assert received.json["created_at"] == "2030-01-01T09:00:02Z"
+    assert received.headers["Date"] == "Tue, 01 Jan 2030 09:00:02 GMT"
 
 
 def test_eight_failed_deliveries_over_three_days_in_one_advance(

@@ -221,17 +221,19 @@ def _delivery_fault(uow: UnitOfWork, job: ClaimedJob, row: Any) -> faults.TakenF
 def send(client: httpx.Client, row: Any, n: int, timeout: float) -> Attempt:
     """One attempt, outside any transaction. Never raises for what the receiver does."""
     body = row.body.encode()
+    sent_at = clock.now()  # the team's time: its clock's, while frozen (docs/clock.md)
     headers = {**(row.headers or {}), "Content-Type": "application/json",
-               "X-Sendai-Event-Id": row.id, "X-Sendai-Attempt": str(n)}
+               "X-Sendai-Event-Id": row.id, "X-Sendai-Attempt": str(n),
+               "Date": email.utils.format_datetime(sent_at, usegmt=True)}
     if row.bearer is not None:
         headers["Authorization"] = f"Bearer {row.bearer}"
     if row.secret is not None:
-        now = int(clock.now_seconds())
+        now = int(sent_at.timestamp())
         headers["X-Sendai-Signature"] = sign(row.secret, body, now)
         key = standard_webhook_key(row.secret)
         if key is not None:
             headers.update(standard_webhook_headers(key, row.id, body, now))
-    at, started = clock.now(), time.monotonic()
+    at, started = sent_at, time.monotonic()
     auth = getattr(row, "auth", None)
     if delivery_auth.kind_of(auth) is None:
         status_code, error, wait = _request(client, row, body, headers, timeout)
