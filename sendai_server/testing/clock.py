@@ -15,6 +15,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ..clock import real_now
 from .client import SendAIHelperError
 from .faults import TeamCall
 
@@ -84,7 +85,7 @@ class Clock:
     def now(self) -> datetime:
         """The team's now: the frozen clock's time, or the real time (UTC) when it runs."""
         state = self.state()
-        return datetime.now(UTC) if state is None else parse_time(state["now"])
+        return real_now() if state is None else parse_time(state["now"])
 
     @property
     def frozen(self) -> bool:
