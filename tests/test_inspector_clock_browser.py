@@ -4,8 +4,6 @@ when the page comes back. SENDAI_UPDATE_SCREENSHOT=1 writes docs/inspector-clock
 
 from __future__ import annotations
 
-import io
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,9 +16,10 @@ from sendai_server.services import team_clock
 from sendai_server.services.keys import create_key
 from sendai_server.services.projects import ProjectSettings, create_project
 from sendai_server.uow import UnitOfWork
-from tests.helpers import REPO_ROOT, LiveServer, auth
+from tests.helpers import LiveServer, auth
 from tests.test_docs_browser import browser  # noqa: F401 - the fixture
 from tests.test_inspector import INVOICE
+from tests.test_inspector_review_browser import _screenshot
 
 pytestmark = pytest.mark.slow  # live gunicorn and a browser
 
@@ -44,18 +43,6 @@ def _wait(driver: Any, condition: Any) -> Any:
     from selenium.webdriver.support.ui import WebDriverWait
 
     return WebDriverWait(driver, WAIT).until(condition)
-
-
-def _screenshot(driver: Any, tmp_path: Path, name: str, height: int = 700) -> Path:
-    from PIL import Image
-
-    image = Image.open(io.BytesIO(driver.get_screenshot_as_png())).convert("RGB")
-    image = image.crop((0, 0, image.width, min(image.height, height)))
-    image = image.resize((image.width * 3 // 4, image.height * 3 // 4))
-    target = (REPO_ROOT / "docs" / name if os.environ.get("SENDAI_UPDATE_SCREENSHOT") == "1"
-              else tmp_path / name)
-    image.quantize(colors=160).save(target, optimize=True)
-    return target
 
 
 def test_the_advance_form_plays_out_an_upload_in_chromium(
@@ -100,4 +87,4 @@ def test_the_advance_form_plays_out_an_upload_in_chromium(
     task = requests.get(f"{server.url}/v2/{team}/project/{project_id}/task/{task_id}",
                         headers=auth(key), timeout=WAIT).json()["payload"]
     assert task["status"] == "REVIEWING"
-    _screenshot(browser, tmp_path, "inspector-clock.png")
+    _screenshot(browser, tmp_path, "inspector-clock.png", height=700)
