@@ -321,6 +321,23 @@ def test_advances_of_one_team_never_interleave(
     assert [job["kind"] for job in answers[0]["ran"]] == ["extract"]
 
 
+def test_freezes_at_once_of_a_team_on_real_time_all_succeed(clock: Clock) -> None:
+    start = threading.Barrier(6)
+    statuses: list[int] = []
+
+    def freeze() -> None:
+        start.wait(timeout=30)
+        statuses.append(clock.call("POST", json={"frozen_at": START}).status_code)
+
+    racers = [threading.Thread(target=freeze) for _ in range(6)]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join(30)
+    assert statuses == [200] * 6
+    assert clock.show().get_json()["payload"]["now"] == START
+
+
 # --- resume ----------------------------------------------------------------------------------
 
 def test_after_resume_what_fell_due_runs_by_the_workers(

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from .. import clock, jobs
 from ..errors import NotFound, Unavailable, ValidationError
@@ -116,19 +117,23 @@ def hold(uow: UnitOfWork, team_id: str, *, create_at: datetime | None = None) ->
     token = secrets.token_hex(16)
     deadline = time.monotonic() + WAIT_SECONDS
     while True:
-        with uow.write() as conn:
-            exists = conn.scalar(select(TeamClock.team_id).where(TeamClock.team_id == team_id))
-            if exists is None:
-                if create_at is None:
-                    return None
-                conn.execute(insert(TeamClock).values(
-                    team_id=team_id, now=create_at, frozen_at=create_at, advanced_seconds=0.0,
-                    advancing_until=clock.real_now() + timedelta(seconds=LEASE_SECONDS),
-                    advancing_token=token))
-                return Held(team_id, token, create_at, create_at, 0.0)
-            if _take(conn, team_id, token):
-                row = conn.execute(select(_CLOCK).where(_CLOCK.c.team_id == team_id)).one()
-                return Held(team_id, token, row.now, row.frozen_at, row.advanced_seconds)
+        try:
+            with uow.write() as conn:
+                exists = conn.scalar(select(TeamClock.team_id)
+                                     .where(TeamClock.team_id == team_id))
+                if exists is None:
+                    if create_at is None:
+                        return None
+                    conn.execute(insert(TeamClock).values(
+                        team_id=team_id, now=create_at, frozen_at=create_at,
+                        advanced_seconds=0.0, advancing_token=token,
+                        advancing_until=clock.real_now() + timedelta(seconds=LEASE_SECONDS)))
+                    return Held(team_id, token, create_at, create_at, 0.0)
+                if _take(conn, team_id, token):
+                    row = conn.execute(select(_CLOCK).where(_CLOCK.c.team_id == team_id)).one()
+                    return Held(team_id, token, row.now, row.frozen_at, row.advanced_seconds)
+        except IntegrityError:  # another freeze made the clock first (PostgreSQL): take it
+            continue
         if time.monotonic() > deadline:
             raise Unavailable(f"Team {team_id}'s clock is still being advanced; retry later.",
                               headers={"Retry-After": "5"})
