@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 
 from sendai_server.cli import main
 from sendai_server.config import Config
-from tests.helpers import auth
+from tests.helpers import auth, count_rows
 from tests.receiver import Receiver
 from tests.test_cli import run
 
@@ -91,6 +91,32 @@ def test_an_advance_runs_the_pipeline_and_delivers_on_the_clock(
     assert any("→ delivered" in line for line in lines), moved.output
     [delivery] = receiver.received  # sent before the command answered
     assert delivery.headers["X-Sendai-Signature"].startswith("t=1767603630,")  # 09:00:30
+
+
+def test_uploads_and_tasks_made_from_the_command_line_are_on_the_teams_clock(
+        database_url: str, config: Config, seed: dict[str, Any], engine: Any) -> None:
+    team = seed["team_id"]
+    project = json.loads(run(database_url, "projects", "create", "--team", team, "--pipeline",
+                             "auto", "--delay", "30", "--json").output)["project_id"]
+    run(database_url, "clock", "freeze", "--team", team, "--at", MONDAY)
+    env = {"DATABASE_URL": database_url, "SENDAI_STORAGE_URL": config.storage_url}
+
+    uploaded = CliRunner().invoke(main, ["uploads", "create", "--project", project,
+                                         str(SAMPLE), "--json"], env=env,
+                                  catch_exceptions=False)
+    made = run(database_url, "tasks", "create", "--project", project, "--json")
+
+    [task_id] = json.loads(uploaded.stdout)["task_ids"]
+    [waiting] = clock_of(database_url, team)["pending"]
+    assert (waiting["subject"], waiting["due_at"][:19]) == (task_id, "2026-01-05T09:00:30")
+    [made_id] = json.loads(made.output)["task_ids"]
+    assert count_rows(engine, "SELECT count(*) FROM task WHERE id IN (:a, :b) AND "
+                      "created_at = (SELECT now FROM team_clock WHERE team_id = :t)",
+                      a=task_id, b=made_id, t=team) == 2
+    moved = CliRunner().invoke(main, ["clock", "advance", "--team", team, "--seconds", "30",
+                                      "--json"], env=env, catch_exceptions=False)
+    [ran] = json.loads(moved.stdout)["clock"]["ran"]
+    assert (ran["subject"], ran["outcome"]) == (task_id, "REVIEWING")
 
 
 @pytest.mark.parametrize("options, named", [

@@ -7,14 +7,17 @@ A group of its own, in cli/__init__.py's COMMANDS, written like the other comman
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
 from sqlalchemy import select
 
+from ..clock import frozen_at
 from ..errors import NotFound, ValidationError
-from ..models import Team
+from ..models import Project, Team, TeamClock
 from ..pipeline import clock_advance
 from ..pipeline.worker import load_handlers
 from ..services import team_clock
@@ -45,6 +48,17 @@ def _check_team(uow: UnitOfWork, team_id: str) -> None:
     with uow.read() as conn:
         if conn.scalar(select(Team.id).where(Team.id == team_id)) is None:
             raise NotFound(f"No team {team_id}.")
+
+
+@contextmanager
+def on_project_clock(uow: UnitOfWork, project_id: str) -> Iterator[None]:
+    """Run a command's writes for a project at its team's frozen time, as a request of that
+    team runs (docs/clock.md); on real time when the team's clock runs."""
+    with uow.read() as conn:
+        frozen = conn.scalar(select(TeamClock.now).join(
+            Project, Project.team_id == TeamClock.team_id).where(Project.id == project_id))
+    with frozen_at(frozen):
+        yield
 
 
 def _describe(clock: dict[str, Any]) -> str:

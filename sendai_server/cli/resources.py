@@ -17,6 +17,7 @@ from ..lifecycle import TaskStatus, mermaid_diagram
 from ..services import connectors, keys, projects, uploads
 from ..services.task_creation import TaskSpec, create_tasks, synthetic_pages
 from .base import domain_errors, emit
+from .clock import on_project_clock
 from .database import command_app, command_uow
 
 # --- keys -----------------------------------------------------------------------------------
@@ -84,7 +85,7 @@ def tasks_create(
         TaskSpec(name=f"Task {n + 1}", status=TaskStatus(status), pages=template)
         for n in range(count)
     )
-    with command_uow() as uow:
+    with command_uow() as uow, on_project_clock(uow, project):
         if sys.stderr.isatty():
             with click.progressbar(length=count, label="creating tasks", file=sys.stderr) as bar:
                 task_ids = create_tasks(uow, project, specs, progress=bar.update)
@@ -197,7 +198,7 @@ def uploads_create(project: str, files: tuple[Any, ...], name: str | None, as_js
     app = command_app()
     config: Config = app.config["SENDAI"]
     incoming = [uploads.IncomingFile(Path(f.name).name, f) for f in files]
-    with command_uow() as uow:
+    with command_uow() as uow, on_project_clock(uow, project):
         created = uploads.create_upload_as_operator(
             uow, app.extensions["sendai_storage"], project, incoming, name=name,
             default_delay=config.pipeline_delay,
