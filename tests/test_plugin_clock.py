@@ -4,8 +4,11 @@ inner suites waits or polls: what an advance ran is done when it returns."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
+
 import pytest
 
+from sendai_server.testing.clock import Clock, ClockNotSettled
 from tests.test_plugin import PLUGIN
 
 pytest_plugins = ["pytester"]
@@ -148,3 +151,54 @@ def test_down(sendai):
     assert outcomes == ["retry"] * 7 + ["failed"]
 """)
     pytester.runpytest(*PLUGIN).assert_outcomes(passed=1)
+
+
+# --- the client side alone (no server): what it sends, and an advance that did not settle ------
+
+class FakeTeamCall:
+    def __init__(self, answer: dict[str, object]) -> None:
+        self.answer = answer
+        self.calls: list[tuple[str, str, object]] = []
+
+    def __call__(self, method: str, path: str, body: object = None) -> dict[str, object]:
+        self.calls.append((method, path, body))
+        return {"payload": self.answer}
+
+
+CLOCK = {"team_id": "team_x", "now": "2026-01-05T09:00:00Z", "frozen_at": "2026-01-05T09:00:00Z",
+         "advanced_seconds": 0.0, "pending": [], "ran": [], "settled": True}
+
+
+@pytest.mark.parametrize("move, body", [
+    ({"days": 1, "hours": 1, "minutes": 1, "seconds": 1}, {"seconds": 90061}),
+    ({"minutes": 0.25}, {"seconds": 15}),
+    ({"seconds": 0.5}, {"seconds": 0.5}),
+    ({}, {"seconds": 0}),
+    ({"to": datetime(2026, 1, 6, 9, 0)}, {"to": "2026-01-06T09:00:00Z"}),
+    ({"to": datetime(2026, 1, 6, 10, 0, tzinfo=timezone(timedelta(hours=1)))},
+     {"to": "2026-01-06T09:00:00Z"}),
+])
+def test_advance_sends_one_number_of_seconds_or_a_utc_time(move: dict[str, object],
+                                                           body: dict[str, object]) -> None:
+    call = FakeTeamCall(CLOCK)
+    Clock(call).advance(**move)  # type: ignore[arg-type]
+    assert call.calls == [("POST", "/test_helpers/clock/advance", body)]
+
+
+def test_an_advance_that_stopped_at_the_cap_raises_with_how_far_it_got() -> None:
+    stopped = {**CLOCK, "now": "2026-01-05T10:00:00Z", "settled": False,
+               "ran": [{"kind": "deliver", "due_at": "2026-01-05T10:00:00Z",
+                        "subject": "evt_1", "outcome": "retry"}]}
+    with pytest.raises(ClockNotSettled, match="stopped at 2026-01-05T10:00:00Z after running "
+                                              "1 job") as raised:
+        Clock(FakeTeamCall(stopped)).advance(days=1)
+    assert raised.value.answer == stopped
+
+
+def test_an_advance_answers_what_ran_and_the_clock_after() -> None:
+    done = {**CLOCK, "now": "2026-01-05T09:00:02Z",
+            "ran": [{"kind": "extract", "due_at": "2026-01-05T09:00:02Z",
+                     "subject": "task_1", "outcome": "REVIEWING"}]}
+    ran = Clock(FakeTeamCall(done)).advance(seconds=2)
+    assert (ran.kinds(), ran.now, ran.clock) == (
+        ["extract"], datetime(2026, 1, 5, 9, 0, 2, tzinfo=UTC), done)
