@@ -301,19 +301,32 @@ def test_past_the_cap_the_clock_stops_at_the_last_job_run(
 
 
 def test_advances_of_one_team_never_interleave(
-    app: Any, engine: Engine, config: Config, project: Project, clock: Clock,
+    monkeypatch: pytest.MonkeyPatch, engine: Engine, project: Project, clock: Clock,
 ) -> None:
-    """A second advance waits for the clock's lease, which the first holds."""
+    """A second advance waits for the clock's lease, which the first holds: it finds the
+    clock taken, and runs nothing until the lease is given back."""
     clock.freeze()
     project.upload((documents.invoice_pdf(), "a.pdf"))
+    refused = threading.Event()
+    take = team_clock._take
+
+    def watched(conn: Any, team_id: str, token: str) -> bool:
+        taken = take(conn, team_id, token)
+        if not taken:
+            refused.set()
+        return taken
+
+    monkeypatch.setattr(team_clock, "_take", watched)
     with UnitOfWork(engine) as uow:
         held = team_clock.hold(uow, project.team_id)
     assert held is not None
     answers: list[dict[str, Any]] = []
     second = threading.Thread(target=lambda: answers.append(clock.advance(seconds=5)))
     second.start()
-    second.join(0.5)  # a bound on how long we look, not a hope: the advance must be waiting
-    assert second.is_alive() and not answers
+    assert refused.wait(30), "the second advance never found the clock held"
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT attempts FROM job")).scalar_one() == 0
+    assert not answers
     with UnitOfWork(engine) as uow:
         team_clock.release(uow, held)
     second.join(30)
