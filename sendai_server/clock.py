@@ -17,9 +17,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 _FROZEN: ContextVar[datetime | None] = ContextVar("sendai_frozen_now", default=None)
+# How far the frozen moment is past the clock's own time: the microseconds that keep a frozen
+# team's changes in order (services/team_clock.tick). What is scheduled waits from the clock's
+# time, not from them (`due`).
+_OFFSET: ContextVar[timedelta] = ContextVar("sendai_frozen_offset", default=timedelta(0))
 
 
 def real_now() -> datetime:
@@ -43,13 +47,22 @@ def frozen() -> datetime | None:
     return _FROZEN.get()
 
 
+def due(when: datetime) -> datetime:
+    """When a job scheduled at `when` (now() + a wait) falls due: on the clock's own time,
+    without the ordering microseconds of the moment it was scheduled at."""
+    return when - _OFFSET.get()
+
+
 @contextmanager
-def frozen_at(moment: datetime | None) -> Iterator[None]:
-    """Run the block at `moment` (an aware datetime): `now()` answers it. None: real time."""
+def frozen_at(moment: datetime | None, offset: timedelta = timedelta(0)) -> Iterator[None]:
+    """Run the block at `moment` (an aware datetime): `now()` answers it. None: real time.
+    `offset`: how far `moment` is past the clock's own time (for ordering only)."""
     if moment is not None and moment.tzinfo is None:
         raise ValueError("naive datetimes are ambiguous; pass an aware UTC datetime")
     token = _FROZEN.set(moment)
+    offset_token = _OFFSET.set(offset if moment is not None else timedelta(0))
     try:
         yield
     finally:
+        _OFFSET.reset(offset_token)
         _FROZEN.reset(token)

@@ -93,7 +93,7 @@ def enqueue(
     result = conn.execute(
         insert(JOB).values(
             kind=kind, task_id=task_id, payload=dict(payload) if payload is not None else None,
-            run_at=run_at or clock.now(), attempts=0, created_at=clock.now(),
+            run_at=clock.due(run_at or clock.now()), attempts=0, created_at=clock.now(),
             team_id=team_id if team_id is not None else _team_of(task_id, payload),
         )
     )
@@ -198,7 +198,7 @@ def fail(
     Returns when it runs again; None when it will not (given up, or the lease was lost and
     the job is another worker's now: its record is then left alone)."""
     delay = backoff_seconds(job.attempts) if retry_in is None else max(0.0, retry_in)
-    run_at = clock.now() + timedelta(seconds=delay)  # the team's time: an advance plays it out
+    run_at = clock.due(clock.now() + timedelta(seconds=delay))  # the team's time
     with uow.write() as conn:
         updated = conn.execute(
             update(JOB)
@@ -233,7 +233,7 @@ def retry_at(conn: Connection, job: ClaimedJob, run_at: datetime) -> None:
     this worker no longer holds it."""
     updated = conn.execute(
         update(JOB).where(JOB.c.id == job.id, JOB.c.lease_token == job.lease_token)
-        .values(run_at=run_at, leased_until=None, lease_token=None)
+        .values(run_at=clock.due(run_at), leased_until=None, lease_token=None)
     )
     if updated.rowcount != 1:
         raise LeaseLost(f"job {job.id} ({job.kind}) was taken by another worker")
@@ -246,7 +246,7 @@ def postpone(conn: Connection, job: ClaimedJob, run_at: datetime,
     `LeaseLost` when this worker no longer holds it."""
     updated = conn.execute(
         update(JOB).where(JOB.c.id == job.id, JOB.c.lease_token == job.lease_token)
-        .values(run_at=run_at, leased_until=None, lease_token=None,
+        .values(run_at=clock.due(run_at), leased_until=None, lease_token=None,
                 attempts=JOB.c.attempts - 1, payload=dict(payload))
     )
     if updated.rowcount != 1:

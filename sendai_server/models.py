@@ -452,5 +452,9 @@ class TeamClock(Base):
     now: Mapped[datetime] = mapped_column(UTCDateTime)
     frozen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     advanced_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    # Changes made since `now` was set: the n-th is written at `now` + n microseconds, so a
+    # frozen team's rows keep their creation order in lists sorted by time (never shown: the
+    # API's times are to the second).
+    ticks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     advancing_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     advancing_token: Mapped[str | None] = mapped_column(String(64))

@@ -167,6 +167,22 @@ def test_a_frozen_team_s_writes_carry_the_clock_s_time(project: Project, clock: 
     assert [e["created_at"] for e in project.events(task_id)] == [START]
 
 
+def test_a_frozen_team_s_lists_keep_creation_order_at_one_moment(
+    project: Project, clock: Clock,
+) -> None:
+    clock.freeze()
+    made = [project.upload((documents.invoice_pdf(), f"{n}.pdf"))["taskIds"][0]
+            for n in range(6)]
+    listed = project.client.get(project.path("/task?sort=created_at:asc"),
+                                headers=auth(project.key)).get_json()["payload"]
+    assert [task["id"] for task in listed] == made
+    assert {task["created_at"] for task in listed} == {START}
+    clock.advance(seconds=0)  # nothing due: the moment stays, and so does the order
+    later = project.upload((documents.invoice_pdf(), "later.pdf"))["taskIds"][0]
+    listed = project.client.get(project.path("/task"), headers=auth(project.key)).get_json()
+    assert [task["id"] for task in listed["payload"]] == [later, *reversed(made)]
+
+
 def test_workers_leave_a_frozen_team_s_jobs_alone(
     engine: Engine, config: Config, project: Project, clock: Clock,
 ) -> None:
@@ -284,6 +300,18 @@ def test_the_same_advance_from_the_same_start_gives_the_same_run(
     first, second = play(), play()
     assert first == second
     assert len(first[0]) == 5  # two extracts, a delivery failed twice and delivered
+
+
+def test_jobs_due_at_one_moment_run_in_order_and_the_clock_can_be_sent_to_it_again(
+    project: Project, clock: Clock,
+) -> None:
+    clock.freeze()
+    tasks = [project.upload((documents.invoice_pdf(), f"{n}.pdf"))["taskIds"][0]
+             for n in range(3)]
+    answer = clock.advance(to="2030-01-01T09:00:02Z")
+    assert [job["subject"] for job in answer["ran"]] == tasks
+    assert clock.advance(to="2030-01-01T09:00:02Z")["ran"] == []
+    assert clock.advance(seconds=0)["now"] == "2030-01-01T09:00:02Z"
 
 
 def test_past_the_cap_the_clock_stops_at_the_last_job_run(

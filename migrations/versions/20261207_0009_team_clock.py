@@ -24,6 +24,7 @@ def upgrade() -> None:
     sa.Column('now', sendai_server.models.UTCDateTime(), nullable=False),
     sa.Column('frozen_at', sendai_server.models.UTCDateTime(), nullable=False),
     sa.Column('advanced_seconds', sa.Float(), nullable=False),
+    sa.Column('ticks', sa.Integer(), server_default='0', nullable=False),
     sa.Column('advancing_until', sendai_server.models.UTCDateTime(), nullable=True),
     sa.Column('advancing_token', sa.String(length=64), nullable=True),
     sa.ForeignKeyConstraint(['team_id'], ['team.id'], name=op.f('fk_team_clock_team_id_team'), ondelete='CASCADE'),

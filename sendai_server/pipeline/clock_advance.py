@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from .. import clock
@@ -32,6 +32,7 @@ from .worker import Handler, run_job
 # bounds it too), and how often it looks.
 WORKER_WAIT_SECONDS = 120.0
 _POLL_SECONDS = 0.02
+_TICK = timedelta(microseconds=1)
 
 
 def advance(uow: UnitOfWork, team_id: str, handlers: Mapping[str, Handler], config: Config,
@@ -43,7 +44,11 @@ def advance(uow: UnitOfWork, team_id: str, handlers: Mapping[str, Handler], conf
     held = team_clock.hold(uow, team_id)
     if held is None:
         raise NotFound(f"Team {team_id[:64]}'s clock is not frozen: freeze it first.")
-    now, final = held.now, None
+    # The last change made on the clock: its now, and a microsecond per change since
+    # (services/team_clock.tick). A job runs at its due time, or just after the last change
+    # when that is later (several jobs due at one moment keep their order in time).
+    last, final = held.now + timedelta(microseconds=held.ticks), None
+    base = held.now  # the clock's own time, without those microseconds
     ran: list[dict[str, Any]] = []
     settled = True
     lease = max(config.job_lease_seconds, lease_seconds(config))
@@ -57,10 +62,11 @@ def advance(uow: UnitOfWork, team_id: str, handlers: Mapping[str, Handler], conf
             taken = team_clock.take_next(uow, team_id, target, lease)
             if taken is None:
                 break
-            now = max(taken.due_at, now)
-            if not team_clock.move(uow, held, now):
+            base = max(taken.due_at, base)
+            last = max(base, last + _TICK)
+            if not team_clock.move(uow, held, last):
                 raise Unavailable(f"Team {team_id}'s clock was resumed during the advance.")
-            with clock.frozen_at(now):
+            with clock.frozen_at(last, last - base):
                 handler = handlers.get(taken.job.kind)
                 if handler is None:  # no handler here: left for the person it concerns
                     raise Unavailable(f"No handler for jobs of kind {taken.job.kind!r}.")
@@ -68,10 +74,12 @@ def advance(uow: UnitOfWork, team_id: str, handlers: Mapping[str, Handler], conf
                 outcome = team_clock.after_run(uow, taken.job)
             ran.append({"kind": taken.job.kind, "due_at": taken.due_at,
                         "subject": taken.subject, "outcome": outcome})
-        final = target if settled else now
+        final = target if settled else last
     finally:  # also after a failure: the clock stays where the last job ran
-        end = final if final is not None else now
-        team_clock.release(uow, held, now=end, advanced_seconds=held.advanced_seconds
+        end = final if final is not None else last if ran else held.now
+        # Never behind a change made already (a job run a microsecond past the target).
+        team_clock.release(uow, held, now=max(end, last) if ran else end,
+                           advanced_seconds=held.advanced_seconds
                            + (end - held.now).total_seconds())
     return {**team_clock.read_clock(uow, team_id), "ran": ran, "settled": settled}
 

@@ -41,6 +41,8 @@ LEASE_SECONDS = 120.0
 # it looks. Past that: 503, retry.
 WAIT_SECONDS = 600.0
 POLL_SECONDS = 0.02
+# How far past a time the clock may stand for the microseconds that order changes.
+_ORDERING_SLACK = timedelta(milliseconds=1)
 # What `pending` lists at most.
 PENDING_SHOWN = 1000
 
@@ -86,6 +88,22 @@ def subjects_of(conn: Connection, rows: Any) -> dict[int, str | None]:
             for r in rows}
 
 
+def tick(uow: UnitOfWork, team_id: str) -> tuple[datetime, timedelta] | None:
+    """The moment of a change a frozen team's request makes, and how far it is past the
+    clock's now: one microsecond per change since the clock was set, so lists sorted by time
+    keep the order the changes were made in (clock.frozen_at's `offset`). None when the
+    clock was resumed meanwhile."""
+    with uow.write() as conn:
+        row = conn.execute(
+            update(TeamClock).where(TeamClock.team_id == team_id)
+            .values(ticks=TeamClock.ticks + 1).returning(TeamClock.now, TeamClock.ticks)
+        ).first()
+    if row is None:
+        return None
+    offset = timedelta(microseconds=row.ticks)
+    return row.now + offset, offset
+
+
 # --- the lease -------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -97,6 +115,7 @@ class Held:
     now: datetime
     frozen_at: datetime
     advanced_seconds: float
+    ticks: int = 0
 
 
 def _take(conn: Connection, team_id: str, token: str) -> bool:
@@ -131,7 +150,8 @@ def hold(uow: UnitOfWork, team_id: str, *, create_at: datetime | None = None) ->
                     return Held(team_id, token, create_at, create_at, 0.0)
                 if _take(conn, team_id, token):
                     row = conn.execute(select(_CLOCK).where(_CLOCK.c.team_id == team_id)).one()
-                    return Held(team_id, token, row.now, row.frozen_at, row.advanced_seconds)
+                    return Held(team_id, token, row.now, row.frozen_at, row.advanced_seconds,
+                            row.ticks)
         except IntegrityError:  # another freeze made the clock first (PostgreSQL): take it
             continue
         if time.monotonic() > deadline:
@@ -147,7 +167,7 @@ def move(uow: UnitOfWork, held: Held, now: datetime) -> bool:
         moved = conn.execute(
             update(TeamClock)
             .where(TeamClock.team_id == held.team_id, TeamClock.advancing_token == held.token)
-            .values(now=now,
+            .values(now=now, ticks=0,
                     advancing_until=clock.real_now() + timedelta(seconds=LEASE_SECONDS))
         )
     return moved.rowcount == 1
@@ -157,8 +177,8 @@ def release(uow: UnitOfWork, held: Held, now: datetime | None = None,
             advanced_seconds: float | None = None) -> None:
     """Give the lease back, with the clock at `now` when given."""
     values: dict[str, Any] = {"advancing_until": None, "advancing_token": None}
-    if now is not None:
-        values["now"] = now
+    if now is not None and now != held.now:
+        values.update(now=now, ticks=0)
     if advanced_seconds is not None:
         values["advanced_seconds"] = advanced_seconds
     with uow.write() as conn:
@@ -178,7 +198,7 @@ def freeze(uow: UnitOfWork, team_id: str, frozen_at: datetime | None = None) -> 
     with uow.write() as conn:
         conn.execute(update(TeamClock).where(TeamClock.team_id == team_id,
                                              TeamClock.advancing_token == held.token)
-                     .values(now=at, frozen_at=at, advanced_seconds=0.0,
+                     .values(now=at, frozen_at=at, advanced_seconds=0.0, ticks=0,
                              advancing_until=None, advancing_token=None))
     return read_clock(uow, team_id)
 
@@ -221,12 +241,14 @@ def check_target(held: Held, seconds: float | None, to: datetime | None) -> date
     assert to is not None
     if to.tzinfo is None:
         to = to.replace(tzinfo=UTC)
-    if to < held.now:
+    # The clock may stand microseconds past a time it was advanced to (jobs due at one
+    # moment run a microsecond apart, to keep their order): that time is not "backwards".
+    if to < held.now - _ORDERING_SLACK:
         raise _bad(field, f"The clock does not go backwards: it stands at "
                           f"{held.now:%Y-%m-%dT%H:%M:%SZ}.")
     if to - held.now > MAX_ADVANCE:
         raise _bad(field, "At most 366 days ahead of the clock's now per advance.")
-    return to
+    return max(to, held.now)
 
 
 def _bad(field: str, message: str) -> ValidationError:
