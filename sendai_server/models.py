@@ -37,10 +37,7 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-
-def utcnow() -> datetime:
-    """Now, on the clock of the team the code runs for (clock.py, docs/clock.md)."""
-    return clock.now()
+utcnow = clock.now  # the rows' default: the team's now (clock.py, docs/clock.md)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -313,10 +310,9 @@ class Job(Base):
     __table_args__ = (Index("ix_job_run_at", "run_at"), {"sqlite_autoincrement": True})
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(32))
-    # The team the job works for: a frozen team's jobs are left to its clock (docs/clock.md).
-    team_id: Mapped[str | None] = mapped_column(
-        ForeignKey("team.id", ondelete="CASCADE"), index=True
-    )
+    # Its team: a frozen team's jobs are left to its clock (docs/clock.md).
+    team_id: Mapped[str | None] = mapped_column(ForeignKey("team.id", ondelete="CASCADE"),
+                                                index=True)
     task_id: Mapped[str | None] = mapped_column(
         ForeignKey("task.id", ondelete="CASCADE"), index=True
     )
@@ -440,21 +436,15 @@ class Fault(Base):
 
 
 class TeamClock(Base):
-    """A team's frozen clock (docs/clock.md): while the row exists, the team's time is `now`
-    and no worker takes its jobs; an advance plays them out. `advancing_until` and
-    `advancing_token` are the lease of the one advance (or freeze, or resume) running: real
-    time, renewed before each job, so one that died frees the clock when it runs out."""
+    """A team's frozen clock (services/team_clock.py: `ticks` order changes, `advancing_*`
+    is the lease of the freeze, advance or resume at work; docs/clock.md)."""
 
     __tablename__ = "team_clock"
-    team_id: Mapped[str] = mapped_column(
-        ForeignKey("team.id", ondelete="CASCADE"), primary_key=True
-    )
+    team_id: Mapped[str] = mapped_column(ForeignKey("team.id", ondelete="CASCADE"),
+                                         primary_key=True)
     now: Mapped[datetime] = mapped_column(UTCDateTime)
     frozen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     advanced_seconds: Mapped[float] = mapped_column(Float, default=0.0)
-    # Changes made since `now` was set: the n-th is written at `now` + n microseconds, so a
-    # frozen team's rows keep their creation order in lists sorted by time (never shown: the
-    # API's times are to the second).
     ticks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     advancing_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     advancing_token: Mapped[str | None] = mapped_column(String(64))

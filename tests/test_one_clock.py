@@ -23,9 +23,6 @@ ALLOWED = {
     # The limits library keeps its windows in real Unix time: a rate limit's Retry-After
     # stays on real time (it protects the server).
     ("ratelimit.py", "time.time()"): 1,
-    # `def utcnow()`: the models' default, which asks the clock (the name stays for the
-    # tests that import it).
-    ("models.py", "utcnow()"): 1,
 }
 ALLOWED_REAL = {
     # A worker's claim: its lease, and the due time of the teams it may run (none frozen).
