@@ -55,7 +55,7 @@ Placeholder = Callable[[str, str | None], str]
 
 _KEY_COLUMNS = ("api_key.id, api_key.team_id, api_key.scopes, api_key.key_hash, "
                 "api_key.revoked_at, api_key.last_used_at, api_key_project.project_id, "
-                "team.fault_count")
+                "team.fault_count, team_clock.now")
 _TASK_COLUMNS = ("task.id, task.project_id, task.name, task.created_at, task.status, "
                  "task.step_type, task.upload_id, task.approved, task.exported_at, "
                  "task.export_failed_at, task.last_opened_at")
@@ -112,7 +112,8 @@ def statements(p: Placeholder, postgres: bool) -> dict[str, str]:
         "key_lookup": (
             f"SELECT {_KEY_COLUMNS} \nFROM api_key JOIN team ON team.id = api_key.team_id "
             f"LEFT OUTER JOIN api_key_project "
-            f"ON api_key_project.key_id = api_key.id \nWHERE api_key.key_hash = "
+            f"ON api_key_project.key_id = api_key.id LEFT OUTER JOIN team_clock "
+            f"ON team_clock.team_id = api_key.team_id \nWHERE api_key.key_hash = "
             f"{p('digest', 'VARCHAR')}"
         ),
         "task_row": task_row,

@@ -27,7 +27,8 @@ For SQLite (always) and PostgreSQL (when BENCH_DATABASE_URL is set) it:
    pypdf's extraction of that invoice costs in-process;
 7. the pytest plugin (bench/plugin.py): a plain pytest run with and without it, its first
    `sendai` test's start, 50 tests of one discard each (`--plugin-only` measures only this,
-   without wrk, and writes only its section of bench/results.json).
+   without wrk, and writes only its section of bench/results.json); and the team's clock
+   against waiting, per test (bench/clock.py; `--clock-only` alone, its section only).
 
 7. proxy mode (`--no-proxy` skips it, `--proxy-only` runs it alone and updates only its part
    of bench/results.json): what `sendai-server proxy` (API.md §15) adds per request, median
@@ -73,6 +74,7 @@ REPO_ROOT = BENCH_DIR.parent
 WORK_DIR = BENCH_DIR / "work"
 sys.path.insert(0, str(REPO_ROOT))
 
+from bench import clock as clock_bench  # noqa: E402
 from bench import counting, raw_app  # noqa: E402
 from bench import plugin as plugin_bench  # noqa: E402
 from sendai_server import create_app  # noqa: E402
@@ -1096,12 +1098,17 @@ def main() -> int:
                         help="measure only the pytest plugin's costs (bench/plugin.py)")
     parser.add_argument("--plugin-runs", type=int, default=5,
                         help="rounds of the plugin's measurements (each figure: the median)")
+    parser.add_argument("--clock-only", action="store_true",
+                        help="only the team's clock against waiting (bench/clock.py); writes "
+                             "only its 'clock' part of bench/results.json")
     parser.add_argument("--section", metavar="NAME",
                         help="a partial run (no pipeline, notifications or flatness) whose "
                              "figures go under NAME in bench/results.json, the rest kept")
     args = parser.parse_args()
     if args.plugin_only:
         return plugin_bench.measure_and_record(args.plugin_runs)
+    if args.clock_only:
+        return clock_bench.measure_and_record()
     if args.quick:
         args.duration, args.no_flatness = 2, True
     if args.section:
@@ -1130,6 +1137,7 @@ def main() -> int:
         results[name] = bench_backend(name, url, args)
     if not args.section:
         results["plugin"] = plugin_bench.measure(args.plugin_runs)
+        results["clock"] = clock_bench.measure()
     if not args.no_proxy:
         print("[proxy] what proxy mode adds per request (SQLite)...", file=sys.stderr)
         results["proxy"] = proxy_overhead(f"sqlite:///{WORK_DIR / 'proxy.db'}")
@@ -1146,6 +1154,9 @@ def main() -> int:
         print()
     print("\n".join(plugin_bench.table(results["plugin"])))
     print()
+    if "clock" in results:
+        print("\n".join(clock_bench.table(results["clock"])))
+        print()
     if "proxy" in results:
         print("\n".join(proxy_table(results["proxy"])))
         print()

@@ -178,11 +178,15 @@ def importer(invoices) -> SendAI:
 
 def test_upload_answers_the_new_upload_and_its_task_goes_to_review(invoices, importer,
                                                                    tmp_path):
+    invoices.clock.freeze()  # the pipeline runs when the test moves the clock (docs/clock.md)
     answer = importer.upload(make_invoice(tmp_path), meta={"order": "42"})
 
     assert (answer["status"], answer["projectId"]) == ("processing", invoices.project_id)
     [task_id] = answer["taskIds"]
-    task = invoices.wait_for(task_id, "REVIEWING")
+    assert invoices.get_task(task_id)["status"] == "PROCESSING"
+    invoices.clock.advance(seconds=1)
+    task = invoices.get_task(task_id)
+    assert task["status"] == "REVIEWING"
     assert task["meta"] == [{"name": "order", "value": "42"}]
     assert invoice_total(task) == Decimal("1234.56")
 
@@ -225,18 +229,22 @@ def test_import_invoice_takes_the_total_send_ai_extracted(invoices, importer, tm
 
 
 def test_wait_until_in_review_follows_an_upload_made_elsewhere(invoices, importer, tmp_path):
+    invoices.clock.freeze()
     [task_id] = invoices.upload(make_invoice(tmp_path))["taskIds"]
+    with pytest.raises(TimeoutError, match="still PROCESSING"):
+        importer.wait_until_in_review(task_id, timeout=0)
 
-    assert importer.wait_until_in_review(task_id, timeout=10)["status"] == "REVIEWING"
+    invoices.clock.advance(seconds=1)
+
+    assert importer.wait_until_in_review(task_id, timeout=0)["status"] == "REVIEWING"
 
 
-def test_import_invoice_gives_up_while_send_ai_is_still_processing(sendai, tmp_path):
-    slow = sendai.project(pipeline="auto", delay=60)
-    client = SendAI(slow.key("upload.create", "task.read", "task.edit"), slow.team_id,
-                    slow.project_id, base_url=slow.base_url, poll_interval=0.05)
+def test_import_invoice_gives_up_while_send_ai_is_still_processing(invoices, importer,
+                                                                   tmp_path):
+    invoices.clock.freeze()  # Send AI takes as long as the test likes: here, for ever
 
     with pytest.raises(TimeoutError, match="still PROCESSING"):
-        import_invoice(client, make_invoice(tmp_path), timeout=0.3)
+        import_invoice(importer, make_invoice(tmp_path), timeout=0.3)
 
 
 def test_a_file_send_ai_cannot_take_is_an_error_the_client_can_read(importer, tmp_path):
@@ -250,12 +258,20 @@ def test_a_file_send_ai_cannot_take_is_an_error_the_client_can_read(importer, tm
 
 
 # --- notifications in: Send AI says when an upload is in review ---------------------------------
+# The team's clock is frozen, so nothing happens by itself: `advance` runs the pipeline and
+# sends the notifications, and answers once the receiver has them (docs/clock.md).
+
+def in_review_notifications(project):
+    return [n for n in project.notifications if n["event"] == "UPLOAD_IN_REVIEW"]
+
 
 def test_an_upload_in_review_notification_imports_its_invoices(invoices, importer, tmp_path):
+    invoices.clock.freeze()
     upload = invoices.upload(make_invoice(tmp_path, "99.00 EUR"), make_invoice(tmp_path))
     first, second = upload["taskIds"]
 
-    [notification] = invoices.wait_for_notifications(event="UPLOAD_IN_REVIEW")
+    invoices.clock.advance(seconds=1)  # extracted, in review, notified: all done on return
+    [notification] = in_review_notifications(invoices)
     imported = handle_notification(importer, notification)
 
     assert notification["upload"]["id"] == upload["id"]
@@ -266,8 +282,10 @@ def test_an_upload_in_review_notification_imports_its_invoices(invoices, importe
 
 def test_the_same_notification_twice_imports_nothing_the_second_time(invoices, importer,
                                                                      tmp_path):
+    invoices.clock.freeze()
     invoices.upload(make_invoice(tmp_path))
-    [notification] = invoices.wait_for_notifications(event="UPLOAD_IN_REVIEW")
+    invoices.clock.advance(seconds=1)
+    [notification] = in_review_notifications(invoices)
 
     assert len(handle_notification(importer, notification)) == 1
     assert handle_notification(importer, notification) == []  # delivered again: no error
@@ -275,11 +293,14 @@ def test_the_same_notification_twice_imports_nothing_the_second_time(invoices, i
 
 def test_the_upload_processed_notification_that_follows_is_left_alone(invoices, importer,
                                                                       tmp_path):
+    invoices.clock.freeze()
     upload = invoices.upload(make_invoice(tmp_path))
-    [in_review] = invoices.wait_for_notifications(event="UPLOAD_IN_REVIEW")
+    invoices.clock.advance(seconds=1)
+    [in_review] = in_review_notifications(invoices)
     handle_notification(importer, in_review)  # its task discarded: the upload is COMPLETED
 
-    [processed] = invoices.wait_for_notifications(event="UPLOAD_PROCESSED")
+    invoices.clock.advance(seconds=1)
+    [processed] = [n for n in invoices.notifications if n["event"] == "UPLOAD_PROCESSED"]
 
     assert processed["upload"]["id"] == upload["id"]
     assert processed["upload"]["status"] == "COMPLETED"

@@ -1,7 +1,7 @@
 """receiver_check: a connector's last receiver check (docs/receiver-check.md)
 
 Revision ID: 0012_receiver_checks
-Revises: 0008_connector_token_auth
+Revises: 0009_team_clock
 Create Date: 2026-12-07 17:40:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import sendai_server.store.models
 
 revision: str = '0012_receiver_checks'
-down_revision: str | None = '0008_connector_token_auth'
+down_revision: str | None = '0009_team_clock'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -12,7 +12,7 @@ The package, by concern: `base` (the root group, its failures, the --json output
 (serve's gunicorn and pipeline worker), `address` (the address printed for clients), and the
 commands: `migrations` (db), `demo` (seed, demo-curl), `resources` (keys, tasks, teams,
 projects, folders, uploads, connectors, lifecycle), `serving` (worker, serve), `faults`
-(API.md §14).
+(API.md §14), `clock` (docs/clock.md).
 
 A command or group of commands from another module is one line in COMMANDS below: define it
 with `@click.command()` / `@click.group()` (not on `main`), using `base.domain_errors`,
@@ -25,7 +25,7 @@ import click
 from flask import Flask
 
 from ..proxy.commands import COMMANDS as PROXY_COMMANDS
-from . import demo, faults, migrations, receiver_check, resources, serving
+from . import clock, demo, faults, migrations, receiver_check, resources, serving
 from .base import CommandFailure, main
 
 __all__ = ["CommandFailure", "main", "register"]
@@ -46,6 +46,7 @@ COMMANDS: tuple[click.Command, ...] = (
     serving.serve,
     faults.faults,
     receiver_check.check_receiver_command,  # docs/receiver-check.md
+    clock.clock,  # a team's clock (docs/clock.md)
     *PROXY_COMMANDS,  # proxy, recording (API.md §15)
 )
 for _command in COMMANDS:

@@ -18,6 +18,7 @@ from ..services import connectors, keys, projects, uploads
 from ..services.task_creation import TaskSpec, create_tasks, synthetic_pages
 from ..web.context import storage_of
 from .base import domain_errors, emit
+from .clock import on_project_clock
 from .database import command_app, command_uow
 
 # --- keys -----------------------------------------------------------------------------------
@@ -85,7 +86,7 @@ def tasks_create(
         TaskSpec(name=f"Task {n + 1}", status=TaskStatus(status), pages=template)
         for n in range(count)
     )
-    with command_uow() as uow:
+    with command_uow() as uow, on_project_clock(uow, project):
         if sys.stderr.isatty():
             with click.progressbar(length=count, label="creating tasks", file=sys.stderr) as bar:
                 task_ids = create_tasks(uow, project, specs, progress=bar.update)
@@ -198,7 +199,7 @@ def uploads_create(project: str, files: tuple[Any, ...], name: str | None, as_js
     app = command_app()
     config: Config = app.config["SENDAI"]
     incoming = [uploads.IncomingFile(Path(f.name).name, f) for f in files]
-    with command_uow() as uow:
+    with command_uow() as uow, on_project_clock(uow, project):
         created = uploads.create_upload_as_operator(
             uow, storage_of(app), project, incoming, name=name,
             default_delay=config.pipeline_delay,

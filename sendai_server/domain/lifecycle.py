@@ -11,11 +11,12 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 from transitions import Machine, MachineError
 
+from . import clock
 from .job_kinds import AUTO_COMPLETE, EXTRACT
 
 
@@ -96,11 +97,11 @@ def _clear_approved(event: Any) -> None:
 
 
 def _set_exported_at(event: Any) -> None:
-    event.model.exported_at = datetime.now(UTC)
+    event.model.exported_at = clock.now()
 
 
 def _set_export_failed_at(event: Any) -> None:
-    event.model.export_failed_at = datetime.now(UTC)
+    event.model.export_failed_at = clock.now()
 
 
 PERSON, PIPELINE = "person", "pipeline"

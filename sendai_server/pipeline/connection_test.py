@@ -5,13 +5,13 @@ headers, signatures and token. The answer is what the receiver said."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
 import httpx
 from sqlalchemy import select
 
+from ..domain import clock
 from ..domain.errors import NotFound
 from ..domain.ids import is_lookup_id, new_id
 from ..services.keys import Principal
@@ -40,7 +40,7 @@ def send_test_notification(uow: UnitOfWork, principal: Principal, team_id: str, 
     body = json.dumps({
         "id": event_id, "event": "TEST", "event_level": "TEST", "team_id": row["team_id"],
         "project_id": project_id,
-        "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created_at": clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
         "upload": None, "task": None,
     }, separators=(",", ":"))
     attempt = send(client, SimpleNamespace(**row, id=event_id, body=body), 1, timeout)

@@ -44,6 +44,7 @@ import httpx
 from sqlalchemy import Connection, func, insert, select, update
 
 from ..config import Config
+from ..domain import clock
 from ..domain.errors import InvalidTaskState, NotFound, Unavailable
 from ..domain.notification_events import BY_EVENT
 from ..domain.statuses import NotificationStatus
@@ -52,7 +53,7 @@ from ..services.notifications import schedule_heads
 from ..services.tasks import fire_on_task
 from ..store import jobs
 from ..store.jobs import ClaimedJob
-from ..store.models import Connector, Notification, NotificationAttempt, Project, Task, Team, utcnow
+from ..store.models import Connector, Notification, NotificationAttempt, Project, Task, Team
 from ..store.uow import UnitOfWork
 from . import delivery_auth
 
@@ -131,7 +132,7 @@ def retry_after(status_code: int | None, header: str | None) -> float | None:
             return None
         if when.tzinfo is None:
             return None
-        seconds = (when - utcnow()).total_seconds()
+        seconds = (when - clock.now()).total_seconds()
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
 
 
@@ -223,7 +224,7 @@ def _delivery_fault(uow: UnitOfWork, job: ClaimedJob, row: Any) -> faults.TakenF
         log.info("notification %s held %d ms by fault %s", row.id, fault.effect["delay_ms"],
                  fault.id)
         with uow.write() as conn:
-            jobs.postpone(conn, job, utcnow() + timedelta(milliseconds=fault.effect["delay_ms"]),
+            jobs.postpone(conn, job, clock.now() + timedelta(milliseconds=fault.effect["delay_ms"]),
                           {**(job.payload or {}), "held_by_fault": fault.id})
     elif fault is not None:
         log.info("notification %s sent %d times by fault %s", row.id,
@@ -234,13 +235,15 @@ def _delivery_fault(uow: UnitOfWork, job: ClaimedJob, row: Any) -> faults.TakenF
 def send(client: httpx.Client, row: Any, n: int, timeout: float) -> Attempt:
     """One attempt, outside any transaction. Never raises for what the receiver does."""
     body = row.body.encode()
+    sent_at = clock.now()  # the team's time: its clock's, while frozen (docs/clock.md)
     headers = {**(row.headers or {}), "Content-Type": "application/json",
-               "X-Sendai-Event-Id": row.id, "X-Sendai-Attempt": str(n)}
+               "X-Sendai-Event-Id": row.id, "X-Sendai-Attempt": str(n),
+               "Date": email.utils.format_datetime(sent_at, usegmt=True)}
     if row.bearer is not None:
         headers["Authorization"] = f"Bearer {row.bearer}"
     if row.secret is not None:
-        headers.update(signature_headers(row.secret, row.id, body, int(time.time())))
-    at, started = utcnow(), time.monotonic()
+        headers.update(signature_headers(row.secret, row.id, body, int(sent_at.timestamp())))
+    at, started = sent_at, time.monotonic()
     auth = getattr(row, "auth", None)
     if delivery_auth.kind_of(auth) is None:
         status_code, error, wait = _request(client, row, body, headers, timeout)
@@ -309,7 +312,7 @@ def _record_until_lease_ends(
             _record(uow, job, seq, row, attempt, last, config)
             return
         except Unavailable:
-            if utcnow() + timedelta(seconds=pause) >= deadline:
+            if clock.real_now() + timedelta(seconds=pause) >= deadline:  # the lease
                 raise
             log.warning("notification %s: database unavailable while recording attempt %d; "
                         "retrying", row.id, attempt.n)
@@ -334,7 +337,7 @@ def _record(uow: UnitOfWork, job: ClaimedJob, seq: int, row: Any, attempt: Attem
             delay = jobs.backoff_seconds(attempt.n, config.delivery_backoff_seconds, cap=None)
             if attempt.retry_after is not None:  # a 429's or 503's, over the backoff
                 delay = attempt.retry_after
-            jobs.retry_at(conn, job, utcnow() + timedelta(seconds=delay))
+            jobs.retry_at(conn, job, clock.now() + timedelta(seconds=delay))
         conn.execute(insert(NotificationAttempt), [
             {"notification_seq": seq, "n": n, "at": attempt.at, "status_code": None,
              "error": _LOST, "duration_ms": None}
@@ -345,7 +348,7 @@ def _record(uow: UnitOfWork, job: ClaimedJob, seq: int, row: Any, attempt: Attem
         if done:
             status = NotificationStatus.DELIVERED if attempt.ok else NotificationStatus.FAILED
             conn.execute(update(Notification).where(Notification.seq == seq)
-                         .values(status=status.value, finished_at=utcnow()))
+                         .values(status=status.value, finished_at=clock.now()))
             event = BY_EVENT[row.event]
             trigger = event.on_delivered if attempt.ok else event.on_failed
             if trigger is not None and row.task_id is not None:
@@ -368,7 +371,7 @@ def disable_connector(conn: Connection, connector_id: str) -> None:
     for left in _pending_of(conn, connector_id):
         _fire_failed(conn, left)
         fired.add(left.seq)
-    now = utcnow()
+    now = clock.now()
     conn.execute(update(Connector).where(Connector.id == connector_id,
                                          Connector.disabled_at.is_(None))
                  .values(disabled_at=now))

@@ -11,13 +11,14 @@ whose message is the attempt's `error`: what it answered, never its body or any 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+
+from ..domain import clock as team_clock
 
 OAUTH2 = "oauth2"
 TOKEN_EXCHANGE = "token_exchange"
@@ -26,7 +27,8 @@ EXPIRY_TYPES = ("datetime", "seconds", "milliseconds")
 # before", so that a delivery never goes out with a token that expires on its way.
 RENEW_MARGIN_SECONDS = 30.0
 
-clock: Callable[[], float] = time.monotonic  # the tests move it
+# A token's lifetime runs on the team's clock (docs/clock.md): an advance past it renews it.
+clock: Callable[[], float] = team_clock.now_seconds  # the tests move it
 
 
 class TokenFailure(Exception):
@@ -162,7 +164,7 @@ def _lifetime(value: Any, expiry_type: str) -> float | None:
             return None
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
-        return max(0.0, (when - datetime.now(UTC)).total_seconds())
+        return max(0.0, (when - team_clock.now()).total_seconds())
     try:
         seconds = float(value)
     except (TypeError, ValueError):

@@ -34,12 +34,13 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import httpx
 from sqlalchemy import select
 
+from ..domain import clock
 from ..domain.errors import NotFound, ValidationError
 from ..domain.ids import is_lookup_id, new_id
 from ..domain.notification_events import BY_EVENT
@@ -156,7 +157,7 @@ class _Planned:
 def sample_notification(team_id: str | None = None,
                         project_id: str | None = None) -> dict[str, Any]:
     """An UPLOAD_PROCESSED notification shaped as a real one, for a project without any."""
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    now = clock.now().strftime("%Y-%m-%dT%H:%M:%S.000Z")
     task_id = "task_" + "0" * 20
     return {
         "id": new_id("evt"), "event": "UPLOAD_PROCESSED", "event_level": "UPLOAD",
@@ -332,8 +333,9 @@ def check_receiver(target: Target, payload: Mapping[str, Any] | None = None, *,
     """Send the cases to `target.url`, each once, and report. Never raises for what the
     receiver does (refuses connections, times out, answers anything)."""
     payload = dict(payload) if payload is not None else sample_notification()
-    checked_at = datetime.now(UTC)
-    planned = plan_cases(target, payload, int(time.time()))
+    checked_at = clock.now()
+    # Signed at the real time: the receiver judges freshness by its own clock, not the team's.
+    planned = plan_cases(target, payload, int(clock.real_now().timestamp()))
     own = client is None
     if client is None:
         client = httpx.Client(
@@ -364,7 +366,7 @@ def check_receiver(target: Target, payload: Mapping[str, Any] | None = None, *,
 def _send(client: httpx.Client, target: Target, case: _Planned, timeout: float) -> CaseResult:
     """One case, sent as a delivery's attempt is (deliveries.request_once): only the status
     counts; an answer later than `timeout` counts as none."""
-    at = datetime.now(UTC)
+    at = clock.real_now()
     started = time.monotonic()
     status, error, _ = request_once(client, target, case.body, case.headers, timeout)
     duration_ms = round((time.monotonic() - started) * 1000)

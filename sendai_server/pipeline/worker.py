@@ -48,10 +48,10 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from ..config import Config
+from ..domain import clock
 from ..domain.errors import Unavailable
 from ..store import jobs
 from ..store.jobs import ClaimedJob, LeaseLost
-from ..store.models import utcnow
 from ..store.uow import UnitOfWork
 
 log = logging.getLogger("sendai_server.worker")
@@ -220,11 +220,16 @@ def _turn(turns: _Turns, kinds: list[str]) -> object:
         if job is None:
             with uow.read() as conn:
                 return jobs.next_due(conn, kinds)
-        _run(uow, job, turns.handlers[job.kind], turns.hooks)
+        run_job(uow, job, turns.handlers[job.kind], turns.hooks)
         return _RAN
 
 
-def _run(uow: UnitOfWork, job: ClaimedJob, handler: Handler, hooks: WorkerHooks) -> None:
+def run_job(uow: UnitOfWork, job: ClaimedJob, handler: Handler,
+            hooks: WorkerHooks | None = None) -> None:
+    """Run a claimed job's handler; a failure is recorded on the job (`jobs.fail`: due again
+    after a backoff), a lost lease logged. A worker's turn, and an advance of a team's clock
+    (pipeline/clock_advance.py), run their jobs so."""
+    hooks = hooks or WorkerHooks()
     hooks.claimed(job)
     error: BaseException | None = None
     try:
@@ -253,4 +258,4 @@ def _describe(exc: BaseException) -> str:
 def _sleep_seconds(due: object, poll: float) -> float:
     if not isinstance(due, datetime):
         return poll
-    return min(poll, max(MIN_SLEEP_SECONDS, (due - utcnow()).total_seconds()))
+    return min(poll, max(MIN_SLEEP_SECONDS, (due - clock.real_now()).total_seconds()))

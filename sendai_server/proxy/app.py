@@ -23,12 +23,12 @@ import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 import httpx
 
+from ..domain import clock
 from ..domain.ids import CLIENT_REQUEST_ID, new_id
 from .contract import CheckedResponse, Contract, Finding
 from .recording import BodyCopy, Recording, is_json, redacted
@@ -127,7 +127,7 @@ class _Exchange:
         self.proxy = proxy
         self.environ = environ
         self.started = time.perf_counter()
-        self.at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        self.at = clock.now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         self.method = environ["REQUEST_METHOD"]
         raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
         if not raw:

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Connection, case, delete, func, or_, select
 
+from ..domain import clock
 from ..domain.job_kinds import DELIVER
-from ..store.models import Connector, Job, Notification, Task, utcnow
+from ..store.models import Connector, Job, Notification, Task
 from ..store.uow import UnitOfWork
 
 
@@ -33,7 +34,7 @@ def drop_waiting_jobs(uow: UnitOfWork, project_ids: Sequence[str]) -> LeftoverJo
     ids = list(project_ids)
     if not ids:
         return LeftoverJobs(0, False)
-    free = or_(Job.leased_until.is_(None), Job.leased_until <= utcnow())
+    free = or_(Job.leased_until.is_(None), Job.leased_until <= clock.real_now())  # a lease
     with uow.write() as conn:
         dropped, held = _drop_task_jobs(conn, ids, free)
         gone, held_delivery = _drop_deliveries(conn, ids, free)

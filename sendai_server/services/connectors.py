@@ -11,12 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, delete, insert, select
 
+from ..domain import clock
 from ..domain.errors import NotFound, ValidationError
 from ..domain.ids import is_lookup_id, new_id
 from ..domain.notification_events import SUBSCRIPTIONS
@@ -119,7 +119,7 @@ def create_connector(uow: UnitOfWork, project_id: str, spec: ConnectorSpec) -> d
         "url": spec.url, "method": spec.method, "headers": dict(spec.headers),
         "bearer": spec.bearer, "secret": spec.secret, "auth": spec.auth,
         "events": [e for e in EVENTS if e in spec.events],
-        "created_at": datetime.now(UTC),
+        "created_at": clock.now(),
     }
     with uow.write() as conn:
         _check_project(conn, project_id)

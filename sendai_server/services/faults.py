@@ -28,10 +28,11 @@ from marshmallow import RAISE, Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 from sqlalchemy import Connection, delete, insert, select, update
 
+from ..domain import clock
 from ..domain.errors import NotFound, ValidationError
 from ..domain.ids import new_id
 from ..domain.notification_events import SUBSCRIPTIONS
-from ..store.models import Fault, Team, utcnow
+from ..store.models import Fault, Team
 from ..store.uow import UnitOfWork
 
 # API.md §14: the statuses a fault may answer, and the §2 code each has in a JSON body.
@@ -197,7 +198,7 @@ def create_fault(uow: UnitOfWork, team_id: str, rule: Mapping[str, Any]) -> dict
         "match": dict(rule["match"]), "effect": dict(rule["effect"]),
         "times": rule.get("times", 1), "remaining": rule.get("times", 1),
         "probability": float(rule.get("probability", 1.0)), "seed": rule.get("seed"),
-        "matched": 0, "hits": 0, "created_at": utcnow(),
+        "matched": 0, "hits": 0, "created_at": clock.now(),
     }
     with uow.write() as conn:
         _team_exists(conn, team_id)

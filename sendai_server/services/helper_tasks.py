@@ -3,12 +3,12 @@ lifecycle, through the same machine and the same audit trail as every other chan
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, insert
 
 from ..config import DEFAULT_PIPELINE_DELAY
+from ..domain import clock
 from ..domain.lifecycle import PIPELINE_EVENTS, TaskStatus
 from ..store.models import Outcome
 from ..store.uow import UnitOfWork
@@ -75,6 +75,6 @@ def register_outcome(
             Outcome.project_id == project_id, Outcome.sha256 == sha256))
         conn.execute(insert(Outcome), {
             "project_id": project_id, "sha256": sha256, "status": status, "pages": pages,
-            "created_at": datetime.now(UTC),
+            "created_at": clock.now(),
         })
     return {"sha256": sha256, "status": status, "pages": pages}

@@ -10,13 +10,14 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, bindparam, insert, or_, select, update
 
+from ..domain import clock
 from ..domain.errors import InsufficientScope, NotFound, Unauthenticated, ValidationError
 from ..domain.ids import new_id
-from ..store.models import ApiKey, ApiKeyProject, Project, Team
+from ..store.models import ApiKey, ApiKeyProject, Project, Team, TeamClock
 from ..store.statements import Statement
 from ..store.uow import UnitOfWork
 
@@ -48,6 +49,8 @@ class Principal:
     project_ids: frozenset[str]
     # The team's fault rules (API.md §14), read with the key: 0 costs no statement for faults.
     fault_count: int = 0
+    # The team's frozen clock (docs/clock.md), read with the key; None: real time.
+    clock_now: datetime | None = None
 
     def check_visibility(self, team_id: str, project_id: str) -> None:
         if team_id != self.team_id or project_id not in self.project_ids:
@@ -100,7 +103,7 @@ def create_key(
             raise NotFound(f"Team {team_id} has no project {', '.join(missing)}.")
         conn.execute(insert(ApiKey), {
             "id": key_id, "team_id": team_id, "name": name, "scopes": canonical,
-            "key_hash": hash_key(plain), "created_at": datetime.now(UTC),
+            "key_hash": hash_key(plain), "created_at": clock.now(),
         })
         if projects:
             conn.execute(
@@ -115,7 +118,7 @@ def revoke_key(uow: UnitOfWork, key_id: str) -> None:
             raise NotFound(f"No key {key_id}.")
         conn.execute(
             update(ApiKey).where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
-            .values(revoked_at=datetime.now(UTC))
+            .values(revoked_at=clock.now())
         )
 
 
@@ -124,9 +127,12 @@ KEY_LOOKUP = Statement(
     select(
         ApiKey.id, ApiKey.team_id, ApiKey.scopes, ApiKey.key_hash,
         ApiKey.revoked_at, ApiKey.last_used_at, ApiKeyProject.project_id, Team.fault_count,
+        TeamClock.now,
     )
     .join(Team, Team.id == ApiKey.team_id)
     .outerjoin(ApiKeyProject, ApiKeyProject.key_id == ApiKey.id)
+    # A frozen team's time comes with its key, in the same statement (docs/clock.md).
+    .outerjoin(TeamClock, TeamClock.team_id == ApiKey.team_id)
     .where(ApiKey.key_hash == bindparam("digest"))
 )
 _TOUCH_KEY = Statement(
@@ -144,7 +150,7 @@ def authenticate(conn: Connection, plain_key: str) -> tuple[Principal, datetime 
     rows = KEY_LOOKUP.rows(conn, {"digest": digest})
     if not rows:
         raise Unauthenticated()
-    key_id, team_id, scopes, key_hash, revoked_at, last_used_at, _, fault_count = rows[0]
+    key_id, team_id, scopes, key_hash, revoked_at, last_used_at, _, fault_count, frozen = rows[0]
     if not hmac.compare_digest(key_hash, digest):
         raise Unauthenticated()
     if revoked_at is not None:
@@ -155,6 +161,7 @@ def authenticate(conn: Connection, plain_key: str) -> tuple[Principal, datetime 
         scopes=frozenset(scopes),
         project_ids=frozenset(row[6] for row in rows if row[6] is not None),
         fault_count=fault_count,
+        clock_now=frozen,
     )
     return principal, last_used_at
 
@@ -163,7 +170,7 @@ def touch_key(
     uow: UnitOfWork, key_id: str, last_used_at: datetime | None, interval: int
 ) -> None:
     """Record use, at most once per interval, so that reads do not all become writes."""
-    now = datetime.now(UTC)
+    now = clock.now()
     if last_used_at is not None and now - last_used_at < timedelta(seconds=interval):
         return
     cutoff = now - timedelta(seconds=interval)
@@ -179,17 +186,19 @@ def principal_of_key_id(
     deleted meanwhile is refused at once (401), as the Bearer key would be."""
     rows = conn.execute(
         select(ApiKey.team_id, ApiKey.scopes, ApiKey.revoked_at, ApiKey.last_used_at,
-               ApiKeyProject.project_id)
+               ApiKeyProject.project_id, TeamClock.now)
         .outerjoin(ApiKeyProject, ApiKeyProject.key_id == ApiKey.id)
+        .outerjoin(TeamClock, TeamClock.team_id == ApiKey.team_id)
         .where(ApiKey.id == key_id)
     ).all()
     if not rows:
         raise Unauthenticated()
-    team_id, scopes, revoked_at, last_used_at, _ = rows[0]
+    team_id, scopes, revoked_at, last_used_at, _, frozen = rows[0]
     if revoked_at is not None:
         raise Unauthenticated("This API key has been revoked.")
     principal = Principal(
         key_id=key_id, team_id=team_id, scopes=frozenset(scopes),
         project_ids=frozenset(row[4] for row in rows if row[4] is not None),
+        clock_now=frozen,
     )
     return principal, last_used_at

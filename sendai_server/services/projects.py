@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from ..domain import clock
 from ..domain.errors import NotFound, ValidationError
 from ..domain.ids import is_lookup_id, new_id
 from ..store.models import Folder, Project, Team
@@ -154,7 +155,7 @@ def find_folder(conn: Connection, project_id: str, folder_id: str) -> str:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 def visible_projects(uow: UnitOfWork, principal: Principal) -> list[dict[str, Any]]:

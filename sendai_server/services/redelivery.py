@@ -18,10 +18,11 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
+from ..domain import clock
 from ..domain.errors import NotFound, ValidationError
 from ..domain.statuses import NotificationStatus
 from ..store import jobs
-from ..store.models import Connector, Notification, NotificationAttempt, utcnow
+from ..store.models import Connector, Notification, NotificationAttempt
 from ..store.uow import UnitOfWork
 from .keys import Principal
 
@@ -68,6 +69,6 @@ def resend_notification(uow: UnitOfWork, principal: Principal, team_id: str, pro
             Notification.status == NotificationStatus.PENDING,
             Notification.seq != found.seq))
         if not waiting:  # the head of its connector's queue: deliver it now
-            jobs.enqueue(conn, jobs.DELIVER, run_at=utcnow(),
+            jobs.enqueue(conn, jobs.DELIVER, run_at=clock.now(),
                          payload={"notification": found.seq, "after": made})
     return int(made) + 1

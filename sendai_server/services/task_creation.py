@@ -9,11 +9,12 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert
 
+from ..domain import clock
 from ..domain.errors import NotFound
 from ..domain.ids import new_id
 from ..domain.lifecycle import TaskStatus
@@ -124,7 +125,7 @@ def write_tasks(
         inbox = folder_ids(conn, project_id).get(INBOX)
     if inbox is None:
         raise NotFound(f"No project {project_id}.")
-    start = datetime.now(UTC)
+    start = clock.now()
     rows = _Rows(conn, inbox)
     task_ids: list[str] = []
     for index, spec in enumerate(specs):

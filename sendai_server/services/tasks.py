@@ -17,12 +17,13 @@ does not hold the write lock while they are read (they never change).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, insert, select, update
 
 from ..config import DEFAULT_PIPELINE_DELAY
+from ..domain import clock
 from ..domain.errors import InvalidTaskState, NotFound
 from ..domain.ids import is_lookup_id, new_id
 from ..domain.lifecycle import (
@@ -192,7 +193,7 @@ def fire_on_locked_task(
     refusal = fire(state, trigger)
     if refusal is not None:
         raise InvalidTaskState(refusal_message(task_id, refusal), refusal.details)
-    now = datetime.now(UTC)
+    now = clock.now()
     changes = state.changes_from(task)
     if opens_task(trigger):
         changes["last_opened_at"] = now

@@ -4,11 +4,11 @@ stay. A project or folder the key cannot see is not found (404), whichever it is
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
 
+from ..domain import clock
 from ..domain.errors import NotFound
 from ..domain.ids import is_lookup_id
 from ..store.models import Task, Upload
@@ -30,7 +30,7 @@ def change_upload_project(
     principal.check_visibility(team_id, target)  # the same team, a project the key may see
     if not is_lookup_id(upload_id):
         raise NotFound(f"Upload {upload_id[:64]!r} was not found.")
-    now = datetime.now(UTC)
+    now = clock.now()
     with uow.write() as conn:
         found = conn.scalar(
             select(Upload.id)

@@ -19,12 +19,12 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import IO, Any, BinaryIO, cast
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from ..domain import emails
+from ..domain import clock, emails
 from ..domain.errors import NotFound, PayloadTooLarge, ValidationError
 from ..domain.file_types import is_email, sniff
 from ..domain.ids import is_lookup_id, new_id
@@ -192,7 +192,7 @@ def _write_upload(
     request_id: str | None,
 ) -> dict[str, Any]:
     upload_id = new_id("upl")
-    now = datetime.now(UTC)
+    now = clock.now()
     with uow.write() as conn:
         settings = project_settings(conn, project_id)
         inbox = find_folder_by_name(conn, project_id, INBOX)
@@ -353,7 +353,7 @@ def move_upload(
     folder_id: str,
 ) -> dict[str, Any]:
     _visible_upload(principal, team_id, project_id, upload_id)
-    now = datetime.now(UTC)
+    now = clock.now()
     with uow.write() as conn:
         target = find_folder(conn, project_id, folder_id)
         moved = conn.execute(

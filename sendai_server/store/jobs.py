@@ -19,7 +19,10 @@ after a backoff, until `MAX_ATTEMPTS` claims, after which it stays in the table 
 `last_error` for a person to look at (no worker claims it again).
 
 Times are the workers' clocks (UTC): hosts sharing a database are expected to keep them in sync
-(NTP); a skew only moves when a job or an expired lease is seen as due.
+(NTP); a skew only moves when a job or an expired lease is seen as due. Leases are real time;
+when a job is due is its team's time (clock.py): a job knows its team (`team_id`, found by
+`enqueue` in its own INSERT), and `claim` and `next_due` pass over the jobs of a team whose
+clock is frozen (a `team_clock` row): those only an advance runs (docs/clock.md).
 """
 
 from __future__ import annotations
@@ -43,8 +46,9 @@ from sqlalchemy import (
 )
 
 from ..config import JOB_MAX_ATTEMPTS
+from ..domain import clock
 from ..domain.job_kinds import AUTO_COMPLETE, DELIVER, EXTRACT, JOB_KINDS
-from .models import Job, UTCDateTime, utcnow
+from .models import Job, Notification, Project, Task, TeamClock, UTCDateTime
 from .uow import UnitOfWork
 
 __all__ = ["AUTO_COMPLETE", "DELIVER", "EXTRACT", "JOB_KINDS", "ClaimedJob", "LeaseLost",
@@ -81,17 +85,37 @@ def enqueue(
     task_id: str | None = None,
     payload: Mapping[str, Any] | None = None,
     run_at: datetime | None = None,
+    team_id: str | None = None,
 ) -> int:
     """Add a job, due at `run_at` (default now), inside the caller's `uow.write()`: it commits
-    with the change that needs it, or not at all. Returns the job's id."""
+    with the change that needs it, or not at all. Returns the job's id. Its team is `team_id`,
+    or found in the same statement from its task or its notification."""
     result = conn.execute(
         insert(JOB).values(
             kind=kind, task_id=task_id, payload=dict(payload) if payload is not None else None,
-            run_at=run_at or utcnow(), attempts=0, created_at=utcnow(),
+            run_at=clock.due(run_at or clock.now()), attempts=0, created_at=clock.now(),
+            team_id=team_id if team_id is not None else _team_of(task_id, payload),
         )
     )
     job_id: int = result.inserted_primary_key[0]  # type: ignore[index]
     return job_id
+
+
+def _team_of(task_id: str | None, payload: Mapping[str, Any] | None) -> Any:
+    """The team of a job's task, or of its notification's project: a scalar subquery."""
+    if task_id is not None:
+        return (select(Project.team_id).join(Task, Task.project_id == Project.id)
+                .where(Task.id == task_id).scalar_subquery())
+    if payload is not None and "notification" in payload:
+        return (select(Project.team_id)
+                .join(Notification, Notification.project_id == Project.id)
+                .where(Notification.seq == int(payload["notification"])).scalar_subquery())
+    return None
+
+
+# A frozen team's jobs are not the workers' (docs/clock.md). On the clock table's primary key:
+# with no team frozen, an empty table's index is all it costs.
+NOT_FROZEN = ~select(TeamClock.team_id).where(TeamClock.team_id == JOB.c.team_id).exists()
 
 
 def _claimable(now: datetime, kinds: Collection[str] | None) -> list[Any]:
@@ -99,6 +123,7 @@ def _claimable(now: datetime, kinds: Collection[str] | None) -> list[Any]:
         JOB.c.run_at <= now,
         (JOB.c.leased_until.is_(None)) | (JOB.c.leased_until <= now),
         JOB.c.attempts < MAX_ATTEMPTS,
+        NOT_FROZEN,
     ]
     if kinds is not None:
         conditions.append(JOB.c.kind.in_(list(kinds)))
@@ -116,7 +141,7 @@ def claim(
     person looking at the table sees who holds a job."""
     if kinds is not None and not kinds:
         return None
-    now = utcnow()
+    now = clock.real_now()  # a worker runs only teams on real time; its lease is real time too
     token = f"{secrets.token_hex(8)}@{worker_id}"[:64]
     leased_until = now + timedelta(seconds=lease_seconds)
     chosen = (
@@ -173,7 +198,7 @@ def fail(
     Returns when it runs again; None when it will not (given up, or the lease was lost and
     the job is another worker's now: its record is then left alone)."""
     delay = backoff_seconds(job.attempts) if retry_in is None else max(0.0, retry_in)
-    run_at = utcnow() + timedelta(seconds=delay)
+    run_at = clock.due(clock.now() + timedelta(seconds=delay))  # the team's time
     with uow.write() as conn:
         updated = conn.execute(
             update(JOB)
@@ -192,7 +217,8 @@ def next_due(conn: Connection, kinds: Collection[str] | None = None) -> datetime
     due = case(
         (JOB.c.leased_until > JOB.c.run_at, JOB.c.leased_until), else_=JOB.c.run_at
     )
-    query = select(type_coerce(func.min(due), UTCDateTime)).where(JOB.c.attempts < MAX_ATTEMPTS)
+    query = select(type_coerce(func.min(due), UTCDateTime)).where(
+        JOB.c.attempts < MAX_ATTEMPTS, NOT_FROZEN)
     if kinds is not None:
         if not kinds:
             return None
@@ -207,7 +233,7 @@ def retry_at(conn: Connection, job: ClaimedJob, run_at: datetime) -> None:
     this worker no longer holds it."""
     updated = conn.execute(
         update(JOB).where(JOB.c.id == job.id, JOB.c.lease_token == job.lease_token)
-        .values(run_at=run_at, leased_until=None, lease_token=None)
+        .values(run_at=clock.due(run_at), leased_until=None, lease_token=None)
     )
     if updated.rowcount != 1:
         raise LeaseLost(f"job {job.id} ({job.kind}) was taken by another worker")
@@ -220,7 +246,7 @@ def postpone(conn: Connection, job: ClaimedJob, run_at: datetime,
     `LeaseLost` when this worker no longer holds it."""
     updated = conn.execute(
         update(JOB).where(JOB.c.id == job.id, JOB.c.lease_token == job.lease_token)
-        .values(run_at=run_at, leased_until=None, lease_token=None,
+        .values(run_at=clock.due(run_at), leased_until=None, lease_token=None,
                 attempts=JOB.c.attempts - 1, payload=dict(payload))
     )
     if updated.rowcount != 1:

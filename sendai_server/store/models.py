@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from ..domain import clock
 from ..domain.lifecycle import TaskStatus
 from ..domain.statuses import NotificationStatus
 
@@ -36,9 +37,7 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+utcnow = clock.now  # the rows' default: the team's now (clock.py, docs/clock.md)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -311,6 +310,9 @@ class Job(Base):
     __table_args__ = (Index("ix_job_run_at", "run_at"), {"sqlite_autoincrement": True})
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(32))
+    # Its team: a frozen team's jobs are left to its clock (docs/clock.md).
+    team_id: Mapped[str | None] = mapped_column(ForeignKey("team.id", ondelete="CASCADE"),
+                                                index=True)
     task_id: Mapped[str | None] = mapped_column(
         ForeignKey("task.id", ondelete="CASCADE"), index=True
     )
@@ -446,3 +448,18 @@ class ReceiverCheck(Base):
     passed: Mapped[bool] = mapped_column(Boolean)
     failed: Mapped[list[str]] = mapped_column(JSON)
     report: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class TeamClock(Base):
+    """A team's frozen clock (services/team_clock.py: `ticks` order changes, `advancing_*`
+    is the lease of the freeze, advance or resume at work; docs/clock.md)."""
+
+    __tablename__ = "team_clock"
+    team_id: Mapped[str] = mapped_column(ForeignKey("team.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    now: Mapped[datetime] = mapped_column(UTCDateTime)
+    frozen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    advanced_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    ticks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    advancing_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    advancing_token: Mapped[str | None] = mapped_column(String(64))

@@ -12,8 +12,11 @@ and points its client at `sendai.base_url`:
 
     def test_upload(sendai):
         project = sendai.project(pipeline="auto")       # the pipeline moves its tasks
+        project.clock.freeze()                           # ... when the test moves the clock
         [task_id] = project.upload(sendai.sample("invoice.pdf"))["taskIds"]
-        project.wait_for(task_id, "REVIEWING")           # extracted, annotated
+        project.clock.advance(seconds=2)                 # extracted, annotated, notified
+        assert project.get_task(task_id)["status"] == "REVIEWING"
+        assert project.notifications[-1]["event"] == "UPLOAD_IN_REVIEW"
 
 `sendai.sample(name)` is a document packaged with sendai-server, as a path `upload()` takes
 (`sample_names()` lists them; `invoice.pdf` is a one-page invoice with a total, a date and an
@@ -49,6 +52,11 @@ the hidden one, so the test's receiver is the one that sees it, every time.
 `with sendai.fault(...) as made:` answers a handle whose `made.hits` and `made.remaining` are
 read from the server when asked. A refused helper request raises SendAIHelperError, whose
 message carries what the refusal's `details` say (the fields at fault, the known operations).
+
+`sendai.clock` (clock.py, docs/clock.md) is the team's clock: frozen, nothing of the team
+happens by itself, and `advance(...)` answers once what fell due has run (the pipeline's
+steps, the deliveries to the receiver and their retries), so a test asserts at once instead
+of waiting with `wait_for` or `wait_for_notifications`.
 
 The ini option `sendai_log_level` (default WARNING) sets the server's log level; its JSON log
 lines go to standard error, so pytest shows them with a failing test (INFO adds one line per

@@ -33,6 +33,7 @@ from ..services.projects import ProjectSettings
 from ..store.uow import UnitOfWork
 from . import faults
 from .client import File, read_file
+from .clock import Clock
 from .samples import sample
 
 if TYPE_CHECKING:
@@ -233,6 +234,14 @@ class SendAIProject:
         `project.upload(sendai.sample("invoice.pdf"))`. An unknown name raises
         FileNotFoundError naming the samples there are."""
         return sample(name)
+
+    @property
+    def clock(self) -> Clock:
+        """The team's clock (docs/clock.md): `freeze(at=None)`, `advance(seconds=0, minutes=0,
+        hours=0, days=0)` → what ran, `now`, `resume()`. While it stands, nothing of the team
+        happens by itself: an upload stays PROCESSING and a failed delivery waits for its
+        retry until `advance` moves the clock past them, and answers once they have run."""
+        return Clock(self._team_call)
 
     # --- uploads -----------------------------------------------------------------------------
 

@@ -6,13 +6,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from copy import deepcopy
+from datetime import timedelta
 from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Flask, current_app, g, request
 
+from ..domain import clock
 from ..domain.errors import NotFound, Unauthenticated
 from ..services.keys import SCOPES, Principal, authenticate, touch_key
+from ..services.team_clock import tick
 from .context import current_uow
 
 _BEARER = re.compile(r"Bearer +(\S+) *", re.IGNORECASE)
@@ -63,11 +66,17 @@ def requires(scope: str) -> Callable[[F], F]:
             elif team_id is not None and team_id != principal.team_id:
                 raise NotFound()  # a path with a team but no project: the key's team only
             principal.check_scope(scope)
-            if principal.fault_count:  # the team has fault rules (API.md §14, api/faults.py)
-                run_with_faults = current_app.extensions.get("sendai_faults")
-                if run_with_faults is not None:
-                    return run_with_faults(principal, lambda: view(*args, **kwargs))
-            return view(*args, **kwargs)
+            # A frozen team's request runs at its clock's time (docs/clock.md); one that may
+            # change something, a microsecond after the team's last change (list order).
+            moment, offset = principal.clock_now, timedelta(0)
+            if moment is not None and request.method not in ("GET", "HEAD"):
+                moment, offset = tick(uow, principal.team_id) or (moment, offset)
+            with clock.frozen_at(moment, offset):
+                if principal.fault_count:  # the team has fault rules (API.md §14)
+                    run_with_faults = current_app.extensions.get("sendai_faults")
+                    if run_with_faults is not None:
+                        return run_with_faults(principal, lambda: view(*args, **kwargs))
+                return view(*args, **kwargs)
 
         # flask-smorest keeps a view's doc in `_apidoc`; copy it, never mutate the inner one.
         apidoc = deepcopy(getattr(wrapper, "_apidoc", {}))

@@ -43,6 +43,7 @@ class _KeyLimit:
         if allowed:
             return
         reset_at = strategy.get_window_stats(self.item, self.prefix, "key", key_id).reset_time
+        # Real time, on any team's clock: the limits library's windows are (docs/clock.md).
         retry_after = max(1, math.ceil(reset_at - time.time()))
         raise RateLimited(
             f"This API key is over its limit of {self.item}; retry in {retry_after} s.",

@@ -94,13 +94,15 @@ def _is_upload(op: Operation) -> bool:
 def _url(op: Operation, seed: dict[str, Any], task: str, override: dict[str, str] | None = None
          ) -> str:
     """The operation's URL on the seed's project and `task`; an upload's operations get the
-    upload of the OTHER team's task, and the faults operations without a body the other
-    team's faults (404 whatever the body: nothing to change), unless `override` says otherwise."""
+    upload of the OTHER team's task, and the faults and clock operations without a body the
+    other team's (404 whatever the body: nothing to change), unless `override` says otherwise."""
     values = {"team_id": seed["team_id"], "project_id": seed["project_id"], "task_id": task,
               "upload_id": seed["other_upload_id"], "folder_id": seed["folders"]["bin"],
               "index": "0", "connector_id": "conn_00000000000000000000",
               "fault_id": "flt_00000000000000000000"}
-    if "/test_helpers/faults" in op.path and not op.has_body:  # the other team's faults: 404
+    # The other team's faults and clock: 404. (With a body, the seed team's: the body's 400.)
+    if ("/test_helpers/faults" in op.path or "/test_helpers/clock" in op.path) \
+            and not op.has_body:
         values["team_id"] = seed["other"]["team_id"]
     return op.url(**{**values, **(override or {})})
 

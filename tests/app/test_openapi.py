@@ -84,6 +84,9 @@ def test_every_operation_documents_its_statuses_with_the_error_schema(
                 assert response == {"$ref": f"#/components/responses/{name}"}, (str(op), code)
             response = _resolve(spec, response)
             assert response["description"], (str(op), code)
+            if code == "204":  # no content (resuming a team's clock, docs/clock.md)
+                assert "content" not in response, (str(op), code)
+                continue
             if code.startswith("2") and op.path.endswith("/files/{index}"):  # the file's bytes
                 assert response["content"] == {  # with the content type each is served with
                     media: {"schema": {"type": "string", "format": "binary"}}

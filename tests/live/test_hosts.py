@@ -411,3 +411,50 @@ def test_a_crashed_while_holding_a_job_is_finished_once_by_b_after_the_lease(
         lambda got: any(r.json["upload"]["id"] == made["id"] for r in got),
         "its notification")
     assert [r.json["upload"]["id"] for r in cluster.receiver.received].count(made["id"]) == 1
+
+
+def test_a_team_frozen_through_a_is_left_alone_by_b_and_advanced_once_through_a(
+    cluster: Cluster,
+) -> None:
+    """A team's clock (docs/clock.md) holds across hosts: frozen through A, its upload is
+    never taken by B's worker (A's is stopped meanwhile, so B's alone processes another team's
+    upload, passing over the older frozen job: a barrier, not a sleep); an advance through A
+    runs it, and its notification, once. (A is started again first: the test before crashed
+    it.)"""
+    if cluster.a.process is None or cluster.a.process.poll() is not None \
+            or not cluster.a.host.pids():
+        cluster.a.stop()
+        cluster.a.start()
+    project = cluster.project(notify=True)
+    with UnitOfWork(cluster.engine) as uow:
+        helper_key = keys.create_key(uow, project["team_id"], [*SCOPES, "test_helpers"],
+                                     [project["project_id"]], "clock").key
+    clock_path = f"/v2/{project['team_id']}/test_helpers/clock"
+    assert cluster.a.post(clock_path, helper_key, json={}).status_code == 200
+    [task_id] = upload(cluster.b, project)["taskIds"]
+
+    a_worker = cluster.a.worker_pid()
+    os.kill(a_worker, signal.SIGSTOP)
+    try:
+        other = cluster.project()
+        for _ in range(2):  # the second after at least one more poll of B's worker
+            [other_task] = upload(cluster.b, other)["taskIds"]
+            wait_until(lambda t=other_task: status_on(cluster.b, other, t) == "REVIEWING",
+                       "B's worker to process the other team's upload")
+    finally:
+        os.kill(a_worker, signal.SIGCONT)
+    assert status_on(cluster.b, project, task_id) == "PROCESSING"
+    assert cluster.scalar("SELECT attempts FROM job WHERE task_id = :t", t=task_id) == 0
+
+    answer = cluster.a.post(clock_path + "/advance", helper_key, json={"seconds": 1})
+    assert answer.status_code == 200, answer.text
+    ran = answer.json()["payload"]["ran"]
+    assert [(job["kind"], job["outcome"]) for job in ran] == [
+        ("extract", "REVIEWING"), ("deliver", "delivered")]
+    assert status_on(cluster.b, project, task_id) == "REVIEWING"
+    assert len(cluster.events(task_id, "to_review")) == 1
+    assert cluster.scalar("SELECT count(*) FROM job WHERE team_id = :t",
+                          t=project["team_id"]) == 0
+    ours = [r for r in cluster.receiver.received
+            if r.json["project_id"] == project["project_id"]]
+    assert len(ours) == 1 and ours[0].event == "UPLOAD_IN_REVIEW"

@@ -8,6 +8,7 @@ from flask import Flask, Response, g, request
 
 from ...domain.errors import PayloadTooLarge, ValidationError
 from ...domain.ids import CLIENT_REQUEST_ID, new_id
+from . import clock as clock_endpoints
 from . import (
     docs,
     errors,
@@ -51,6 +52,7 @@ def init_app(app: Flask) -> Api:
         api.register_blueprint(helper_endpoints.blp)
         api.register_blueprint(receiver_checks.blp)  # docs/receiver-check.md
     fault_endpoints.init_app(app, api)  # API.md §14: test helpers too
+    clock_endpoints.init_app(app, api)  # a team's clock (docs/clock.md): test helpers too
 
     @app.before_request
     def _begin_request() -> None:

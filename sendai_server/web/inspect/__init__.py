@@ -13,6 +13,7 @@ def init_app(app: Flask) -> None:
     if not app.config["SENDAI"].inspector:
         return  # off: /inspect does not exist at all (404)
     from . import (
+        clock_views,  # noqa: F401 - the team's clock on every page, and its Advance
         faults_page,  # noqa: F401 - its route, on the same blueprint
         redelivery_views,  # noqa: F401 - its route joins the blueprint
     )

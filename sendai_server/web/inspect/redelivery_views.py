@@ -11,6 +11,7 @@ from typing import Any
 from flask import flash, redirect, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
+from ...domain import clock
 from ...domain.errors import ValidationError
 from ...services.redelivery import resend_notification
 from ..context import current_uow
@@ -34,8 +35,9 @@ def resend(team_id: str, project_id: str, notification_id: str) -> BaseResponse:
     for scope in RESEND_SCOPES:
         principal.check_scope(scope)
     try:
-        attempt = resend_notification(current_uow(), principal, team_id, project_id,
-                                      notification_id)
+        with clock.frozen_at(principal.clock_now):  # on a frozen team's clock
+            attempt = resend_notification(current_uow(), principal, team_id, project_id,
+                                          notification_id)
     except ValidationError as error:
         flash(error.message, "error")
     else:

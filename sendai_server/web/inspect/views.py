@@ -24,6 +24,7 @@ from marshmallow import ValidationError as SchemaError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
+from ...domain import clock
 from ...domain.errors import NotFound, SendAIError, Unauthenticated, ValidationError
 from ...domain.lifecycle import USER_ACTIONS, LifecycleState, TaskStatus, fire, past_tense
 from ...domain.statuses import NotificationStatus, UploadStatus
@@ -313,10 +314,12 @@ def task_action(team_id: str, project_id: str, task_id: str, action: str) -> Any
         principal.check_visibility(team_id, project_id)
         principal.check_scope("task.edit")
         details = _report_details() if action == "report" else None
-        tasks.change_task(
-            current_uow(), tasks.Caller(principal, g.get("request_id")), team_id, project_id,
-            task_id, action, details, pipeline_delay=current_app.config["SENDAI"].pipeline_delay,
-        )
+        with clock.frozen_at(principal.clock_now):  # a frozen team's change is on its clock
+            tasks.change_task(
+                current_uow(), tasks.Caller(principal, g.get("request_id")), team_id,
+                project_id, task_id, action, details,
+                pipeline_delay=current_app.config["SENDAI"].pipeline_delay,
+            )
     except SendAIError as error:
         if error.status == 404:
             raise
