@@ -23,6 +23,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy import Enum as SAEnum
+from sqlalchemy import false as sa_false
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from .lifecycle import TaskStatus
@@ -73,6 +75,9 @@ class Team(Base):
     # How many fault rules (API.md §14) the team has, read with the key on every request: a
     # team with none pays no statement for faults. Kept by sendai_server/faults.py.
     fault_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The fidelity switches the team sets (docs/profiles.md), read with the key on every
+    # request; NULL: the server's default profile. Kept by services/profiles.py.
+    profile: Mapped[dict[str, str] | None] = mapped_column(JSON)
 
 
 class Project(Base):
@@ -88,6 +93,14 @@ class Project(Base):
     pipeline: Mapped[str] = mapped_column(String(16), default="auto")
     # Seconds per pipeline step; NULL: the server's SENDAI_PIPELINE_DELAY.
     delay: Mapped[float | None] = mapped_column(Float)
+    # Imports (docs/project-settings.md): uploads through the API allowed; the senders an
+    # email upload may come from (empty: any); the body's task (NULL: the team's profile);
+    # the body's text as a first page of each attachment's task.
+    api_import: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
+    email_senders: Mapped[list[str] | None] = mapped_column(JSON)
+    email_body: Mapped[str | None] = mapped_column(String(32))
+    email_prepend_body: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=sa_false())
 
 
 class Folder(Base):

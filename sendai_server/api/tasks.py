@@ -115,7 +115,10 @@ def discard_task(team_id: str, project_id: str, task_id: str) -> dict[str, Any]:
 
     Only a REVIEWING task can be discarded; it becomes DISCARDED for good. Any body is ignored.
     """
-    task = _change(team_id, project_id, task_id, "discard")
+    task = tasks.discard_task(
+        current_uow(), _caller(), team_id, project_id, task_id,
+        pipeline_delay=current_app.config["SENDAI"].pipeline_delay,
+    )
     return {"payload": task}
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, bindparam, insert, or_, select, update
@@ -17,6 +17,7 @@ from sqlalchemy import Connection, bindparam, insert, or_, select, update
 from ..errors import InsufficientScope, NotFound, Unauthenticated, ValidationError
 from ..ids import new_id
 from ..models import ApiKey, ApiKeyProject, Project, Team
+from ..profiles import Profile, server_default, team_profile
 from ..statements import Statement
 from ..uow import UnitOfWork
 
@@ -48,6 +49,8 @@ class Principal:
     project_ids: frozenset[str]
     # The team's fault rules (API.md §14), read with the key: 0 costs no statement for faults.
     fault_count: int = 0
+    # The team's fidelity profile (docs/profiles.md), read with the key too.
+    profile: Profile = field(default_factory=server_default)
 
     def check_visibility(self, team_id: str, project_id: str) -> None:
         if team_id != self.team_id or project_id not in self.project_ids:
@@ -124,6 +127,7 @@ KEY_LOOKUP = Statement(
     select(
         ApiKey.id, ApiKey.team_id, ApiKey.scopes, ApiKey.key_hash,
         ApiKey.revoked_at, ApiKey.last_used_at, ApiKeyProject.project_id, Team.fault_count,
+        Team.profile,
     )
     .join(Team, Team.id == ApiKey.team_id)
     .outerjoin(ApiKeyProject, ApiKeyProject.key_id == ApiKey.id)
@@ -144,7 +148,7 @@ def authenticate(conn: Connection, plain_key: str) -> tuple[Principal, datetime 
     rows = KEY_LOOKUP.rows(conn, {"digest": digest})
     if not rows:
         raise Unauthenticated()
-    key_id, team_id, scopes, key_hash, revoked_at, last_used_at, _, fault_count = rows[0]
+    key_id, team_id, scopes, key_hash, revoked_at, last_used_at, _, fault_count, stored = rows[0]
     if not hmac.compare_digest(key_hash, digest):
         raise Unauthenticated()
     if revoked_at is not None:
@@ -155,6 +159,7 @@ def authenticate(conn: Connection, plain_key: str) -> tuple[Principal, datetime 
         scopes=frozenset(scopes),
         project_ids=frozenset(row[6] for row in rows if row[6] is not None),
         fault_count=fault_count,
+        profile=team_profile(stored),
     )
     return principal, last_used_at
 
@@ -179,17 +184,19 @@ def principal_of_key_id(
     deleted meanwhile is refused at once (401), as the Bearer key would be."""
     rows = conn.execute(
         select(ApiKey.team_id, ApiKey.scopes, ApiKey.revoked_at, ApiKey.last_used_at,
-               ApiKeyProject.project_id)
+               ApiKeyProject.project_id, Team.profile)
+        .join(Team, Team.id == ApiKey.team_id)
         .outerjoin(ApiKeyProject, ApiKeyProject.key_id == ApiKey.id)
         .where(ApiKey.id == key_id)
     ).all()
     if not rows:
         raise Unauthenticated()
-    team_id, scopes, revoked_at, last_used_at, _ = rows[0]
+    team_id, scopes, revoked_at, last_used_at, _, stored = rows[0]
     if revoked_at is not None:
         raise Unauthenticated("This API key has been revoked.")
     principal = Principal(
         key_id=key_id, team_id=team_id, scopes=frozenset(scopes),
         project_ids=frozenset(row[4] for row in rows if row[4] is not None),
+        profile=team_profile(stored),
     )
     return principal, last_used_at

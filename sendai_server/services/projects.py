@@ -11,6 +11,7 @@ from sqlalchemy import Connection, insert, select, update
 from ..errors import NotFound, ValidationError
 from ..ids import is_lookup_id, new_id
 from ..models import Folder, Project, Team
+from ..profiles import BY_NAME
 from ..uow import UnitOfWork
 from .keys import Principal
 
@@ -19,6 +20,7 @@ INBOX, PROCESSED = "Inbox", "Processed"
 AUTOMATIONS = ("none", "auto_predict", "auto_process")
 PIPELINES = ("auto", "manual")
 MAX_DELAY_SECONDS = 3600
+EMAIL_BODY_CHOICES = BY_NAME["email_body"].choices  # the profile's switch of that name
 
 
 @dataclass(frozen=True)
@@ -29,8 +31,14 @@ class ProjectSettings:
     threshold: float = 0.9
     pipeline: str = "auto"
     delay: float | None = None
+    # Imports (docs/project-settings.md). `email_body` None: the team's profile decides.
+    api_import: bool = True
+    email_body: str | None = None
 
     def check(self) -> None:
+        if self.email_body is not None and self.email_body not in EMAIL_BODY_CHOICES:
+            raise ValidationError(f"email_body is one of {', '.join(EMAIL_BODY_CHOICES)}.",
+                                  {"fields": {"email_body": ["Not a known choice."]}})
         if self.automation not in AUTOMATIONS:
             raise ValidationError(f"automation is one of {', '.join(AUTOMATIONS)}.")
         if not 0 <= self.threshold <= 1:
@@ -82,7 +90,8 @@ def update_project(uow: UnitOfWork, project_id: str, **changes: Any) -> ProjectS
 
 def project_settings(conn: Connection, project_id: str) -> ProjectSettings:
     row = conn.execute(
-        select(Project.automation, Project.threshold, Project.pipeline, Project.delay)
+        select(Project.automation, Project.threshold, Project.pipeline, Project.delay,
+               Project.api_import, Project.email_body)
         .where(Project.id == project_id)
     ).first()
     if row is None:

@@ -152,6 +152,22 @@ def change_task(
     return task
 
 
+def discard_task(
+    uow: UnitOfWork, caller: Caller, team_id: str, project_id: str, task_id: str, *,
+    pipeline_delay: float = DEFAULT_PIPELINE_DELAY,
+) -> PublicTask:
+    """Discard a REVIEWING task. A task in another state is refused (400), or under the
+    `discard_refused=ignored` profile (docs/profiles.md) answered as it is, unchanged, with
+    no event written."""
+    try:
+        return change_task(uow, caller, team_id, project_id, task_id, "discard",
+                           pipeline_delay=pipeline_delay)
+    except InvalidTaskState:
+        if caller.principal.profile["discard_refused"] != "ignored":
+            raise
+    return get_task(uow, caller.principal, team_id, project_id, task_id)
+
+
 def fire_on_task(
     conn: Connection,
     project_id: str,
