@@ -125,13 +125,23 @@ def _project_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--pipeline", type=click.Choice(projects.PIPELINES)),
         click.option("--delay", type=click.FloatRange(0, projects.MAX_DELAY_SECONDS),
                      help="Seconds per pipeline step (default: SENDAI_PIPELINE_DELAY)."),
+        click.option("--api-import", type=click.Choice(["on", "off"]),
+                     help="Uploads through the API allowed (default on; docs/project-settings.md)."),
+        click.option("--email-body", type=click.Choice([*projects.EMAIL_BODY_CHOICES, "profile"]),
+                     help="Whether an email's body becomes a task; 'profile': as the team's "
+                          "profile says (the default)."),
     ]):
         command = option(command)
     return command
 
 
 def _settings_given(**options: Any) -> dict[str, Any]:
-    return {name: value for name, value in options.items() if value is not None}
+    given = {name: value for name, value in options.items() if value is not None}
+    if "api_import" in given:
+        given["api_import"] = given["api_import"] == "on"
+    if given.get("email_body") == "profile":
+        given["email_body"] = None
+    return given
 
 
 @click.group("projects", help="Projects and their pipeline settings.")

@@ -258,11 +258,11 @@ class SendAIProject:
     @property
     def profile(self) -> dict[str, str]:
         """The team's fidelity profile (docs/profiles.md): every switch and its choice."""
-        return self._team_call("GET", "/test_helpers/profile")["payload"]  # type: ignore[no-any-return]
+        return self._team_call("GET", "/test_helpers/profile")["payload"]
 
     def use_profile(self, settings: Mapping[str, str]) -> dict[str, str]:
         """Put the team on the server's default profile with `settings`' switches changed."""
-        return self._team_call(  # type: ignore[no-any-return]
+        return self._team_call(
             "PUT", "/test_helpers/profile", dict(settings))["payload"]
 
     def _call(self, method: str, path: str, body: Any = None, key: str | None = None,
