@@ -322,3 +322,17 @@ def test_an_email_without_attachments_keeps_its_body_task_under_without_attachme
     put_profile(client, seed, {"email_body": "without_attachments"})
     project = Project(client, uow, seed)
     assert len(project.upload((email_with(), "mail.eml"))["taskIds"]) == 1
+
+
+# --- the inspector ------------------------------------------------------------------------------
+
+def test_the_inspector_shows_a_teams_profile_only_when_it_is_not_the_default(
+    client: FlaskClient, seed: dict[str, Any]
+) -> None:
+    from tests.test_inspector import sign_in
+
+    sign_in(client, seed["keys"]["helpers"])
+    assert "profile <code>" not in client.get("/inspect/projects").get_data(as_text=True)
+    put_profile(client, seed, {"payload_task": "summary"})
+    page = client.get("/inspect/projects").get_data(as_text=True)
+    assert "profile <code>payload_task=summary</code>" in page

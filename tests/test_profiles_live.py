@@ -14,7 +14,7 @@ from tests.live import Live, live  # noqa: F401 - the module's server
 pytestmark = pytest.mark.slow
 
 
-def _profile(live: Live, **settings: str) -> None:
+def _profile(live: Live, **settings: str) -> None:  # noqa: F811
     response = live.http.put(f"{live.server.url}/v2/{live.seed['team_id']}/test_helpers/profile",
                              json=settings, headers=live.headers(), timeout=30)
     assert response.status_code == 200, response.text
@@ -22,7 +22,7 @@ def _profile(live: Live, **settings: str) -> None:
 
 
 @pytest.mark.parametrize("choice,status", [("error", 400), ("ignored", 200)])
-def test_discard_refused_over_http(live: Live, choice: str, status: int) -> None:
+def test_discard_refused_over_http(live: Live, choice: str, status: int) -> None:  # noqa: F811
     _profile(live, discard_refused=choice)
     task_id = live.create_task("COMPLETED")
     response = live.action(task_id, "discard", key="edit", timeout=30)
@@ -40,7 +40,7 @@ def test_discard_refused_over_http(live: Live, choice: str, status: int) -> None
 
 @pytest.mark.parametrize("choice,status,code", [("not_found", 404, "not_found"),
                                                 ("forbidden", 403, "forbidden")])
-def test_no_access_over_http(live: Live, choice: str, status: int, code: str) -> None:
+def test_no_access_over_http(live: Live, choice: str, status: int, code: str) -> None:  # noqa: F811
     _profile(live, no_access=choice)
     with UnitOfWork(live.engine) as uow:
         hidden, _ = create_project(uow, live.seed["team_id"], "Hidden")

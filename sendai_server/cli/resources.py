@@ -126,8 +126,9 @@ def _project_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--delay", type=click.FloatRange(0, projects.MAX_DELAY_SECONDS),
                      help="Seconds per pipeline step (default: SENDAI_PIPELINE_DELAY)."),
         click.option("--api-import", type=click.Choice(["on", "off"]),
-                     help="Uploads through the API allowed (default on; docs/project-settings.md)."),
-        click.option("--email-body", type=click.Choice([*projects.EMAIL_BODY_CHOICES, "profile"]),
+                     help="Uploads through the API allowed (default on)."),
+        click.option("--email-body",
+                     type=click.Choice([*projects.EMAIL_BODY_CHOICES, "profile"]),
                      help="Whether an email's body becomes a task; 'profile': as the team's "
                           "profile says (the default)."),
     ]):
