@@ -131,6 +131,11 @@ def _project_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      type=click.Choice([*projects.EMAIL_BODY_CHOICES, "profile"]),
                      help="Whether an email's body becomes a task; 'profile': as the team's "
                           "profile says (the default)."),
+        click.option("--email-sender", "email_senders", multiple=True,
+                     help="An allowed sender of email uploads: user@x, @x or *@x; repeat for "
+                          "several (replaces the list)."),
+        click.option("--any-sender", is_flag=True, default=None,
+                     help="Allow email uploads from any sender (clears the list)."),
     ]):
         command = option(command)
     return command
@@ -142,6 +147,10 @@ def _settings_given(**options: Any) -> dict[str, Any]:
         given["api_import"] = given["api_import"] == "on"
     if given.get("email_body") == "profile":
         given["email_body"] = None
+    if not given.get("email_senders"):
+        given.pop("email_senders", None)
+    if given.pop("any_sender", None):
+        given["email_senders"] = ()
     return given
 
 

@@ -17,7 +17,7 @@ called in the write of every task change).
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any, BinaryIO, cast
@@ -88,7 +88,8 @@ def create_upload(
                         {"setting": "api_import", "project_id": project_id})
     return _create(uow, storage, project_id, files, name, meta or [], default_delay,
                    key_id=caller.principal.key_id, request_id=caller.request_id,
-                   email_body=email_body_choice(settings, caller.principal.profile))
+                   email_body=email_body_choice(settings, caller.principal.profile),
+                   email_senders=settings.email_senders)
 
 
 def create_upload_as_operator(
@@ -105,7 +106,8 @@ def create_upload_as_operator(
         settings = project_settings(conn, project_id)
     return _create(uow, storage, project_id, files, name, [], default_delay,
                    key_id=None, request_id=None,
-                   email_body=email_body_choice(settings, server_default()))
+                   email_body=email_body_choice(settings, server_default()),
+                   email_senders=settings.email_senders)
 
 
 def email_body_choice(settings: ProjectSettings, profile: Mapping[str, str]) -> str:
@@ -118,10 +120,11 @@ def _create(
     uow: UnitOfWork, storage: Storage, project_id: str, files: list[IncomingFile],
     name: str | None, meta: list[dict[str, str]], default_delay: float, *,
     key_id: str | None, request_id: str | None, email_body: str,
+    email_senders: Sequence[str] = (),
 ) -> dict[str, Any]:
     if not 1 <= len(files) <= MAX_FILES:
         raise _invalid("file", f"An upload has 1 to {MAX_FILES} files; got {len(files)}.")
-    stored = _store(uow, storage, files, email_body)
+    stored = _store(uow, storage, files, email_body, email_senders)
     try:
         return _write_upload(uow, project_id, stored, name, meta, default_delay,
                              key_id=key_id, request_id=request_id)
@@ -131,12 +134,12 @@ def _create(
 
 
 def _store(uow: UnitOfWork, storage: Storage, files: list[IncomingFile],
-           email_body: str) -> list[_Stored]:
+           email_body: str, email_senders: Sequence[str]) -> list[_Stored]:
     stored: list[_Stored] = []
     try:
         for incoming in files:
             if _is_email(incoming.stream):
-                _store_email(storage, incoming, stored, email_body)
+                _store_email(storage, incoming, stored, email_body, email_senders)
             else:
                 stored.append(_store_one(storage, incoming))
     except BaseException:
@@ -173,14 +176,16 @@ def _is_email(stream: IO[bytes]) -> bool:
 
 
 def _store_email(storage: Storage, incoming: IncomingFile, stored: list[_Stored],
-                 email_body: str) -> None:
+                 email_body: str, email_senders: Sequence[str]) -> None:
     """An email's documents, each stored as a file of its own and added to `stored`: its
     body's text, then its attachments of accepted types (the skipped ones named in the body's
     meta). Nothing is stored before every document has been found acceptable. With
     `email_body` `without_attachments`, the body is no document when an attachment is (the
-    skipped ones are then named in the first attachment's meta)."""
+    skipped ones are then named in the first attachment's meta). A sender off the project's
+    `email_senders` list: the email is kept whole as one document, whose task fails naming
+    the sender (services/emails.py), so the upload ends FAILED."""
     documents = emails.documents_of(incoming.name, cast(BinaryIO, incoming.stream),
-                                    MAX_FILE_BYTES)
+                                    MAX_FILE_BYTES, email_senders)
     if email_body == "without_attachments" and len(documents) > 1:
         body, first, *rest = documents
         documents = [replace(first, skipped=body.skipped), *rest]
