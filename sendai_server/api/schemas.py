@@ -50,7 +50,7 @@ class ErrorBodySchema(Schema):
 
 class ErrorSchema(Schema):
     error = fields.Nested(ErrorBodySchema, required=True)
-    request_id = fields.String(allow_none=True)
+    request_id = fields.String(required=True, allow_none=True)
 
 
 class CompleteEnvelopeSchema(TaskEnvelopeSchema):
@@ -120,15 +120,15 @@ class TaskEventSchema(Schema):
     """One change in a task's audit trail. A report's event also carries its issues and
     message; the pipeline's `fail`, its `details` (why a file could not be read)."""
 
-    id = fields.String()
-    task_id = fields.String()
-    action = fields.String()
-    from_status = fields.String(allow_none=True)
-    to_status = fields.String()
-    approved = fields.Boolean()
-    key_id = fields.String(allow_none=True)
-    request_id = fields.String(allow_none=True)
-    created_at = Timestamp()
+    id = fields.String(required=True)
+    task_id = fields.String(required=True)
+    action = fields.String(required=True)
+    from_status = fields.String(required=True, allow_none=True)
+    to_status = fields.String(required=True)
+    approved = fields.Boolean(required=True)
+    key_id = fields.String(required=True, allow_none=True)
+    request_id = fields.String(required=True, allow_none=True)
+    created_at = Timestamp(required=True)
     issues = fields.List(fields.Nested(ReportIssueSchema), attribute="details.issues")
     message = fields.String(allow_none=True, attribute="details.message")
     details = fields.String(attribute="details.reason",
@@ -263,10 +263,10 @@ class DeletedUploadEnvelopeSchema(Schema):
 
 
 class FolderSchema(Schema):
-    id = fields.String()
-    name = fields.String()
-    system = fields.Boolean()
-    created_at = Timestamp()
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    system = fields.Boolean(required=True)
+    created_at = Timestamp(required=True)
 
 
 class FolderListSchema(Schema):
@@ -325,9 +325,9 @@ class ConnectorSchema(Schema):
 
 
 class ConnectionTestSchema(Schema):
-    status_code = fields.Integer(allow_none=True)
-    duration_ms = fields.Integer()
-    error = fields.String(allow_none=True)
+    status_code = fields.Integer(required=True, allow_none=True)
+    duration_ms = fields.Integer(required=True)
+    error = fields.String(required=True, allow_none=True)
 
 
 class ConnectionTestEnvelopeSchema(Schema):
@@ -347,23 +347,24 @@ class DeletedConnectorEnvelopeSchema(Schema):
 
 
 class NotificationAttemptSchema(Schema):
-    n = fields.Integer()
-    at = Timestamp()
-    status_code = fields.Integer(allow_none=True)
-    error = fields.String(allow_none=True)
-    duration_ms = fields.Integer(allow_none=True)
+    n = fields.Integer(required=True)
+    at = Timestamp(required=True)
+    status_code = fields.Integer(required=True, allow_none=True)
+    error = fields.String(required=True, allow_none=True)
+    duration_ms = fields.Integer(required=True, allow_none=True)
 
 
 class NotificationSchema(Schema):
     """A notification (API.md §11): what was sent to which connector, and what each attempt
     got back."""
 
-    id = fields.String()
-    event = fields.String(validate=validate.OneOf([e.event for e in NOTIFICATION_EVENTS]))
-    connector_id = fields.String()
-    status = fields.String(validate=validate.OneOf(NOTIFICATION_STATUSES))
-    created_at = Timestamp()
-    attempts = fields.List(fields.Nested(NotificationAttemptSchema))
+    id = fields.String(required=True)
+    event = fields.String(required=True,
+                          validate=validate.OneOf([e.event for e in NOTIFICATION_EVENTS]))
+    connector_id = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(NOTIFICATION_STATUSES))
+    created_at = Timestamp(required=True)
+    attempts = fields.List(fields.Nested(NotificationAttemptSchema), required=True)
 
 
 NotificationListSchema = page_of(NotificationSchema, "NotificationListSchema")
