@@ -58,7 +58,8 @@ ERROR_RESPONSES: dict[int, tuple[str, str, dict[str, Any]]] = {
           "`uri_too_long`: the request line (method, path and query) is longer than the "
           "server accepts (gunicorn's limit, 4094 bytes).", {}),
     429: ("RateLimited",
-          "`rate_limited`: this API key made too many requests (SENDAI_RATE_LIMIT).",
+          "`rate_limited`: this API key's team made too many requests (SENDAI_RATE_LIMIT; "
+          "every key of a team draws on one budget).",
           _RETRY_AFTER),
     431: ("HeadersTooLarge",
           "`headers_too_large`: a request header, or all of them together, are larger than "
