@@ -371,6 +371,11 @@ class Connector(Base):
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # {"oauth2": {...}} or {"token_exchange": {...}} (API.md §11), kept as given like `bearer`.
     auth: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # `notification` (receives the project's notifications) or `api_lookup` (asked for the
+    # annotations of `entity_ids` when a task is completed; pipeline/api_lookup.py).
+    kind: Mapped[str] = mapped_column(String(16), default="notification",
+                                      server_default="notification")
+    entity_ids: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class Notification(Base):

@@ -1,5 +1,5 @@
-"""Fidelity profiles of teams, and the projects' import settings (docs/profiles.md,
-docs/project-settings.md)
+"""Fidelity profiles of teams, the projects' import settings (docs/profiles.md,
+docs/project-settings.md), and API lookup connectors (kind, entity_ids)
 
 Revision ID: 0011_profiles_and_settings
 Revises: 0008_connector_token_auth
@@ -18,6 +18,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('connector') as batch:
+        batch.add_column(sa.Column('kind', sa.String(length=16), nullable=False,
+                                   server_default='notification'))
+        batch.add_column(sa.Column('entity_ids', sa.JSON(), nullable=True))
     with op.batch_alter_table('team') as batch:
         batch.add_column(sa.Column('profile', sa.JSON(), nullable=True))
     with op.batch_alter_table('project') as batch:
@@ -37,3 +41,6 @@ def downgrade() -> None:
         batch.drop_column('api_import')
     with op.batch_alter_table('team') as batch:
         batch.drop_column('profile')
+    with op.batch_alter_table('connector') as batch:
+        batch.drop_column('entity_ids')
+        batch.drop_column('kind')

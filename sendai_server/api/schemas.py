@@ -29,6 +29,7 @@ from ..objects import (
     Timestamp,
     UploadSchema,
 )
+from ..services.connectors import KINDS as CONNECTOR_KINDS
 from ..services.connectors import METHODS as CONNECTOR_METHODS
 from ..services.paging import Page
 from ..statuses import NotificationStatus, UploadStatus
@@ -133,6 +134,8 @@ class TaskEventSchema(Schema):
     message = fields.String(allow_none=True, attribute="details.message")
     details = fields.String(attribute="details.reason",
                             metadata={"description": "Why the pipeline failed the task."})
+    warnings = fields.List(fields.Dict(), attribute="details.warnings", metadata={
+        "description": "A completion's API lookup warnings: annotation_id, entity_id, message."})
 
     @post_dump(pass_original=True)
     def _fields_of_their_actions_only(
@@ -143,6 +146,8 @@ class TaskEventSchema(Schema):
             data.pop("message", None)
         if original["action"] != "fail" or not (original.get("details") or {}).get("reason"):
             data.pop("details", None)
+        if not (original.get("details") or {}).get("warnings"):
+            data.pop("warnings", None)
         return data
 
 
@@ -322,6 +327,12 @@ class ConnectorSchema(Schema):
                             metadata={"description": "When a receiver's 410 disabled it."})
     oauth2 = fields.Nested(OAuth2Schema, allow_none=True)
     token_exchange = fields.Nested(TokenExchangeSchema, allow_none=True)
+    kind = fields.String(load_default="notification", validate=validate.OneOf(CONNECTOR_KINDS),
+                         metadata={"description": "`notification`, or `api_lookup`: asked for "
+                                                  "the annotations of `entity_ids` when a task "
+                                                  "is completed."})
+    entity_ids = fields.List(Text(200, min_length=1), load_default=list,
+                             metadata={"description": "An api_lookup connector's entities."})
 
 
 class ConnectionTestSchema(Schema):

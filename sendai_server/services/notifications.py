@@ -62,6 +62,7 @@ def notify_task_moved(
         return
     connectors = conn.execute(
         select(Connector.id, Connector.events).where(Connector.project_id == project_id,
+                                                     Connector.kind == "notification",
                                                      Connector.disabled_at.is_(None))
         .order_by(Connector.created_at, Connector.id).with_for_update()
     ).all()

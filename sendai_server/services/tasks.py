@@ -35,7 +35,7 @@ from ..lifecycle import (
     opens_task,
     past_tense,
 )
-from ..models import Task, TaskEvent
+from ..models import Annotation, Task, TaskEvent
 from ..statements import Statement
 from ..uow import UnitOfWork
 from .keys import Principal
@@ -51,6 +51,34 @@ class Caller:
 
     principal: Principal
     request_id: str | None
+
+
+@dataclass(frozen=True)
+class AnnotationAnswer:
+    """An API lookup's answer for one annotation (pipeline/api_lookup.py)."""
+
+    annotation_id: str
+    entity_id: str
+    content: str
+    confidence: float
+    warning: str | None = None
+
+
+@dataclass(frozen=True)
+class LookupResult:
+    """What the API lookups answered before a completion: written in its transaction."""
+
+    answers: list[AnnotationAnswer]
+
+    def event_details(self) -> dict[str, Any] | None:
+        warnings = [{"annotation_id": a.annotation_id, "entity_id": a.entity_id,
+                     "message": a.warning} for a in self.answers if a.warning]
+        return {"warnings": warnings} if warnings else None
+
+    def write(self, conn: Connection) -> None:
+        for answer in self.answers:
+            conn.execute(update(Annotation).where(Annotation.id == answer.annotation_id)
+                         .values(content=answer.content, confidence=answer.confidence))
 
 
 _TASK_TABLE: Table = Task.__table__  # type: ignore[assignment]
@@ -137,16 +165,23 @@ def change_task(
     details: dict[str, Any] | None = None,
     *,
     pipeline_delay: float = DEFAULT_PIPELINE_DELAY,
+    lookup: LookupResult | None = None,
 ) -> PublicTask:
     """Fire `trigger` on the task for a caller with a key, in one write; or change nothing and
     raise InvalidTaskState with what stood in the way. Returns the public task after the
-    change. `pipeline_delay`: the server's default delay of a pipeline step (API.md §8)."""
+    change. `pipeline_delay`: the server's default delay of a pipeline step (API.md §8).
+    `lookup`: the API lookups' answers (a completion), written with the change, their
+    warnings kept in its event."""
     _visible(caller.principal, team_id, project_id, task_id)
+    if lookup is not None and details is None:
+        details = lookup.event_details()
     with uow.write() as conn:
         task = fire_on_task(
             conn, project_id, task_id, trigger, key_id=caller.principal.key_id,
             request_id=caller.request_id, details=details, pipeline_delay=pipeline_delay,
         )
+        if lookup is not None:
+            lookup.write(conn)
     with uow.read() as conn:
         add_meta_and_pages(conn, [task])
     return task
