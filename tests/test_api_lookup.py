@@ -180,3 +180,40 @@ def test_a_slow_lookup_holds_no_lock_a_discard_meanwhile_is_not_slowed(
     finally:
         release.set()
         server.stop()
+
+
+# --- the CLI's connectors create ----------------------------------------------------------------
+
+def test_connectors_create_takes_oauth2_token_exchange_and_api_lookup_options(
+    database_url: str, client: FlaskClient, seed: dict[str, Any]
+) -> None:
+    from tests.test_cli import run
+
+    project = seed["project_id"]
+    oauth = run(database_url, "connectors", "create", "--project", project, "--url",
+                "https://hooks.example/a", "--oauth2-token-url", "https://auth.example/token",
+                "--oauth2-client-id", "cid", "--oauth2-client-secret", "SECRET-1",
+                "--oauth2-scope", "hooks", "--json")
+    assert oauth.exit_code == 0, oauth.output
+    exchange = run(database_url, "connectors", "create", "--project", project, "--url",
+                   "https://hooks.example/b", "--token-exchange-url", "https://auth.example/x",
+                   "--token-exchange-method", "POST", "--token-query", "user=me",
+                   "--token-form", "password=SECRET-2", "--token-key", "data.token",
+                   "--expiry-key", "data.expires", "--expiry-type", "datetime", "--json")
+    assert exchange.exit_code == 0, exchange.output
+    lookup = run(database_url, "connectors", "create", "--project", project, "--url",
+                 "https://lookup.example/", "--kind", "api_lookup", "--entity", "vendor_id",
+                 "--json")
+    assert lookup.exit_code == 0, lookup.output
+    listed = json.loads(run(database_url, "connectors", "list", "--project", project,
+                            "--json").output)["connectors"]
+    by_url = {c["url"]: c for c in listed}
+    assert by_url["https://hooks.example/a"]["oauth2"]["client_id"] == "cid"
+    assert by_url["https://hooks.example/b"]["token_exchange"]["query"] == {"user": "me"}
+    assert by_url["https://hooks.example/b"]["token_exchange"]["expiry_type"] == "datetime"
+    assert (by_url["https://lookup.example/"]["kind"],
+            by_url["https://lookup.example/"]["entity_ids"]) == ("api_lookup", ["vendor_id"])
+    assert "SECRET" not in json.dumps(listed)
+    bad = run(database_url, "connectors", "create", "--project", project, "--url",
+              "https://hooks.example/c", "--oauth2-token-url", "ftp://nope", "--json")
+    assert bad.exit_code != 0 and "oauth2" in bad.output
