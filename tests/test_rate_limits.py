@@ -1,6 +1,7 @@
 """Per-team rate limits (API.md §2, §3): 429 rate_limited with Retry-After, counted per team
-(every key of a team draws on one budget; by the team's id, never a plain key), checked after authentication and before visibility; the probes,
-the spec and the docs are never limited; Redis shares one count across gunicorn workers."""
+(every key of a team draws on one budget; by the team's id, never a plain key), checked after
+authentication and before visibility; the probes, the spec and the docs are never limited;
+Redis shares one count across gunicorn workers."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from sqlalchemy import select
@@ -72,7 +72,7 @@ def look_up(uow: UnitOfWork, project_id: str, task_id: str, *,
     if errors:
         raise ValidationError(
             f"The API lookup refused {len(errors)} annotation(s); the task was not completed.",
-            errors,  # type: ignore[arg-type] - a list, as Send AI's template reports them
+            cast(Any, errors),  # a list, as Send AI's template reports them
         )
     return LookupResult(answers)
 

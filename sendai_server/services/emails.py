@@ -111,8 +111,8 @@ def check_sender_pattern(pattern: str) -> str | None:
 def sender_of(message: Message) -> str:
     """The From address, lower case ('' when there is none)."""
     try:
-        addresses = message["From"].addresses if message["From"] is not None else ()
-    except (AttributeError, IndexError, ValueError):
+        addresses = getattr(message["From"], "addresses", ())
+    except (IndexError, ValueError):
         addresses = ()
     return addresses[0].addr_spec.lower() if addresses else ""
 
