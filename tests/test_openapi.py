@@ -159,7 +159,7 @@ def test_every_path_parameter_is_described(spec: dict[str, Any]) -> None:
 
 def test_error_schema_is_the_documented_shape(spec: dict[str, Any]) -> None:
     schemas = spec["components"]["schemas"]
-    assert schemas["Error"]["required"] == ["error"]
+    assert schemas["Error"]["required"] == ["error", "request_id"]
     assert set(schemas["ErrorBody"]["required"]) == {"status", "code", "message"}
     rate_limited = spec["components"]["responses"]["RateLimited"]
     assert "Retry-After" in rate_limited["headers"]
