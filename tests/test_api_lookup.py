@@ -155,7 +155,7 @@ def test_a_slow_lookup_holds_no_lock_a_discard_meanwhile_is_not_slowed(
         return 200, {"id": a["id"], "value": "V-1", "accuracy": 0.9}
 
     lookups.append(Lookup(slow))
-    server = LiveServer(database_url, workers=4)
+    server = LiveServer(database_url, workers=2)  # two processes: each request on its own
     try:
         http = requests.Session()
         base = server.url + _base(seed)
