@@ -93,9 +93,7 @@ class Project(Base):
     pipeline: Mapped[str] = mapped_column(String(16), default="auto")
     # Seconds per pipeline step; NULL: the server's SENDAI_PIPELINE_DELAY.
     delay: Mapped[float | None] = mapped_column(Float)
-    # Imports (docs/project-settings.md): uploads through the API allowed; the senders an
-    # email upload may come from (empty: any); the body's task (NULL: the team's profile);
-    # the body's text as a first page of each attachment's task.
+    # Imports (docs/project-settings.md); email_body NULL: the team's profile decides.
     api_import: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
     email_senders: Mapped[list[str] | None] = mapped_column(JSON)
     email_body: Mapped[str | None] = mapped_column(String(32))
@@ -371,8 +369,7 @@ class Connector(Base):
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # {"oauth2": {...}} or {"token_exchange": {...}} (API.md §11), kept as given like `bearer`.
     auth: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    # `notification` (receives the project's notifications) or `api_lookup` (asked for the
-    # annotations of `entity_ids` when a task is completed; pipeline/api_lookup.py).
+    # `notification`, or `api_lookup`: asked about `entity_ids` (pipeline/api_lookup.py).
     kind: Mapped[str] = mapped_column(String(16), default="notification",
                                       server_default="notification")
     entity_ids: Mapped[list[str] | None] = mapped_column(JSON)
