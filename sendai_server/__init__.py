@@ -29,6 +29,9 @@ def create_app(config: Config | None = None) -> Flask:
 
     config = config or Config.from_env()
     config.check()
+    from .domain.profiles import use_server_default
+
+    use_server_default(config.profile)  # every team's reading unless it sets its own
     app = Flask(__name__, static_folder=None)  # no /static; /docs serves its own assets
     app.config["SENDAI"] = config
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .domain.profiles import ProfileError, parse_profile_text
+
 DEFAULT_SQLITE_PATH = Path("instance") / "sendai.db"
 DEFAULT_DATABASE_URL = f"sqlite:///{DEFAULT_SQLITE_PATH}"
 
@@ -118,6 +120,9 @@ class Config:
     delivery_attempts: int = 8
     delivery_timeout_seconds: float = 10.0
     delivery_backoff_seconds: float = 1.0
+    # The fidelity profile of every team that sets none of its own (docs/profiles.md):
+    # SENDAI_PROFILE=switch=choice,... ; the switches it does not name keep their defaults.
+    profile: Mapping[str, str] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -160,6 +165,10 @@ class Config:
                            low=0.01, high=300.0)
         backoff = _seconds(env, "SENDAI_DELIVERY_BACKOFF_SECONDS", cls.delivery_backoff_seconds,
                            low=0.0, high=3600.0)
+        try:
+            profile = parse_profile_text(env.get("SENDAI_PROFILE") or "")
+        except ProfileError as exc:
+            raise ConfigError(f"SENDAI_PROFILE is switch=choice,...: {exc}") from exc
         config = cls(
             env=app_env,
             database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
@@ -190,6 +199,7 @@ class Config:
             delivery_attempts=attempts,
             delivery_timeout_seconds=timeout,
             delivery_backoff_seconds=backoff,
+            profile=profile,
         )
         config.check()
         return config

@@ -1,7 +1,7 @@
 """receiver_check: a connector's last receiver check (docs/receiver-check.md)
 
 Revision ID: 0012_receiver_checks
-Revises: 0009_team_clock
+Revises: 0011_profiles_and_settings
 Create Date: 2026-12-07 17:40:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import sendai_server.store.models
 
 revision: str = '0012_receiver_checks'
-down_revision: str | None = '0009_team_clock'
+down_revision: str | None = '0011_profiles_and_settings'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

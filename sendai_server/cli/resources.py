@@ -127,13 +127,33 @@ def _project_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--pipeline", type=click.Choice(projects.PIPELINES)),
         click.option("--delay", type=click.FloatRange(0, projects.MAX_DELAY_SECONDS),
                      help="Seconds per pipeline step (default: SENDAI_PIPELINE_DELAY)."),
+        click.option("--api-import", type=click.Choice(["on", "off"]),
+                     help="Uploads through the API allowed (default on)."),
+        click.option("--email-body",
+                     type=click.Choice([*projects.EMAIL_BODY_CHOICES, "profile"]),
+                     help="Whether an email's body becomes a task; 'profile': as the team's "
+                          "profile says (the default)."),
+        click.option("--email-sender", "email_senders", multiple=True,
+                     help="An allowed sender of email uploads: user@x, @x or *@x; repeat for "
+                          "several (replaces the list)."),
+        click.option("--any-sender", is_flag=True, default=None,
+                     help="Allow email uploads from any sender (clears the list)."),
     ]):
         command = option(command)
     return command
 
 
 def _settings_given(**options: Any) -> dict[str, Any]:
-    return {name: value for name, value in options.items() if value is not None}
+    given = {name: value for name, value in options.items() if value is not None}
+    if "api_import" in given:
+        given["api_import"] = given["api_import"] == "on"
+    if given.get("email_body") == "profile":
+        given["email_body"] = None
+    if not given.get("email_senders"):
+        given.pop("email_senders", None)
+    if given.pop("any_sender", None):
+        given["email_senders"] = ()
+    return given
 
 
 @click.group("projects", help="Projects and their pipeline settings.")
@@ -232,18 +252,72 @@ def _header(value: str) -> tuple[str, str]:
 @click.option("--secret", help="Signs each attempt (X-Sendai-Signature).")
 @click.option("--event", "events", multiple=True, type=click.Choice(list(connectors.EVENTS)),
               help="What it receives (default: every event); repeat for several.")
+@click.option("--kind", type=click.Choice(connectors.KINDS), default="notification",
+              show_default=True, help="api_lookup: asked for the annotations of --entity when "
+                                      "a task is completed.")
+@click.option("--entity", "entity_ids", multiple=True,
+              help="An entity id an api_lookup connector answers for; repeat for several.")
+@click.option("--oauth2-token-url", help="OAuth2 client credentials: the token endpoint.")
+@click.option("--oauth2-client-id")
+@click.option("--oauth2-client-secret")
+@click.option("--oauth2-scope")
+@click.option("--token-exchange-url", help="A custom token exchange: where the token comes from.")
+@click.option("--token-exchange-method", type=click.Choice(["GET", "POST"]), default="POST",
+              show_default=True)
+@click.option("--token-query", "token_query", multiple=True, help="'name=value' in its query.")
+@click.option("--token-form", "token_form", multiple=True, help="'name=value' in its form.")
+@click.option("--token-key", help="Where the token is in the exchange's JSON answer.")
+@click.option("--expiry-key", help="Where its expiry is in that answer.")
+@click.option("--expiry-type", type=click.Choice(["datetime", "seconds", "milliseconds"]),
+              default="seconds", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print only the JSON document.")
 @domain_errors
 def connectors_create(project: str, url: str, name: str | None, method: str,
                       headers: tuple[str, ...], bearer: str | None, secret: str | None,
-                      events: tuple[str, ...], as_json: bool) -> None:
+                      events: tuple[str, ...], as_json: bool, kind: str,
+                      entity_ids: tuple[str, ...], **auth: Any) -> None:
     spec = connectors.ConnectorSpec(
         url=url, name=name, method=method, headers=dict(_header(h) for h in headers),
         bearer=bearer, secret=secret, events=events or tuple(connectors.EVENTS),
+        kind=kind, entity_ids=entity_ids, **_token_auth(**auth),
     )
     with command_uow() as uow:
         made = connectors.create_connector(uow, project, spec)
     emit(as_json, {"connector_id": made["id"]}, made["id"])
+
+
+def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
+    pairs = {}
+    for value in values:
+        name, equals, rest = value.partition("=")
+        if not equals or not name:
+            raise click.BadParameter(f"{value!r} is not 'name=value'", param_hint=option)
+        pairs[name] = rest
+    return pairs
+
+
+def _token_auth(*, oauth2_token_url: str | None, oauth2_client_id: str | None,
+                oauth2_client_secret: str | None, oauth2_scope: str | None,
+                token_exchange_url: str | None, token_exchange_method: str,
+                token_query: tuple[str, ...], token_form: tuple[str, ...],
+                token_key: str | None, expiry_key: str | None,
+                expiry_type: str) -> dict[str, Any]:
+    """The --oauth2-* or --token-* options as ConnectorSpec's `oauth2` / `token_exchange`
+    (checked there, as the test helper's body is)."""
+    found: dict[str, Any] = {}
+    if oauth2_token_url or oauth2_client_id or oauth2_client_secret:
+        found["oauth2"] = {"token_url": oauth2_token_url or "", "client_id": oauth2_client_id
+                           or "", "client_secret": oauth2_client_secret or "",
+                           "scope": oauth2_scope}
+    if token_exchange_url or token_key:
+        exchange: dict[str, Any] = {
+            "method": token_exchange_method, "url": token_exchange_url or "",
+            "token_key": token_key or "", "expiry_key": expiry_key, "expiry_type": expiry_type}
+        for name, values in (("query", token_query), ("form", token_form)):
+            if values:
+                exchange[name] = _pairs(values, f"--token-{name}")
+        found["token_exchange"] = exchange
+    return found
 
 
 @connectors_group.command("list", help="A project's connectors (bearer and secret shown as ***).")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email import errors, policy
 from email.message import EmailMessage, Message
@@ -46,13 +47,15 @@ class Document:
     skipped: tuple[str, ...] = ()  # the body's: attachments of no accepted type
 
 
-def documents_of(name: str, stream: BinaryIO, limit: int) -> list[Document]:
+def documents_of(name: str, stream: BinaryIO, limit: int,
+                 senders: Sequence[str] = ()) -> list[Document]:
     """The message's documents: its body, then each attachment of an accepted type; the whole
-    message as one `email` document when it cannot be read. A body or attachment over
-    `limit` bytes is refused (413) like a file of its own."""
+    message as one `email` document when it cannot be read, or when `senders` (the project's
+    allow-list, docs/project-settings.md) does not let its sender in. A body or attachment
+    over `limit` bytes is refused (413) like a file of its own."""
     raw = stream.read()
     message = _parse(raw)
-    if failure(message) is not None:
+    if failure(message) is not None or not sender_allowed(sender_of(message), senders):
         _check_size(raw, name, name, limit)
         return [Document(name, EMAIL, raw)]
     body = message.get_body(preferencelist=("plain", "html"))
@@ -85,8 +88,48 @@ def failure(message: Message) -> str | None:
 
 
 def failure_of(stream: BinaryIO) -> str:
-    """An `email` document's extraction: it is one only because it could not be read."""
-    return failure(_parse(stream.read())) or "The email could not be read"
+    """An `email` document's extraction: it is one only because it could not be read, or
+    because its sender was not on the project's list (a message that reads well)."""
+    message = _parse(stream.read())
+    return failure(message) or (
+        f"The sender {sender_of(message) or '(none)'} is not on the project's list of email "
+        "senders; the email's tasks were not made")
+
+
+# --- senders (docs/project-settings.md: email_senders) -----------------------------------------
+
+_SENDER_PATTERN = re.compile(r"(?:\*|[^@\s*]+)?@[^@\s*]+\.[^@\s*]+")
+
+
+def check_sender_pattern(pattern: str) -> str | None:
+    """Why `pattern` is no sender pattern (`user@x`, `@x`, `*@x`), or None."""
+    if not _SENDER_PATTERN.fullmatch(pattern or ""):
+        return f"{pattern!r} is not user@example.com, @example.com or *@example.com"
+    return None
+
+
+def sender_of(message: Message) -> str:
+    """The From address, lower case ('' when there is none)."""
+    try:
+        addresses = getattr(message["From"], "addresses", ())
+    except (IndexError, ValueError):
+        addresses = ()
+    return addresses[0].addr_spec.lower() if addresses else ""
+
+
+def sender_allowed(sender: str, patterns: Sequence[str]) -> bool:
+    """Any sender when `patterns` is empty; else one whose address is a `user@x` pattern or
+    whose domain is an `@x` / `*@x` pattern (case-insensitive)."""
+    if not patterns:
+        return True
+    domain = sender.rpartition("@")[2]
+    for pattern in (p.lower() for p in patterns):
+        if pattern.startswith(("@", "*@")):
+            if domain and domain == pattern.rpartition("@")[2]:
+                return True
+        elif sender == pattern:
+            return True
+    return False
 
 
 def _parse(raw: bytes) -> EmailMessage:

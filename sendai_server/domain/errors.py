@@ -52,6 +52,16 @@ class InsufficientScope(SendAIError):
         )
 
 
+class Forbidden(SendAIError):
+    """A refusal that is not about scopes: a project the key may not see under the
+    `no_access=forbidden` profile (docs/profiles.md), an import the project does not allow
+    (docs/project-settings.md)."""
+
+    status = 403
+    code = "forbidden"
+    default_message = "This API key has no access to this object."
+
+
 class NotFound(SendAIError):
     status = 404
     code = "not_found"

@@ -48,7 +48,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from ..config import Config
-from ..domain import clock
+from ..domain import clock, profiles
 from ..domain.errors import Unavailable
 from ..store import jobs
 from ..store.jobs import ClaimedJob, LeaseLost
@@ -143,6 +143,7 @@ def run_worker(
     Installs no signal handlers: that is the `worker` command's business (cli.py)."""
     from .deliveries import lease_seconds
 
+    profiles.use_server_default(config.profile)  # the teams' default reading (SENDAI_PROFILE)
     handlers = load_handlers(config) if handlers is None else dict(handlers)
     hooks = default_hooks(config) if hooks is None else hooks
     if not handlers:

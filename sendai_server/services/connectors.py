@@ -28,6 +28,10 @@ from .keys import Principal
 # What a connector may subscribe to (notification_events.py's table, in its order).
 EVENTS = SUBSCRIPTIONS
 METHODS = ("POST", "PUT", "PATCH")
+# `notification`: receives the project's notifications; `api_lookup`: Send AI's api-lookup
+# template, asked for the annotations of its entity ids when a task is completed.
+KINDS = ("notification", "api_lookup")
+MAX_ENTITY_IDS = 50
 MASK = "***"
 MAX_HEADERS = 50
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,200}")  # an HTTP header name (RFC 9110)
@@ -47,6 +51,8 @@ class ConnectorSpec:
     events: Sequence[str] = tuple(EVENTS)
     oauth2: Mapping[str, Any] | None = None
     token_exchange: Mapping[str, Any] | None = None
+    kind: str = "notification"
+    entity_ids: Sequence[str] = ()
 
     @property
     def auth(self) -> dict[str, Any] | None:
@@ -85,7 +91,16 @@ class ConnectorSpec:
         for name, given in (("bearer", self.bearer), ("secret", self.secret)):
             if given is not None and (not 1 <= len(given) <= 2000 or _has_control(given)):
                 bad(name, "1 to 2000 characters, with no line breaks or control characters.")
-        if not self.events or any(e not in EVENTS for e in self.events):
+        if self.kind not in KINDS:
+            bad("kind", f"One of {', '.join(KINDS)}.")
+        if self.kind == "api_lookup":
+            if not 1 <= len(self.entity_ids) <= MAX_ENTITY_IDS or any(
+                    not isinstance(e, str) or not 1 <= len(e) <= 200 for e in self.entity_ids):
+                bad("entity_ids", f"1 to {MAX_ENTITY_IDS} entity ids (1 to 200 characters "
+                                  "each) that the lookup answers for.")
+        elif self.entity_ids:
+            bad("entity_ids", "Only an api_lookup connector is bound to entity ids.")
+        elif not self.events or any(e not in EVENTS for e in self.events):
             bad("events", f"One or more of {', '.join(EVENTS)}.")
         for name, said in check_token_auth(self.bearer, self.oauth2, self.token_exchange):
             bad(name, said)
@@ -106,6 +121,7 @@ def public_connector(row: Mapping[str, Any]) -> dict[str, Any]:
         "bearer": MASK if row["bearer"] is not None else None,
         "secret": MASK if row["secret"] is not None else None,
         "events": list(row["events"]), "created_at": row["created_at"],
+        "kind": row.get("kind") or "notification", "entity_ids": list(row.get("entity_ids") or []),
         "disabled_at": row.get("disabled_at"), **masked_token_auth(row.get("auth")),
     }
 
@@ -118,8 +134,9 @@ def create_connector(uow: UnitOfWork, project_id: str, spec: ConnectorSpec) -> d
         "name": (spec.name or urlsplit(spec.url).hostname or "connector").strip()[:200],
         "url": spec.url, "method": spec.method, "headers": dict(spec.headers),
         "bearer": spec.bearer, "secret": spec.secret, "auth": spec.auth,
-        "events": [e for e in EVENTS if e in spec.events],
-        "created_at": clock.now(),
+        "events": [e for e in EVENTS if e in spec.events] if spec.kind != "api_lookup" else [],
+        "created_at": clock.now(), "kind": spec.kind,
+        "entity_ids": list(dict.fromkeys(spec.entity_ids)) or None,
     }
     with uow.write() as conn:
         _check_project(conn, project_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, bindparam, insert, or_, select, update
@@ -17,6 +17,7 @@ from sqlalchemy import Connection, bindparam, insert, or_, select, update
 from ..domain import clock
 from ..domain.errors import InsufficientScope, NotFound, Unauthenticated, ValidationError
 from ..domain.ids import new_id
+from ..domain.profiles import Profile, server_default, team_profile
 from ..store.models import ApiKey, ApiKeyProject, Project, Team, TeamClock
 from ..store.statements import Statement
 from ..store.uow import UnitOfWork
@@ -51,6 +52,8 @@ class Principal:
     fault_count: int = 0
     # The team's frozen clock (docs/clock.md), read with the key; None: real time.
     clock_now: datetime | None = None
+    # The team's fidelity profile (docs/profiles.md), read with the key too.
+    profile: Profile = field(default_factory=server_default)
 
     def check_visibility(self, team_id: str, project_id: str) -> None:
         if team_id != self.team_id or project_id not in self.project_ids:
@@ -127,7 +130,7 @@ KEY_LOOKUP = Statement(
     select(
         ApiKey.id, ApiKey.team_id, ApiKey.scopes, ApiKey.key_hash,
         ApiKey.revoked_at, ApiKey.last_used_at, ApiKeyProject.project_id, Team.fault_count,
-        TeamClock.now,
+        TeamClock.now, Team.profile,
     )
     .join(Team, Team.id == ApiKey.team_id)
     .outerjoin(ApiKeyProject, ApiKeyProject.key_id == ApiKey.id)
@@ -150,7 +153,8 @@ def authenticate(conn: Connection, plain_key: str) -> tuple[Principal, datetime 
     rows = KEY_LOOKUP.rows(conn, {"digest": digest})
     if not rows:
         raise Unauthenticated()
-    key_id, team_id, scopes, key_hash, revoked_at, last_used_at, _, fault_count, frozen = rows[0]
+    (key_id, team_id, scopes, key_hash, revoked_at, last_used_at, _, fault_count, frozen,
+     stored) = rows[0]
     if not hmac.compare_digest(key_hash, digest):
         raise Unauthenticated()
     if revoked_at is not None:
@@ -162,6 +166,7 @@ def authenticate(conn: Connection, plain_key: str) -> tuple[Principal, datetime 
         project_ids=frozenset(row[6] for row in rows if row[6] is not None),
         fault_count=fault_count,
         clock_now=frozen,
+        profile=team_profile(stored),
     )
     return principal, last_used_at
 
@@ -186,19 +191,21 @@ def principal_of_key_id(
     deleted meanwhile is refused at once (401), as the Bearer key would be."""
     rows = conn.execute(
         select(ApiKey.team_id, ApiKey.scopes, ApiKey.revoked_at, ApiKey.last_used_at,
-               ApiKeyProject.project_id, TeamClock.now)
+               ApiKeyProject.project_id, TeamClock.now, Team.profile)
+        .join(Team, Team.id == ApiKey.team_id)
         .outerjoin(ApiKeyProject, ApiKeyProject.key_id == ApiKey.id)
         .outerjoin(TeamClock, TeamClock.team_id == ApiKey.team_id)
         .where(ApiKey.id == key_id)
     ).all()
     if not rows:
         raise Unauthenticated()
-    team_id, scopes, revoked_at, last_used_at, _, frozen = rows[0]
+    team_id, scopes, revoked_at, last_used_at, _, frozen, stored = rows[0]
     if revoked_at is not None:
         raise Unauthenticated("This API key has been revoked.")
     principal = Principal(
         key_id=key_id, team_id=team_id, scopes=frozenset(scopes),
         project_ids=frozenset(row[4] for row in rows if row[4] is not None),
         clock_now=frozen,
+        profile=team_profile(stored),
     )
     return principal, last_used_at

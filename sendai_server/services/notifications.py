@@ -25,12 +25,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, func, insert, select
 
+from ..domain.extracted_data import extracted_data
 from ..domain.ids import new_id
 from ..domain.lifecycle import TaskStatus
 from ..domain.notification_events import NOTIFICATION_EVENTS, NotificationEvent
-from ..domain.statuses import NotificationStatus
+from ..domain.profiles import Profile, event_name, team_profile
+from ..domain.statuses import UPLOAD_STATUSES_DONE, NotificationStatus
 from ..store import jobs
-from ..store.models import Connector, Notification, NotificationAttempt, Project
+from ..store.models import Connector, Notification, NotificationAttempt, Project, Task, Team
 from ..store.uow import UnitOfWork
 from .keys import Principal
 from .objects import TaskSchema, Timestamp, UploadSchema
@@ -51,31 +53,71 @@ def notify_task_moved(
     from_status: TaskStatus, to_status: TaskStatus, now: datetime,
 ) -> None:
     """Inside the write of the change: the notifications it causes, for every connector of the
-    project subscribed to them."""
+    project subscribed to them, as the team's profile spells and shapes them
+    (docs/profiles.md: event_names, payload_task, export_when)."""
     before, after = settled.upload_status(from_status), settled.upload_status(to_status)
-    fired = [e for e in NOTIFICATION_EVENTS if e.fires(to_status, before, after)]
-    if not fired:
+    upload_done = after != before and after in UPLOAD_STATUSES_DONE
+    if not any(e.fires(to_status, before, after) for e in NOTIFICATION_EVENTS) \
+            and not upload_done:
         return
     connectors = conn.execute(
         select(Connector.id, Connector.events).where(Connector.project_id == project_id,
+                                                     Connector.kind == "notification",
                                                      Connector.disabled_at.is_(None))
         .order_by(Connector.created_at, Connector.id).with_for_update()
     ).all()
-    wanted = [(c.id, e) for e in fired for c in connectors if e.subscription in c.events]
-    if not wanted:
+    subscribed = {e for c in connectors for e in c.events}
+    if not subscribed:
         return
-    bodies = _bodies(conn, project_id, task_id, upload_id, now)
+    team_id, stored = conn.execute(
+        select(Project.team_id, Team.profile).join(Team, Team.id == Project.team_id)
+        .where(Project.id == project_id)
+    ).one()
+    profile = team_profile(stored)
+    # (event, task id of a TASK event) in the table's order
+    fired: list[tuple[NotificationEvent, str | None]] = []
+    for event in NOTIFICATION_EVENTS:
+        if event.subscription not in subscribed:
+            continue
+        if event.level != "TASK":
+            if event.fires(to_status, before, after):
+                fired.append((event, None))
+        elif profile["export_when"] == "upload":  # every task of the upload finished
+            if upload_done:
+                fired.extend((event, t) for t in _completed_unexported(conn, upload_id))
+        elif event.fires(to_status, before, after):
+            fired.append((event, task_id))
+    if not fired:
+        return
+    common = _common(conn, team_id, project_id, upload_id, now)
+    tasks = {t: _task_object(conn, project_id, t, common["upload"], profile)
+             for _, t in fired if t is not None}
     added: set[int] = set()
-    for connector_id, event in wanted:
-        notification_id = new_id("evt")
-        body = json.dumps({"id": notification_id, **bodies[event.event]}, separators=(",", ":"))
-        added.add(conn.execute(insert(NOTIFICATION).values(
-            id=notification_id, project_id=project_id, connector_id=connector_id,
-            event=event.event, upload_id=upload_id,
-            task_id=task_id if event.level == "TASK" else None,
-            body=body, status=_PENDING, created_at=now,
-        )).inserted_primary_key[0])  # type: ignore[index]
-    schedule_heads(conn, {c for c, _ in wanted}, added=added, run_at=now)
+    wanted: set[str] = set()
+    for event, subject in fired:
+        body_of = {"event": event_name(profile, event.event, event.subscription),
+                   "event_level": event.level, **common,
+                   "task": tasks[subject] if subject is not None else None}
+        for connector in connectors:
+            if event.subscription not in connector.events:
+                continue
+            notification_id = new_id("evt")
+            body = json.dumps({"id": notification_id, **body_of}, separators=(",", ":"))
+            added.add(conn.execute(insert(NOTIFICATION).values(
+                id=notification_id, project_id=project_id, connector_id=connector.id,
+                event=event.event, upload_id=upload_id, task_id=subject,
+                body=body, status=_PENDING, created_at=now,
+            )).inserted_primary_key[0])  # type: ignore[index]
+            wanted.add(connector.id)
+    schedule_heads(conn, wanted, added=added, run_at=now)
+
+
+def _completed_unexported(conn: Connection, upload_id: str) -> list[str]:
+    return list(conn.scalars(
+        select(Task.id).where(Task.upload_id == upload_id, Task.status == TaskStatus.COMPLETED,
+                              Task.exported_at.is_(None))
+        .order_by(Task.created_at, Task.id)
+    ))
 
 
 def schedule_heads(conn: Connection, connector_ids: Collection[str], *,
@@ -106,22 +148,29 @@ def schedule_heads(conn: Connection, connector_ids: Collection[str], *,
         jobs.enqueue(conn, jobs.DELIVER, payload=payload, run_at=run_at)
 
 
-def _bodies(conn: Connection, project_id: str, task_id: str, upload_id: str,
-            now: datetime) -> dict[str, dict[str, Any]]:
-    """Each event's payload but its id (API.md §11), dumped as the API dumps its objects."""
-    team_id = conn.scalar(select(Project.team_id).where(Project.id == project_id))
-    upload = UploadSchema().dump(load_upload(conn, upload_id))
+def _common(conn: Connection, team_id: str, project_id: str, upload_id: str,
+            now: datetime) -> dict[str, Any]:
+    """The fields of every event's payload but its id, event and task (API.md §11), dumped as
+    the API dumps its objects."""
+    return {"team_id": team_id, "project_id": project_id,
+            "created_at": Timestamp()._serialize(now, "created_at", None),
+            "upload": UploadSchema().dump(load_upload(conn, upload_id))}
+
+
+def _task_object(conn: Connection, project_id: str, task_id: str, upload: dict[str, Any] | None,
+                 profile: Profile) -> dict[str, Any] | None:
+    """A payload's `task` under `payload_task` (docs/profiles.md): the public task with its
+    `extracted_data`, or the payloads page's summary of it."""
     task = load_public_task(conn, project_id, task_id)
-    public_task = TaskSchema().dump(add_meta_and_pages(conn, [task])[0]) if task else None
-    common = {"team_id": team_id, "project_id": project_id,
-              "created_at": Timestamp()._serialize(now, "created_at", None), "upload": upload}
-    return {event.event: _payload(event, common, public_task) for event in NOTIFICATION_EVENTS}
-
-
-def _payload(event: NotificationEvent, common: dict[str, Any],
-             public_task: dict[str, Any] | None) -> dict[str, Any]:
-    return {"event": event.event, "event_level": event.level, **common,
-            "task": public_task if event.level == "TASK" else None}
+    if task is None:
+        return None
+    public = TaskSchema().dump(add_meta_and_pages(conn, [task])[0])
+    data = extracted_data(public["pages"])
+    if profile["payload_task"] == "summary":
+        file = (upload or {}).get("files", {}).get(task_id) or {}
+        return {"id": public["id"], "status": public["status"],
+                "document_type": file.get("file_type"), "extracted_data": data}
+    return {**public, "extracted_data": data}
 
 
 # --- the delivery log ---------------------------------------------------------------------------

@@ -131,37 +131,37 @@ PageSchema = Schema.from_dict(
 class TaskSchema(Schema):
     """The public task object (API.md §5)."""
 
-    id = fields.String()
-    name = fields.String()
-    created_at = Timestamp()
-    meta = fields.List(fields.Nested(MetaSchema))
-    status = fields.String(validate=validate.OneOf([s.value for s in TaskStatus]))
-    step_type = fields.String()
-    upload_id = fields.String(allow_none=True)
-    project_id = fields.String()
-    approved = fields.Boolean()
-    exported_at = Timestamp()
-    export_failed_at = Timestamp()
-    last_opened_at = Timestamp()
-    pages = fields.List(fields.Nested(PageSchema))
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    created_at = Timestamp(required=True)
+    meta = fields.List(fields.Nested(MetaSchema), required=True)
+    status = fields.String(required=True, validate=validate.OneOf([s.value for s in TaskStatus]))
+    step_type = fields.String(required=True)
+    upload_id = fields.String(required=True, allow_none=True)
+    project_id = fields.String(required=True)
+    approved = fields.Boolean(required=True)
+    exported_at = Timestamp(required=True)
+    export_failed_at = Timestamp(required=True)
+    last_opened_at = Timestamp(required=True)
+    pages = fields.List(fields.Nested(PageSchema), required=True)
 
 
 
 class UploadFileSchema(Schema):
-    index = fields.Integer()
-    name = fields.String()
-    file_type = fields.String()
-    file_size = fields.Integer()
-    sha256 = fields.String()
+    index = fields.Integer(required=True)
+    name = fields.String(required=True)
+    file_type = fields.String(required=True)
+    file_size = fields.Integer(required=True)
+    sha256 = fields.String(required=True)
 
 
 class UploadSchema(Schema):
     """The upload object (API.md §9). `files` maps each of its task ids to its file."""
 
-    id = fields.String()
-    name = fields.String()
-    status = fields.String(validate=validate.OneOf([s.value for s in UploadStatus]))
-    files = fields.Dict(keys=fields.String(), values=fields.Nested(UploadFileSchema))
-    meta = fields.List(fields.Nested(MetaSchema))
-    folder_id = fields.String(allow_none=True)
-    created_at = Timestamp()
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf([s.value for s in UploadStatus]))
+    files = fields.Dict(required=True, keys=fields.String(), values=fields.Nested(UploadFileSchema))
+    meta = fields.List(fields.Nested(MetaSchema), required=True)
+    folder_id = fields.String(required=True, allow_none=True)
+    created_at = Timestamp(required=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -11,8 +11,10 @@ from sqlalchemy import Connection, insert, select, update
 from ..domain import clock
 from ..domain.errors import NotFound, ValidationError
 from ..domain.ids import is_lookup_id, new_id
+from ..domain.profiles import BY_NAME
 from ..store.models import Folder, Project, Team
 from ..store.uow import UnitOfWork
+from ..domain.emails import check_sender_pattern
 from .keys import Principal
 
 SYSTEM_FOLDERS = ("Inbox", "Processed", "Reported", "Bin")
@@ -20,6 +22,7 @@ INBOX, PROCESSED = "Inbox", "Processed"
 AUTOMATIONS = ("none", "auto_predict", "auto_process")
 PIPELINES = ("auto", "manual")
 MAX_DELAY_SECONDS = 3600
+EMAIL_BODY_CHOICES = BY_NAME["email_body"].choices  # the profile's switch of that name
 
 
 @dataclass(frozen=True)
@@ -30,8 +33,19 @@ class ProjectSettings:
     threshold: float = 0.9
     pipeline: str = "auto"
     delay: float | None = None
+    # Imports (docs/project-settings.md). `email_body` None: the team's profile decides.
+    api_import: bool = True
+    email_body: str | None = None
+    email_senders: tuple[str, ...] = ()  # empty: any sender
 
     def check(self) -> None:
+        bad = [why for p in self.email_senders if (why := check_sender_pattern(p)) is not None]
+        if bad:
+            raise ValidationError(f"email_senders: {'; '.join(bad)}.",
+                                  {"fields": {"email_senders": bad}})
+        if self.email_body is not None and self.email_body not in EMAIL_BODY_CHOICES:
+            raise ValidationError(f"email_body is one of {', '.join(EMAIL_BODY_CHOICES)}.",
+                                  {"fields": {"email_body": ["Not a known choice."]}})
         if self.automation not in AUTOMATIONS:
             raise ValidationError(f"automation is one of {', '.join(AUTOMATIONS)}.")
         if not 0 <= self.threshold <= 1:
@@ -76,6 +90,7 @@ def update_project(uow: UnitOfWork, project_id: str, **changes: Any) -> ProjectS
     with uow.write() as conn:
         current = project_settings(conn, project_id)
         settings = ProjectSettings(**{**asdict(current), **changes})
+        settings = replace(settings, email_senders=tuple(settings.email_senders))
         settings.check()
         conn.execute(update(Project).where(Project.id == project_id).values(**asdict(settings)))
     return settings
@@ -83,12 +98,13 @@ def update_project(uow: UnitOfWork, project_id: str, **changes: Any) -> ProjectS
 
 def project_settings(conn: Connection, project_id: str) -> ProjectSettings:
     row = conn.execute(
-        select(Project.automation, Project.threshold, Project.pipeline, Project.delay)
+        select(Project.automation, Project.threshold, Project.pipeline, Project.delay,
+               Project.api_import, Project.email_body, Project.email_senders)
         .where(Project.id == project_id)
     ).first()
     if row is None:
         raise NotFound(f"No project {project_id}.")
-    return ProjectSettings(*row)
+    return ProjectSettings(*row[:-1], email_senders=tuple(row[-1] or ()))
 
 
 def _add_system_folders(conn: Connection, project_id: str) -> dict[str, str]:

@@ -36,7 +36,7 @@ from ..domain.lifecycle import (
     past_tense,
 )
 from ..store import jobs
-from ..store.models import Task, TaskEvent
+from ..store.models import Annotation, Task, TaskEvent
 from ..store.statements import Statement
 from ..store.uow import UnitOfWork
 from .keys import Principal
@@ -52,6 +52,34 @@ class Caller:
 
     principal: Principal
     request_id: str | None
+
+
+@dataclass(frozen=True)
+class AnnotationAnswer:
+    """An API lookup's answer for one annotation (pipeline/api_lookup.py)."""
+
+    annotation_id: str
+    entity_id: str
+    content: str
+    confidence: float
+    warning: str | None = None
+
+
+@dataclass(frozen=True)
+class LookupResult:
+    """What the API lookups answered before a completion: written in its transaction."""
+
+    answers: list[AnnotationAnswer]
+
+    def event_details(self) -> dict[str, Any] | None:
+        warnings = [{"annotation_id": a.annotation_id, "entity_id": a.entity_id,
+                     "message": a.warning} for a in self.answers if a.warning]
+        return {"warnings": warnings} if warnings else None
+
+    def write(self, conn: Connection) -> None:
+        for answer in self.answers:
+            conn.execute(update(Annotation).where(Annotation.id == answer.annotation_id)
+                         .values(content=answer.content, confidence=answer.confidence))
 
 
 _TASK_TABLE: Table = Task.__table__  # type: ignore[assignment]
@@ -138,19 +166,42 @@ def change_task(
     details: dict[str, Any] | None = None,
     *,
     pipeline_delay: float = DEFAULT_PIPELINE_DELAY,
+    lookup: LookupResult | None = None,
 ) -> PublicTask:
     """Fire `trigger` on the task for a caller with a key, in one write; or change nothing and
     raise InvalidTaskState with what stood in the way. Returns the public task after the
-    change. `pipeline_delay`: the server's default delay of a pipeline step (API.md §8)."""
+    change. `pipeline_delay`: the server's default delay of a pipeline step (API.md §8).
+    `lookup`: the API lookups' answers (a completion), written with the change, their
+    warnings kept in its event."""
     _visible(caller.principal, team_id, project_id, task_id)
+    if lookup is not None and details is None:
+        details = lookup.event_details()
     with uow.write() as conn:
         task = fire_on_task(
             conn, project_id, task_id, trigger, key_id=caller.principal.key_id,
             request_id=caller.request_id, details=details, pipeline_delay=pipeline_delay,
         )
+        if lookup is not None:
+            lookup.write(conn)
     with uow.read() as conn:
         add_meta_and_pages(conn, [task])
     return task
+
+
+def discard_task(
+    uow: UnitOfWork, caller: Caller, team_id: str, project_id: str, task_id: str, *,
+    pipeline_delay: float = DEFAULT_PIPELINE_DELAY,
+) -> PublicTask:
+    """Discard a REVIEWING task. A task in another state is refused (400), or under the
+    `discard_refused=ignored` profile (docs/profiles.md) answered as it is, unchanged, with
+    no event written."""
+    try:
+        return change_task(uow, caller, team_id, project_id, task_id, "discard",
+                           pipeline_delay=pipeline_delay)
+    except InvalidTaskState:
+        if caller.principal.profile["discard_refused"] != "ignored":
+            raise
+    return get_task(uow, caller.principal, team_id, project_id, task_id)
 
 
 def fire_on_task(

@@ -17,18 +17,19 @@ called in the write of every task change).
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import IO, Any, BinaryIO, cast
 
 from sqlalchemy import Connection, delete, insert, select, update
 
 from ..domain import clock, emails
-from ..domain.errors import NotFound, PayloadTooLarge, ValidationError
+from ..domain.errors import Forbidden, NotFound, PayloadTooLarge, ValidationError
 from ..domain.file_types import is_email, sniff
 from ..domain.ids import is_lookup_id, new_id
 from ..domain.lifecycle import TaskStatus
+from ..domain.profiles import server_default
 from ..domain.storable_text import refuse_unstorable
 from ..store import jobs
 from ..store.models import Folder, Task, Upload, UploadFile
@@ -36,7 +37,8 @@ from ..store.storage import HEAD_BYTES, FileTooLarge, Storage
 from ..store.uow import UnitOfWork
 from .keys import Principal
 from .paging import Keyset, Page, fetch_page
-from .projects import INBOX, find_folder, project_settings
+from .profiles import unseen
+from .projects import INBOX, ProjectSettings, find_folder, project_settings
 from .task_creation import TaskSpec, write_tasks
 from .tasks import Caller
 from .upload_reads import select_uploads, with_files
@@ -80,8 +82,15 @@ def create_upload(
     """Store the files, then write the upload, its files, its tasks and their jobs in one
     transaction. Answers Send AI's documented object (camelCase, API.md §9)."""
     caller.principal.check_visibility(team_id, project_id)
+    with uow.read() as conn:
+        settings = project_settings(conn, project_id)
+    if not settings.api_import:  # docs/project-settings.md
+        raise Forbidden("Import via API is off for this project.",
+                        {"setting": "api_import", "project_id": project_id})
     return _create(uow, storage, project_id, files, name, meta or [], default_delay,
-                   key_id=caller.principal.key_id, request_id=caller.request_id)
+                   key_id=caller.principal.key_id, request_id=caller.request_id,
+                   email_body=email_body_choice(settings, caller.principal.profile),
+                   email_senders=settings.email_senders)
 
 
 def create_upload_as_operator(
@@ -94,18 +103,29 @@ def create_upload_as_operator(
     default_delay: float,
 ) -> dict[str, Any]:
     """`sendai-server uploads create`: the same upload, made by the operator (no key)."""
+    with uow.read() as conn:
+        settings = project_settings(conn, project_id)
     return _create(uow, storage, project_id, files, name, [], default_delay,
-                   key_id=None, request_id=None)
+                   key_id=None, request_id=None,
+                   email_body=email_body_choice(settings, server_default()),
+                   email_senders=settings.email_senders)
+
+
+def email_body_choice(settings: ProjectSettings, profile: Mapping[str, str]) -> str:
+    """Whether an email's body becomes a task (`always`, `without_attachments`): the
+    project's `email_body` when set, else the team's profile's (docs/project-settings.md)."""
+    return settings.email_body or profile["email_body"]
 
 
 def _create(
     uow: UnitOfWork, storage: Storage, project_id: str, files: list[IncomingFile],
     name: str | None, meta: list[dict[str, str]], default_delay: float, *,
-    key_id: str | None, request_id: str | None,
+    key_id: str | None, request_id: str | None, email_body: str,
+    email_senders: Sequence[str] = (),
 ) -> dict[str, Any]:
     if not 1 <= len(files) <= MAX_FILES:
         raise _invalid("file", f"An upload has 1 to {MAX_FILES} files; got {len(files)}.")
-    stored = _store(uow, storage, files)
+    stored = _store(uow, storage, files, email_body, email_senders)
     try:
         _refuse_unstorable_names(stored)
         return _write_upload(uow, project_id, stored, name, meta, default_delay,
@@ -125,12 +145,13 @@ def _refuse_unstorable_names(stored: list[_Stored]) -> None:
             refuse_unstorable("file", pair["value"], "The attachment name")
 
 
-def _store(uow: UnitOfWork, storage: Storage, files: list[IncomingFile]) -> list[_Stored]:
+def _store(uow: UnitOfWork, storage: Storage, files: list[IncomingFile],
+           email_body: str, email_senders: Sequence[str]) -> list[_Stored]:
     stored: list[_Stored] = []
     try:
         for incoming in files:
             if _is_email(incoming.stream):
-                _store_email(storage, incoming, stored)
+                _store_email(storage, incoming, stored, email_body, email_senders)
             else:
                 stored.append(_store_one(storage, incoming))
     except BaseException:
@@ -166,12 +187,20 @@ def _is_email(stream: IO[bytes]) -> bool:
     return is_email(head)
 
 
-def _store_email(storage: Storage, incoming: IncomingFile, stored: list[_Stored]) -> None:
+def _store_email(storage: Storage, incoming: IncomingFile, stored: list[_Stored],
+                 email_body: str, email_senders: Sequence[str]) -> None:
     """An email's documents, each stored as a file of its own and added to `stored`: its
     body's text, then its attachments of accepted types (the skipped ones named in the body's
-    meta). Nothing is stored before every document has been found acceptable."""
+    meta). Nothing is stored before every document has been found acceptable. With
+    `email_body` `without_attachments`, the body is no document when an attachment is (the
+    skipped ones are then named in the first attachment's meta). A sender off the project's
+    `email_senders` list: the email is kept whole as one document, whose task fails naming
+    the sender (services/emails.py), so the upload ends FAILED."""
     documents = emails.documents_of(incoming.name, cast(BinaryIO, incoming.stream),
-                                    MAX_FILE_BYTES)
+                                    MAX_FILE_BYTES, email_senders)
+    if email_body == "without_attachments" and len(documents) > 1:
+        body, first, *rest = documents
+        documents = [replace(first, skipped=body.skipped), *rest]
     for document in documents:
         saved = storage.save(io.BytesIO(document.content), limit=MAX_FILE_BYTES)
         stored.append(_Stored(
@@ -281,10 +310,14 @@ def get_upload(
     )
     with uow.read() as conn:
         row = conn.execute(query).mappings().first()
-        if row is None:
-            raise NotFound(f"Upload {upload_id} was not found.")
-        [upload] = with_files(conn, [dict(row)])
-    return upload
+        if row is not None:
+            [upload] = with_files(conn, [dict(row)])
+            return upload
+    if project_id is None:  # the team's path: 403 under no_access=forbidden (docs/profiles.md)
+        refusal = unseen(uow, principal, team_id, upload_id=upload_id)
+        if isinstance(refusal, Forbidden):
+            raise refusal
+    raise NotFound(f"Upload {upload_id} was not found.")
 
 
 @dataclass(frozen=True)

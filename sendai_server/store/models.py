@@ -23,6 +23,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy import Enum as SAEnum
+from sqlalchemy import false as sa_false
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ..domain import clock
@@ -72,6 +74,9 @@ class Team(Base):
     # How many fault rules (API.md §14) the team has, read with the key on every request: a
     # team with none pays no statement for faults. Kept by sendai_server/services/faults.py.
     fault_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The fidelity switches the team sets (docs/profiles.md), read with the key on every
+    # request; NULL: the server's default profile. Kept by services/profiles.py.
+    profile: Mapped[dict[str, str] | None] = mapped_column(JSON)
 
 
 class Project(Base):
@@ -87,6 +92,12 @@ class Project(Base):
     pipeline: Mapped[str] = mapped_column(String(16), default="auto")
     # Seconds per pipeline step; NULL: the server's SENDAI_PIPELINE_DELAY.
     delay: Mapped[float | None] = mapped_column(Float)
+    # Imports (docs/project-settings.md); email_body NULL: the team's profile decides.
+    api_import: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
+    email_senders: Mapped[list[str] | None] = mapped_column(JSON)
+    email_body: Mapped[str | None] = mapped_column(String(32))
+    email_prepend_body: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=sa_false())
 
 
 class Folder(Base):
@@ -360,6 +371,10 @@ class Connector(Base):
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # {"oauth2": {...}} or {"token_exchange": {...}} (API.md §11), kept as given like `bearer`.
     auth: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # `notification`, or `api_lookup`: asked about `entity_ids` (pipeline/api_lookup.py).
+    kind: Mapped[str] = mapped_column(String(16), default="notification",
+                                      server_default="notification")
+    entity_ids: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class Notification(Base):

@@ -9,13 +9,30 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from . import profiles
+
 if TYPE_CHECKING:
+    from ..domain.profiles import Profile
     from .project import SendAIProject
     from .server import SendAIServer
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("sendai_log_level", "log level of the sendai test server", default="WARNING")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", profiles.MARK_HELP)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    profiles.parametrize(metafunc)  # @pytest.mark.sendai_profiles: one run per profile
+
+
+@pytest.fixture
+def sendai_profile(request: pytest.FixtureRequest) -> Profile | None:
+    """The fidelity profile of this run of a `sendai_profiles`-marked test, else None."""
+    return profiles.requested(request)
 
 
 @pytest.fixture(scope="session")
@@ -35,12 +52,16 @@ def sendai_app_server(
 
 @pytest.fixture
 def sendai(
-    sendai_app_server: SendAIServer, request: pytest.FixtureRequest
+    sendai_app_server: SendAIServer, request: pytest.FixtureRequest,
+    sendai_profile: Profile | None,
 ) -> Iterator[SendAIProject]:
     """A fresh team and project of this test's own on the session's server (API.md §13), its
-    pipeline `manual`. At the end, the jobs still waiting in this test's projects are dropped."""
+    pipeline `manual`, its team on `sendai_profile` when the test is marked `sendai_profiles`.
+    At the end, the jobs still waiting in this test's projects are dropped."""
     project = sendai_app_server.new_project(request.node.nodeid)
     try:
+        if sendai_profile is not None:
+            project.use_profile(sendai_profile)
         yield project
     finally:
         sendai_app_server.drop_jobs(project.made)

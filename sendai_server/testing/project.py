@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -318,6 +318,16 @@ class SendAIProject:
     def team_url(self) -> str:
         """The team's base path: `{base_url}/v2/{team_id}`."""
         return f"{self.base_url}/v2/{self.team_id}"
+
+    @property
+    def profile(self) -> dict[str, str]:
+        """The team's fidelity profile (docs/profiles.md): every switch and its choice."""
+        return self._team_call("GET", "/test_helpers/profile")["payload"]
+
+    def use_profile(self, settings: Mapping[str, str]) -> dict[str, str]:
+        """Put the team on the server's default profile with `settings`' switches changed."""
+        return self._team_call(
+            "PUT", "/test_helpers/profile", dict(settings))["payload"]
 
     def _call(self, method: str, path: str, body: Any = None, key: str | None = None,
               **form: Any) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from flask import Flask, current_app, g, request
 from ..domain import clock
 from ..domain.errors import NotFound, Unauthenticated
 from ..services.keys import SCOPES, Principal, authenticate, touch_key
+from ..services.profiles import unseen
 from ..services.team_clock import tick
 from .context import current_uow
 
@@ -62,7 +63,10 @@ def requires(scope: str) -> Callable[[F], F]:
                 hook(principal)
             team_id, project_id = kwargs.get("team_id"), kwargs.get("project_id")
             if project_id is not None:
-                principal.check_visibility(team_id or "", project_id)
+                try:
+                    principal.check_visibility(team_id or "", project_id)
+                except NotFound:  # 404, or 403 under no_access=forbidden (docs/profiles.md)
+                    raise unseen(uow, principal, team_id or "", project_id=project_id) from None
             elif team_id is not None and team_id != principal.team_id:
                 raise NotFound()  # a path with a team but no project: the key's team only
             principal.check_scope(scope)

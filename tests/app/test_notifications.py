@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
 from sendai_server.config import Config
+from sendai_server.domain.extracted_data import extracted_data
 from sendai_server.domain.lifecycle import TaskStatus
 from sendai_server.pipeline.deliveries import sign
 from sendai_server.pipeline.worker import run_worker
@@ -140,7 +141,10 @@ def test_an_invoice_in_review_then_completed_notifies_in_order_and_is_exported(
     _, export, processed = receiver.wait_count(3)
     assert [export.event, processed.event] == ["TASK_EXPORT", "UPLOAD_PROCESSED"]
     task = project.task(task_id)
-    assert export.json["task"] == {**task, "exported_at": None}  # as it was when completed
+    # as it was when completed, with its extracted_data (docs/profiles.md)
+    assert export.json["task"] == {**task, "exported_at": None,
+                                   "extracted_data": extracted_data(task["pages"])}
+    assert export.json["task"]["extracted_data"]["total_amount"] == 1234.56
     assert export.json["event_level"] == "TASK" and export.json["task"]["status"] == "COMPLETED"
     assert processed.json["upload"]["status"] == "COMPLETED" and processed.json["task"] is None
     assert task["exported_at"] is not None and task["export_failed_at"] is None

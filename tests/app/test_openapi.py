@@ -59,8 +59,9 @@ def test_bearer_scheme_is_declared_once(spec: dict[str, Any]) -> None:
 
 def _expected_statuses(op: Operation) -> set[str]:
     # 413 for any method (the size check runs before the view), 414 and 431 from gunicorn
-    # (sendai_server/process/gunicorn_worker.py) before any route is known.
-    statuses = {"413", "414", "431", "500"}
+    # (sendai_server/process/gunicorn_worker.py) before any route is known; 502 and 504 from a
+    # load balancer in front, or a fault rule.
+    statuses = {"413", "414", "431", "500", "502", "504"}
     if op.path.startswith("/v2/"):
         statuses |= {"401", "403", "404", "429", "503"}
         if op.method != "GET":
@@ -161,7 +162,7 @@ def test_every_path_parameter_is_described(spec: dict[str, Any]) -> None:
 
 def test_error_schema_is_the_documented_shape(spec: dict[str, Any]) -> None:
     schemas = spec["components"]["schemas"]
-    assert schemas["Error"]["required"] == ["error"]
+    assert schemas["Error"]["required"] == ["error", "request_id"]
     assert set(schemas["ErrorBody"]["required"]) == {"status", "code", "message"}
     rate_limited = spec["components"]["responses"]["RateLimited"]
     assert "Retry-After" in rate_limited["headers"]

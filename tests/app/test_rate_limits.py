@@ -1,6 +1,7 @@
-"""Per-key rate limits (API.md §2, §3): 429 rate_limited with Retry-After, counted per key (by
-its id, never the plain key), checked after authentication and before visibility; the probes,
-the spec and the docs are never limited; Redis shares one count across gunicorn workers."""
+"""Per-team rate limits (API.md §2, §3): 429 rate_limited with Retry-After, counted per team
+(every key of a team draws on one budget; by the team's id, never a plain key), checked after
+authentication and before visibility; the probes, the spec and the docs are never limited;
+Redis shares one count across gunicorn workers."""
 
 from __future__ import annotations
 
@@ -57,14 +58,28 @@ def test_request_over_the_limit_is_429_rate_limited_with_retry_after(
     assert error["details"]["limit"] == f"{LIMIT} per 1 hour"
 
 
-def test_limit_is_counted_per_key_not_per_address(
+def test_limit_is_counted_per_team_not_per_key_or_address(
     limited: FlaskClient, seed: dict[str, Any]
 ) -> None:
     path = task_path(seed, seed["tasks"]["REVIEWING"][0])
     _exhaust(limited, path, seed["keys"]["read"])
     assert limited.get(path, headers=auth(seed["keys"]["read"])).status_code == 429
-    # Same client address, another key: its own count.
-    assert limited.get(path, headers=auth(seed["keys"]["edit"])).status_code == 200
+    # Another key of the same team draws on the same budget.
+    assert limited.get(path, headers=auth(seed["keys"]["edit"])).status_code == 429
+    # Same client address, a key of another team: that team's own count.
+    other = seed["other"]
+    other_path = f"/v2/{other['team_id']}/project/{other['project_id']}/task/{other['task_id']}"
+    assert limited.get(other_path, headers=auth(other["key"])).status_code == 200
+
+
+def test_every_key_of_a_team_draws_on_one_budget(
+    limited: FlaskClient, seed: dict[str, Any]
+) -> None:
+    path = task_path(seed, seed["tasks"]["REVIEWING"][0])
+    keys = [seed["keys"]["read"], seed["keys"]["edit"], seed["keys"]["helpers"]]
+    statuses = [limited.get(path, headers=auth(keys[n % 3])).status_code
+                for n in range(LIMIT + 3)]
+    assert statuses == [200] * LIMIT + [429] * 3
 
 
 def test_limit_is_shared_by_every_endpoint_of_a_key(
@@ -100,13 +115,13 @@ def test_probes_spec_and_docs_are_never_limited(
         assert response.status_code == 200, path
 
 
-def test_limiter_counts_by_key_id_and_never_stores_the_plain_key(
+def test_limiter_counts_by_team_id_and_never_stores_a_plain_key(
     limited_app: Flask, limited: FlaskClient, seed: dict[str, Any]
 ) -> None:
     _exhaust(limited, task_path(seed, seed["tasks"]["REVIEWING"][0]), seed["keys"]["read"])
     storage = limited_app.extensions["sendai_rate_limit"].limiter.storage
     stored = json.dumps(list(storage.storage), default=str)  # memory storage: its keys
-    assert "key_" in stored
+    assert seed["team_id"] in stored and "key_" not in stored
     for plain in seed["keys"].values():
         assert plain not in stored
 

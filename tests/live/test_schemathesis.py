@@ -88,6 +88,9 @@ def test_every_operation_conforms_to_the_spec(
     finally:  # a rule createTestFault accepted would fault the cases after it (API.md §14)
         app.test_client().delete(f"/v2/{seed['team_id']}/test_helpers/faults",
                                  headers=auth(every_scope_key))
+        # and a profile setTestProfile accepted would change their answers (docs/profiles.md)
+        app.test_client().put(f"/v2/{seed['team_id']}/test_helpers/profile", json={},
+                              headers=auth(every_scope_key))
 
 
 # --- over a live gunicorn: what gunicorn answers before the app ------------------------------

@@ -53,11 +53,12 @@ blp = Blueprint(
 
 
 class FaultSchema(faults.FaultRuleSchema):
-    id = fields.String(metadata={"description": "`flt_...`"})
-    hits = fields.Integer(metadata={"description": "How many answers this fault made."})
-    remaining = fields.Integer(allow_none=True, metadata={
+    id = fields.String(required=True, metadata={"description": "`flt_...`"})
+    hits = fields.Integer(required=True,
+                          metadata={"description": "How many answers this fault made."})
+    remaining = fields.Integer(required=True, allow_none=True, metadata={
         "description": "How many more it will make; null: until deleted."})
-    created_at = Timestamp()
+    created_at = Timestamp(required=True)
 
 
 class FaultEnvelopeSchema(Schema):

@@ -7,6 +7,8 @@ Every operation gets, with no extra lines in its view:
 - 400 for a view with a body or query (`@blp.arguments`);
 - 413, 414, 431 and 500 everywhere: the body-size check runs before any view, whatever the
   method, and gunicorn answers 414 and 431 (gunicorn_worker.py) before any route is known;
+- 502 and 504 everywhere: a load balancer in front of the server answers them, and so do
+  fault rules (API.md §14);
 - what a view marked by `requires(scope)` adds (blueprint.py): 401, 403, 404, 429 and 503, the
   bearer security requirement and its scope in the description.
 Every one of them with the one error schema.
@@ -45,7 +47,9 @@ ERROR_RESPONSES: dict[int, tuple[str, str, dict[str, Any]]] = {
           "or the key is unknown or revoked.", _WWW_AUTHENTICATE),
     403: ("InsufficientScope",
           "`insufficient_scope`: the key lacks the scope this operation needs "
-          "(`details.required`).", {}),
+          "(`details.required`). Or `forbidden`: a project or upload of the key's team that "
+          "the key was not added to, under the `no_access=forbidden` profile; an upload to a "
+          "project whose import via API is off.", {}),
     404: ("NotFound",
           "`not_found`: no such team, project or task, or one this key may not see "
           "(the same answer either way).", {}),
@@ -56,7 +60,8 @@ ERROR_RESPONSES: dict[int, tuple[str, str, dict[str, Any]]] = {
           "`uri_too_long`: the request line (method, path and query) is longer than the "
           "server accepts (gunicorn's limit, 4094 bytes).", {}),
     429: ("RateLimited",
-          "`rate_limited`: this API key made too many requests (SENDAI_RATE_LIMIT).",
+          "`rate_limited`: this API key's team made too many requests (SENDAI_RATE_LIMIT; "
+          "every key of a team draws on one budget).",
           _RETRY_AFTER),
     431: ("HeadersTooLarge",
           "`headers_too_large`: a request header, or all of them together, are larger than "
@@ -64,10 +69,18 @@ ERROR_RESPONSES: dict[int, tuple[str, str, dict[str, Any]]] = {
     500: ("InternalError",
           "`internal_error`: a bug; it was logged with the request id, nothing else is "
           "disclosed.", {}),
+    502: ("BadGateway",
+          "`bad_gateway`: a proxy or load balancer in front of the server got no valid answer "
+          "from it (a fault rule can answer it too). The operation may or may not have run: "
+          "read the state before retrying a change.", {}),
     503: ("Unavailable",
           "`unavailable` (the API) or `not_ready` (/readyz): the database cannot be reached, or "
           "its schema is not at this version's migrations' head. Not a bug: the API sends "
           "`Retry-After`, the seconds to wait before trying again.", _RETRY_AFTER),
+    504: ("GatewayTimeout",
+          "`gateway_timeout`: a proxy or load balancer in front of the server gave up waiting "
+          "for its answer (a fault rule can answer it too). The operation may or may not have "
+          "run: read the state before retrying a change.", {}),
 }
 
 PATH_PARAMETERS = {
@@ -150,7 +163,7 @@ class _OperationDocs(BasePlugin):
                         f"operationId {operation_id!r} of {method.upper()} {path} is also "
                         f"{self._seen[operation_id][1].upper()} {self._seen[operation_id][0]}"
                     )
-            documented = {413, 414, 431, 500}
+            documented = {413, 414, 431, 500, 502, 504}
             parameters = operation.get("parameters", [])
             if "requestBody" in operation or any(
                 isinstance(p, dict) and p.get("in") == "query" for p in parameters

@@ -22,6 +22,7 @@ from ...domain.ids import LOOKUP_ID
 from ...domain.lifecycle import PIPELINE_EVENTS, TaskStatus
 from ...domain.notification_events import NOTIFICATION_EVENTS, SUBSCRIPTIONS
 from ...domain.statuses import NotificationStatus, UploadStatus
+from ...services.connectors import KINDS as CONNECTOR_KINDS
 from ...services.connectors import METHODS as CONNECTOR_METHODS
 from ...services.objects import MetaSchema, PageSchema, TaskSchema, Text, Timestamp, UploadSchema
 from ...services.paging import Page
@@ -43,7 +44,7 @@ class ErrorBodySchema(Schema):
 
 class ErrorSchema(Schema):
     error = fields.Nested(ErrorBodySchema, required=True)
-    request_id = fields.String(allow_none=True)
+    request_id = fields.String(required=True, allow_none=True)
 
 
 class CompleteEnvelopeSchema(TaskEnvelopeSchema):
@@ -113,19 +114,21 @@ class TaskEventSchema(Schema):
     """One change in a task's audit trail. A report's event also carries its issues and
     message; the pipeline's `fail`, its `details` (why a file could not be read)."""
 
-    id = fields.String()
-    task_id = fields.String()
-    action = fields.String()
-    from_status = fields.String(allow_none=True)
-    to_status = fields.String()
-    approved = fields.Boolean()
-    key_id = fields.String(allow_none=True)
-    request_id = fields.String(allow_none=True)
-    created_at = Timestamp()
+    id = fields.String(required=True)
+    task_id = fields.String(required=True)
+    action = fields.String(required=True)
+    from_status = fields.String(required=True, allow_none=True)
+    to_status = fields.String(required=True)
+    approved = fields.Boolean(required=True)
+    key_id = fields.String(required=True, allow_none=True)
+    request_id = fields.String(required=True, allow_none=True)
+    created_at = Timestamp(required=True)
     issues = fields.List(fields.Nested(ReportIssueSchema), attribute="details.issues")
     message = fields.String(allow_none=True, attribute="details.message")
     details = fields.String(attribute="details.reason",
                             metadata={"description": "Why the pipeline failed the task."})
+    warnings = fields.List(fields.Dict(), attribute="details.warnings", metadata={
+        "description": "A completion's API lookup warnings: annotation_id, entity_id, message."})
 
     @post_dump(pass_original=True)
     def _fields_of_their_actions_only(
@@ -136,6 +139,8 @@ class TaskEventSchema(Schema):
             data.pop("message", None)
         if original["action"] != "fail" or not (original.get("details") or {}).get("reason"):
             data.pop("details", None)
+        if not (original.get("details") or {}).get("warnings"):
+            data.pop("warnings", None)
         return data
 
 
@@ -256,10 +261,10 @@ class DeletedUploadEnvelopeSchema(Schema):
 
 
 class FolderSchema(Schema):
-    id = fields.String()
-    name = fields.String()
-    system = fields.Boolean()
-    created_at = Timestamp()
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    system = fields.Boolean(required=True)
+    created_at = Timestamp(required=True)
 
 
 class FolderListSchema(Schema):
@@ -315,12 +320,18 @@ class ConnectorSchema(Schema):
                             metadata={"description": "When a receiver's 410 disabled it."})
     oauth2 = fields.Nested(OAuth2Schema, allow_none=True)
     token_exchange = fields.Nested(TokenExchangeSchema, allow_none=True)
+    kind = fields.String(load_default="notification", validate=validate.OneOf(CONNECTOR_KINDS),
+                         metadata={"description": "`notification`, or `api_lookup`: asked for "
+                                                  "the annotations of `entity_ids` when a task "
+                                                  "is completed."})
+    entity_ids = fields.List(Text(200, min_length=1), load_default=list,
+                             metadata={"description": "An api_lookup connector's entities."})
 
 
 class ConnectionTestSchema(Schema):
-    status_code = fields.Integer(allow_none=True)
-    duration_ms = fields.Integer()
-    error = fields.String(allow_none=True)
+    status_code = fields.Integer(required=True, allow_none=True)
+    duration_ms = fields.Integer(required=True)
+    error = fields.String(required=True, allow_none=True)
 
 
 class ConnectionTestEnvelopeSchema(Schema):
@@ -340,23 +351,24 @@ class DeletedConnectorEnvelopeSchema(Schema):
 
 
 class NotificationAttemptSchema(Schema):
-    n = fields.Integer()
-    at = Timestamp()
-    status_code = fields.Integer(allow_none=True)
-    error = fields.String(allow_none=True)
-    duration_ms = fields.Integer(allow_none=True)
+    n = fields.Integer(required=True)
+    at = Timestamp(required=True)
+    status_code = fields.Integer(required=True, allow_none=True)
+    error = fields.String(required=True, allow_none=True)
+    duration_ms = fields.Integer(required=True, allow_none=True)
 
 
 class NotificationSchema(Schema):
     """A notification (API.md §11): what was sent to which connector, and what each attempt
     got back."""
 
-    id = fields.String()
-    event = fields.String(validate=validate.OneOf([e.event for e in NOTIFICATION_EVENTS]))
-    connector_id = fields.String()
-    status = fields.String(validate=validate.OneOf(NOTIFICATION_STATUSES))
-    created_at = Timestamp()
-    attempts = fields.List(fields.Nested(NotificationAttemptSchema))
+    id = fields.String(required=True)
+    event = fields.String(required=True,
+                          validate=validate.OneOf([e.event for e in NOTIFICATION_EVENTS]))
+    connector_id = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(NOTIFICATION_STATUSES))
+    created_at = Timestamp(required=True)
+    attempts = fields.List(fields.Nested(NotificationAttemptSchema), required=True)
 
 
 NotificationListSchema = page_of(NotificationSchema, "NotificationListSchema")

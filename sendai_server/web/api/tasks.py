@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from flask import current_app, g
 
 from ...domain.lifecycle import TaskStatus
+from ...pipeline import api_lookup
 from ...services import tasks
 from ...services.task_list import TaskListQuery, list_tasks
 from ..auth import requires
@@ -115,7 +116,10 @@ def discard_task(team_id: str, project_id: str, task_id: str) -> dict[str, Any]:
 
     Only a REVIEWING task can be discarded; it becomes DISCARDED for good. Any body is ignored.
     """
-    task = _change(team_id, project_id, task_id, "discard")
+    task = tasks.discard_task(
+        current_uow(), _caller(), team_id, project_id, task_id,
+        pipeline_delay=current_app.config["SENDAI"].pipeline_delay,
+    )
     return {"payload": task}
 
 
@@ -128,7 +132,12 @@ def complete_task(team_id: str, project_id: str, task_id: str) -> dict[str, Any]
     Only a REVIEWING task can be completed; it becomes PROCESSING while the pipeline takes it
     on. Any body is ignored.
     """
-    task = _change(team_id, project_id, task_id, "complete")
+    # API lookup connectors answer first, with no lock or connection held (docs: §11).
+    lookup = api_lookup.look_up(current_uow(), project_id, task_id)
+    task = tasks.change_task(
+        current_uow(), _caller(), team_id, project_id, task_id, "complete", lookup=lookup,
+        pipeline_delay=current_app.config["SENDAI"].pipeline_delay,
+    )
     return {"payload": task, "message": "Task processing started"}
 
 

@@ -14,6 +14,7 @@ from marshmallow import ValidationError as SchemaError
 from ...domain import file_types
 from ...domain.errors import NotFound, ValidationError
 from ...services import projects, uploads
+from ...services.profiles import unseen
 from ...services.tasks import Caller
 from ...services.upload_move import change_upload_project
 from ...store.storage import Storage
@@ -87,7 +88,10 @@ def _create(team_id: str, project_id: str | None) -> dict[str, Any]:
             message = "projectId is required on this path."
             raise ValidationError(message, {"fields": {"projectId": [message]}})
         project_id = sent_project
-        g.principal.check_visibility(team_id, project_id)
+        try:
+            g.principal.check_visibility(team_id, project_id)
+        except NotFound:  # 404, or 403 under no_access=forbidden (docs/profiles.md)
+            raise unseen(current_uow(), g.principal, team_id, project_id=project_id) from None
     elif sent_project is not None and sent_project != project_id:
         message = "projectId must be the project in the path."
         raise ValidationError(message, {"fields": {"projectId": [message]}})
