@@ -10,7 +10,9 @@ worker that has it now. With nothing due, a thread sleeps until the next job is 
 interval has passed, on `stop.wait`, so setting `stop` wakes it at once. A job already running
 when `stop` is set runs to its end. A database that fails (`Unavailable`) is logged once, when
 the outage starts and when it ends, and retried after a short pause: never a crash. A job
-whose database went away mid-run is due again once its lease runs out.
+whose database went away mid-run is given back once the database answers again (its lease
+released, its attempt not counted: the outage was no fault of the job's); a worker stopped
+before then leaves it to its lease, which runs out.
 
 Handlers come by kind from `load_handlers(config)`: the pipeline's steps (steps.handlers), the
 deliveries (deliveries.handlers) and, outside production, those SENDAI_TEST_JOB_HANDLERS names.
@@ -220,12 +222,12 @@ def _turn(turns: _Turns, kinds: list[str]) -> object:
         if job is None:
             with uow.read() as conn:
                 return jobs.next_due(conn, kinds)
-        _run(uow, job, turns.handlers[job.kind], turns.hooks)
+        _run(turns, uow, job, turns.handlers[job.kind])
         return _RAN
 
 
-def _run(uow: UnitOfWork, job: ClaimedJob, handler: Handler, hooks: WorkerHooks) -> None:
-    hooks.claimed(job)
+def _run(turns: _Turns, uow: UnitOfWork, job: ClaimedJob, handler: Handler) -> None:
+    turns.hooks.claimed(job)
     error: BaseException | None = None
     try:
         handler(uow, job)
@@ -233,7 +235,8 @@ def _run(uow: UnitOfWork, job: ClaimedJob, handler: Handler, hooks: WorkerHooks)
         error = exc
         log.warning("job %s (%s): lease lost; another worker has it", job.id, job.kind)
     except Unavailable as exc:
-        error = exc  # recorded by nobody: the job is due again when its lease runs out
+        error = exc
+        _give_back(turns, uow, job)
         raise
     except Exception as exc:
         error = exc
@@ -242,7 +245,24 @@ def _run(uow: UnitOfWork, job: ClaimedJob, handler: Handler, hooks: WorkerHooks)
                   f"again at {again:%H:%M:%S}" if again else "not retried",
                   exc_info=exc, extra={"job_id": job.id, "task_id": job.task_id})
     finally:
-        hooks.done(job, error)
+        turns.hooks.done(job, error)
+
+
+def _give_back(turns: _Turns, uow: UnitOfWork, job: ClaimedJob) -> None:
+    """The database went away under `job`: give it back once it answers again (jobs.give_back;
+    the unit of work dropped the lost connection and takes another), retrying after a pause
+    until then or until the worker stops (then its lease runs out, and the attempt counts)."""
+    while True:
+        try:
+            if not jobs.give_back(uow, job):
+                log.warning("job %s (%s): not given back; done or another worker's", job.id,
+                            job.kind)
+            return
+        except Unavailable:
+            if turns.stop.wait(turns.pause):
+                log.warning("job %s (%s): stopped during an outage; left to its lease",
+                            job.id, job.kind)
+                return
 
 
 def _describe(exc: BaseException) -> str:
