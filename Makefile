@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run test test-quick test-hosts lint examples-test dist bench bench-plugin bench-proxy clean \
+.PHONY: install run test test-quick test-hosts lint examples-test dist bench bench-plugin bench-proxy chaos clean \
   image base-image
 
 $(INSTALLED): setup.cfg pyproject.toml
@@ -91,6 +91,14 @@ bench: install
 	    apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }; \
 	  else echo "make bench needs wrk: run 'sudo apt-get install wrk' first" >&2; exit 1; fi; }
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# Two hosts under load while they are killed (-9) and cut off from PostgreSQL, with seeded
+# faults, then the books read through the API (bench/chaos.py, docs/chaos.md): CHAOS_SECONDS of
+# load (default 120) and the backlog's drain. Needs root and PostgreSQL (CHAOS_DATABASE_URL, else
+# TEST_DATABASE_URL); records its figures under "chaos" in bench/results.json. Not in `make test`.
+CHAOS_SECONDS ?= 120
+chaos: install
+	$(BIN)/python bench/chaos.py $(CHAOS_SECONDS)
 
 # Only the pytest plugin's costs (bench/plugin.py; about a minute, no wrk): a plain run with
 # and without the plugin, the first `sendai` test's start, 50 tests of one discard each.
