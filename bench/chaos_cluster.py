@@ -125,14 +125,17 @@ class Monkey:
         self.every = every
         self.rng = random.Random(seed)
         self.thread = threading.Thread(target=self._run, name="chaos-monkey", daemon=True)
+        self.restarts: list[threading.Thread] = []
 
     def start(self) -> None:
         self.thread.start()
 
     def join(self, timeout: float) -> None:
-        self.thread.join(timeout)
-        if self.thread.is_alive():
-            raise RuntimeError("the chaos thread did not end in time")
+        """Wait for the last event, and for every host killed to serve again."""
+        for thread in [self.thread, *self.restarts]:
+            thread.join(timeout)
+            if thread.is_alive():
+                raise RuntimeError(f"{thread.name} did not end in time")
 
     def _run(self) -> None:
         turns = [("kill", "a"), ("cut", "a"), ("kill", "b"), ("cut", "b")]
@@ -146,6 +149,11 @@ class Monkey:
                 self._cut(name)
 
     def _kill(self, name: str) -> None:
+        """kill -9 every process of the host, and restart it in a thread of its own (a start
+        takes longer than the turn on a loaded machine); a host still restarting is skipped."""
+        if name in self.cluster.down:
+            self.cluster.log.append(f"{name} still restarting: not killed again")
+            return
         host = self.cluster.hosts[name]
         self.cluster.down.add(name)
         host.host.kill_everything()
@@ -153,9 +161,15 @@ class Monkey:
             host.process.wait()
         self.cluster.kills += 1
         self.cluster.log.append(f"killed {name}")
-        host.start()  # waits until it serves and its worker runs
-        self.cluster.down.discard(name)
-        self.cluster.log.append(f"restarted {name}")
+
+        def restart() -> None:
+            host.start()  # waits until it serves and its worker runs
+            self.cluster.down.discard(name)
+            self.cluster.log.append(f"restarted {name}")
+
+        thread = threading.Thread(target=restart, name=f"restart-{name}", daemon=True)
+        self.restarts.append(thread)
+        thread.start()
 
     def _cut(self, name: str) -> None:
         proxy = self.cluster.proxies[name]
