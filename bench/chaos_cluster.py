@@ -12,6 +12,7 @@ import os
 import random
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from tests.tcp_proxy import TcpProxy  # noqa: E402
 from tests.test_hosts import BUCKET, LEASE_SECONDS, NOT_PASSED, ServerHost  # noqa: E402
 
 SCOPES = ["upload.read", "upload.create", "task.read", "task.edit", "test_helpers"]
+RESTARTS_AT_MOST = 20
 SECRET = "whsec_chaos_" + "k" * 24  # the connector's: signs every notification
 
 
@@ -163,9 +165,19 @@ class Monkey:
         self.cluster.log.append(f"killed {name}")
 
         def restart() -> None:
-            host.start()  # waits until it serves and its worker runs
-            self.cluster.down.discard(name)
-            self.cluster.log.append(f"restarted {name}")
+            # As a supervisor would: `serve` refuses to start while its database link is cut
+            # (the next turn may cut it), so it is started again until it serves.
+            for _ in range(RESTARTS_AT_MOST):
+                try:
+                    host.start()  # waits until it serves and its worker runs
+                except (AssertionError, RuntimeError) as exc:
+                    self.cluster.log.append(f"{name} did not start: {str(exc)[:120]}")
+                    host.host.kill_everything()
+                    time.sleep(1.0)
+                    continue
+                self.cluster.down.discard(name)
+                self.cluster.log.append(f"restarted {name}")
+                return
 
         thread = threading.Thread(target=restart, name=f"restart-{name}", daemon=True)
         self.restarts.append(thread)
