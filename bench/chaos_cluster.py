@@ -28,7 +28,9 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 from sendai_server import migrate  # noqa: E402
 from sendai_server.db import make_engine  # noqa: E402
+from sendai_server.lifecycle import TaskStatus  # noqa: E402
 from sendai_server.services import connectors, keys, projects  # noqa: E402
+from sendai_server.services.task_creation import TaskSpec, create_tasks  # noqa: E402
 from sendai_server.uow import UnitOfWork  # noqa: E402
 from tests import netns  # noqa: E402
 from tests.receiver import Receiver  # noqa: E402
@@ -37,6 +39,7 @@ from tests.test_hosts import BUCKET, LEASE_SECONDS, NOT_PASSED, ServerHost  # no
 
 SCOPES = ["upload.read", "upload.create", "task.read", "task.edit", "test_helpers"]
 RESTARTS_AT_MOST = 20
+REVIEWING_AT_START = 400
 SECRET = "whsec_chaos_" + "k" * 24  # the connector's: signs every notification
 
 
@@ -57,6 +60,7 @@ class Cluster:
     proxies: dict[str, TcpProxy]
     receiver: Receiver
     project: Project
+    reviewing: list[str]  # the tasks made in review at the start
     kills: int = 0
     cuts: int = 0
     log: list[str] = field(default_factory=list)
@@ -113,12 +117,16 @@ def cluster(database_url: str, folder: Path) -> Iterator[Cluster]:
             key = keys.create_key(uow, team_id, SCOPES, [project_id], "chaos").key
             connectors.create_connector(uow, project_id, connectors.ConnectorSpec(
                 url=receiver.url, events=("upload.in_review",), secret=SECRET))
-        yield Cluster(hosts, proxies, receiver, Project(team_id, project_id, key))
+            # Tasks in review from the start, for the clients to discard.
+            reviewing = create_tasks(uow, project_id, [
+                TaskSpec(name=f"Chaos {n}", status=TaskStatus.REVIEWING)
+                for n in range(REVIEWING_AT_START)])
+        yield Cluster(hosts, proxies, receiver, Project(team_id, project_id, key), reviewing)
 
 
 class Monkey:
     """Every `every` seconds, in turn: kill -9 host A (every process of it) and restart it,
-    cut A's database link for 4-8 s, the same for B; until `stop` is set."""
+    cut B's database link for 4-8 s, kill B, cut A; until `stop` is set."""
 
     def __init__(self, cluster: Cluster, stop: threading.Event, seed: int,
                  every: float = 15.0) -> None:
@@ -140,7 +148,9 @@ class Monkey:
                 raise RuntimeError(f"{thread.name} did not end in time")
 
     def _run(self) -> None:
-        turns = [("kill", "a"), ("cut", "a"), ("kill", "b"), ("cut", "b")]
+        # A cut follows the other host's kill: it lands on a host that serves (a restart
+        # can take longer than a turn on a busy machine).
+        turns = [("kill", "a"), ("cut", "b"), ("kill", "b"), ("cut", "a")]
         n = 0
         while not self.stop.wait(self.every):
             what, name = turns[n % len(turns)]
