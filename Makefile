@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
 .PHONY: help install run test test-unit test-quick test-hosts lint docs examples-test dist bench bench-plugin \
-  bench-proxy clean image base-image
+  bench-proxy chaos clean image base-image
 
 ## This list: every target with the line of comment above it that starts with two hashes.
 help:
@@ -119,6 +119,15 @@ bench: install
 	    apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }; \
 	  else echo "make bench needs wrk: run 'sudo apt-get install wrk' first" >&2; exit 1; fi; }
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# Two hosts under load while they are killed (-9) and cut off from PostgreSQL, with seeded
+# faults, then the books read through the API (bench/chaos.py, docs/chaos.md): CHAOS_SECONDS of
+# load (default 120) and the backlog's drain. Needs root and PostgreSQL (CHAOS_DATABASE_URL, else
+# TEST_DATABASE_URL); records its figures under "chaos" in bench/results.json. Not in `make test`.
+CHAOS_SECONDS ?= 120
+## Two hosts under kills, cuts and faults, then the books (not in make test; root, PostgreSQL).
+chaos: install
+	$(BIN)/python bench/chaos.py $(CHAOS_SECONDS)
 
 # Only the pytest plugin's costs (bench/plugin.py; about a minute, no wrk): a plain run with
 # and without the plugin, the first `sendai` test's start, 50 tests of one discard each.

@@ -38,7 +38,12 @@ def create_app(config: Config | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     logs.configure(config.log_level)
 
-    web.init_app(app, db.make_engine(config.database_url), storage_from_url(config.storage_url))
+    engine = db.make_engine(config.database_url)
+    if config.test_statement_barrier and not config.is_production:
+        from .store import statement_barrier
+
+        statement_barrier.install(engine, config.test_statement_barrier)
+    web.init_app(app, engine, storage_from_url(config.storage_url))
     logs.init_app(app)  # first, so its clock starts before any other before_request hook
     api.init_app(app)
     ratelimit.init_app(app)

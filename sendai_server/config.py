@@ -114,6 +114,9 @@ class Config:
     # mapping of extra job handlers (kind -> handler) for workers started as processes.
     test_job_barrier: str | None = None
     test_job_handlers: str | None = None
+    # A folder where one chosen SQL statement is held until the test releases it
+    # (statement_barrier.py); ignored in production.
+    test_statement_barrier: str | None = None
     # Deliveries of notifications (API.md §11, pipeline/deliveries.py): attempts before a
     # notification is `failed` (at most the job queue's limit), the total time an attempt may
     # take, and the first wait before a retry (then doubled each time: 1, 2, 4, 8 ... s).
@@ -196,6 +199,9 @@ class Config:
             worker_poll_seconds=poll,
             test_job_barrier=None if production else env.get("SENDAI_TEST_JOB_BARRIER") or None,
             test_job_handlers=None if production else env.get("SENDAI_TEST_JOB_HANDLERS") or None,
+            test_statement_barrier=(
+                None if production else env.get("SENDAI_TEST_STATEMENT_BARRIER") or None
+            ),
             delivery_attempts=attempts,
             delivery_timeout_seconds=timeout,
             delivery_backoff_seconds=backoff,

@@ -13,12 +13,12 @@ in the timeout, a 5xx, an answer that is not the template's) refuses it as 503 `
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any, cast
 
 import httpx
 from sqlalchemy import select
 
+from ..domain import clock
 from ..domain.errors import Unavailable, ValidationError
 from ..domain.lifecycle import TaskStatus
 from ..services.tasks import AnnotationAnswer, LookupResult
@@ -82,7 +82,7 @@ def _ask(client: httpx.Client, lookup: Any, annotation: Any) -> dict[str, Any]:
         "id": annotation.id, "name": annotation.entity_id, "name_id": annotation.entity_id,
         "type": "API_LOOKUP", "entity_id": annotation.entity_id,
         "content": annotation.content, "accuracy": annotation.confidence,
-        "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created_at": clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
         "context": {annotation.entity_id: annotation.content},
     }
     headers = {**(lookup.headers or {}), "Content-Type": "application/json"}

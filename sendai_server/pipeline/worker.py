@@ -10,7 +10,9 @@ worker that has it now. With nothing due, a thread sleeps until the next job is 
 interval has passed, on `stop.wait`, so setting `stop` wakes it at once. A job already running
 when `stop` is set runs to its end. A database that fails (`Unavailable`) is logged once, when
 the outage starts and when it ends, and retried after a short pause: never a crash. A job
-whose database went away mid-run is due again once its lease runs out.
+whose database went away mid-run is given back once the database answers again (its lease
+released, its attempt not counted: the outage was no fault of the job's); a worker stopped
+before then leaves it to its lease, which runs out.
 
 Handlers come by kind from `load_handlers(config)`: the pipeline's steps (steps.handlers), the
 deliveries (deliveries.handlers) and, outside production, those SENDAI_TEST_JOB_HANDLERS names.
@@ -221,14 +223,18 @@ def _turn(turns: _Turns, kinds: list[str]) -> object:
         if job is None:
             with uow.read() as conn:
                 return jobs.next_due(conn, kinds)
-        run_job(uow, job, turns.handlers[job.kind], turns.hooks)
+        run_job(uow, job, turns.handlers[job.kind], turns.hooks,
+                give_back=lambda: _give_back(turns, uow, job))
         return _RAN
 
 
 def run_job(uow: UnitOfWork, job: ClaimedJob, handler: Handler,
-            hooks: WorkerHooks | None = None) -> None:
+            hooks: WorkerHooks | None = None,
+            give_back: Callable[[], None] | None = None) -> None:
     """Run a claimed job's handler; a failure is recorded on the job (`jobs.fail`: due again
-    after a backoff), a lost lease logged. A worker's turn, and an advance of a team's clock
+    after a backoff), a lost lease logged. A job whose database went away is handed back, its
+    attempt not spent (`give_back`: the worker's retries until the database answers; without
+    one, once), and the outage raised. A worker's turn, and an advance of a team's clock
     (pipeline/clock_advance.py), run their jobs so."""
     hooks = hooks or WorkerHooks()
     hooks.claimed(job)
@@ -239,7 +245,8 @@ def run_job(uow: UnitOfWork, job: ClaimedJob, handler: Handler,
         error = exc
         log.warning("job %s (%s): lease lost; another worker has it", job.id, job.kind)
     except Unavailable as exc:
-        error = exc  # recorded by nobody: the job is due again when its lease runs out
+        error = exc
+        (give_back or (lambda: _give_back_once(uow, job)))()
         raise
     except Exception as exc:
         error = exc
@@ -249,6 +256,30 @@ def run_job(uow: UnitOfWork, job: ClaimedJob, handler: Handler,
                   exc_info=exc, extra={"job_id": job.id, "task_id": job.task_id})
     finally:
         hooks.done(job, error)
+
+
+def _give_back_once(uow: UnitOfWork, job: ClaimedJob) -> None:
+    try:
+        jobs.give_back(uow, job)
+    except Unavailable:
+        log.warning("job %s (%s): database still away; left to its lease", job.id, job.kind)
+
+
+def _give_back(turns: _Turns, uow: UnitOfWork, job: ClaimedJob) -> None:
+    """The database went away under `job`: give it back once it answers again (jobs.give_back;
+    the unit of work dropped the lost connection and takes another), retrying after a pause
+    until then or until the worker stops (then its lease runs out, and the attempt counts)."""
+    while True:
+        try:
+            if not jobs.give_back(uow, job):
+                log.warning("job %s (%s): not given back; done or another worker's", job.id,
+                            job.kind)
+            return
+        except Unavailable:
+            if turns.stop.wait(turns.pause):
+                log.warning("job %s (%s): stopped during an outage; left to its lease",
+                            job.id, job.kind)
+                return
 
 
 def _describe(exc: BaseException) -> str:

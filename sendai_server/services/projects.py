@@ -9,12 +9,12 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from ..domain import clock
+from ..domain.emails import check_sender_pattern
 from ..domain.errors import NotFound, ValidationError
 from ..domain.ids import is_lookup_id, new_id
 from ..domain.profiles import BY_NAME
 from ..store.models import Folder, Project, Team
 from ..store.uow import UnitOfWork
-from ..domain.emails import check_sender_pattern
 from .keys import Principal
 
 SYSTEM_FOLDERS = ("Inbox", "Processed", "Reported", "Bin")

@@ -17,6 +17,7 @@ called in the write of every task change).
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -25,7 +26,7 @@ from typing import IO, Any, BinaryIO, cast
 from sqlalchemy import Connection, delete, insert, select, update
 
 from ..domain import clock, emails
-from ..domain.errors import Forbidden, NotFound, PayloadTooLarge, ValidationError
+from ..domain.errors import Forbidden, NotFound, PayloadTooLarge, Unavailable, ValidationError
 from ..domain.file_types import is_email, sniff
 from ..domain.ids import is_lookup_id, new_id
 from ..domain.lifecycle import TaskStatus
@@ -43,6 +44,8 @@ from .task_creation import TaskSpec, write_tasks
 from .tasks import Caller
 from .upload_reads import select_uploads, with_files
 from .upload_status import status_of
+
+log = logging.getLogger("sendai_server.uploads")
 
 MAX_FILE_BYTES = 40 * 1024 * 1024  # Send AI's limit per file
 MAX_FILES = 100
@@ -271,10 +274,15 @@ def _forget_unreferenced(uow: UnitOfWork | None, storage: Storage, hashes: list[
         return
     referenced: set[str] = set()
     if uow is not None:
-        with uow.read() as conn:
-            referenced = set(conn.scalars(
-                select(UploadFile.sha256).where(UploadFile.sha256.in_(hashes))
-            ))
+        query = select(UploadFile.sha256).where(UploadFile.sha256.in_(hashes))
+        try:
+            referenced = set(uow.first_read(lambda conn: set(conn.scalars(query))))
+        except Unavailable:
+            # A clean-up after a failure, often the database's own: the files stay (an
+            # unreferenced file only takes space; deleting a referenced one loses an upload),
+            # and the request answers with the failure that brought it here.
+            log.warning("upload clean-up skipped: the database does not answer")
+            return
     for sha256 in hashes:
         if sha256 not in referenced:
             storage.delete(sha256)

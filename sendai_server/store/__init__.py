@@ -8,4 +8,6 @@ rolls back; everything above receives a unit of work and never ends it.
 - `models`: the tables. `statements`: compiled statements of the hot path.
 - `jobs`: the job queue the services write to and the worker claims from.
 - `migrate`: Alembic, run from the package. `storage`: file storage (a folder or S3), by hash.
+- `statement_barrier`: a test seam (SENDAI_TEST_STATEMENT_BARRIER, never in production) that
+  holds one statement so a test can cut its connection.
 """

@@ -52,7 +52,8 @@ from .models import Job, Notification, Project, Task, TeamClock, UTCDateTime
 from .uow import UnitOfWork
 
 __all__ = ["AUTO_COMPLETE", "DELIVER", "EXTRACT", "JOB_KINDS", "ClaimedJob", "LeaseLost",
-           "backoff_seconds", "claim", "enqueue", "fail", "finish", "next_due", "retry_at"]
+           "backoff_seconds", "claim", "enqueue", "fail", "finish", "give_back", "next_due",
+           "retry_at"]
 
 JOB: Table = Job.__table__  # type: ignore[assignment]
 
@@ -209,6 +210,19 @@ def fail(
     if updated.rowcount != 1 or job.attempts >= MAX_ATTEMPTS:
         return None
     return run_at
+
+
+def give_back(uow: UnitOfWork, job: ClaimedJob) -> bool:
+    """Release the job's lease as if this claim had not happened (its attempt not counted),
+    due at once, in a write of its own: the database went away under the job, which is no
+    failure of the job's. False when this worker no longer holds it (its effect committed
+    before the connection was lost, or another worker took it): then nothing changes."""
+    with uow.write() as conn:
+        updated = conn.execute(
+            update(JOB).where(JOB.c.id == job.id, JOB.c.lease_token == job.lease_token)
+            .values(leased_until=None, lease_token=None, attempts=JOB.c.attempts - 1)
+        )
+    return bool(updated.rowcount == 1)
 
 
 def next_due(conn: Connection, kinds: Collection[str] | None = None) -> datetime | None:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
@@ -151,6 +151,10 @@ class UnitOfWork:
             try:
                 yield conn
             except BaseException as exc:
+                # A lost connection first: it is dropped before anything touches it again
+                # (a rollback on it would raise SQLAlchemy's PendingRollbackError, a 500).
+                if isinstance(exc, DBAPIError | self._driver_error()) and self._lost_by(exc):
+                    self._raise_lost(exc)
                 self._end(conn, commit=False)
                 if isinstance(exc, DBAPIError | self._driver_error()):
                     self._raise_database_failure(exc)
@@ -162,8 +166,10 @@ class UnitOfWork:
                 self._queue.release(info)
 
     def _end(self, conn: Connection, *, commit: bool) -> None:
-        if self._conn is None:  # invalidated on the way: the database ended the transaction
+        if self._conn is None:  # dropped on the way: the database ended the transaction
             return
+        if conn.invalidated:  # SQLAlchemy found it lost under a caller that caught the error
+            self._raise_lost(None)
         driver: Any = conn.connection.driver_connection
         try:
             driver.commit() if commit else driver.rollback()
@@ -182,24 +188,45 @@ class UnitOfWork:
     def _raise_database_failure(self, exc: BaseException) -> None:
         """Raise Unavailable for a lost connection or a missing table; return for anything
         else (a bug, or a constraint), which the caller re-raises as it is."""
+        if self._lost_by(exc):
+            self._raise_lost(exc)
         original: Any = exc.orig if isinstance(exc, DBAPIError) else exc
-        conn = self._conn
-        lost = isinstance(exc, DBAPIError) and exc.connection_invalidated
-        if not lost and conn is not None:
-            lost = self.engine.dialect.is_disconnect(
-                original, conn.connection.dbapi_connection, None
-            )
-        if lost:
-            if conn is not None:
-                if not conn.invalidated:
-                    conn.invalidate(original)
-                conn.close()
-            self._conn = None
-            self._lost = True
-            _Outage.begins(exc)
-            raise Unavailable(_UNREACHABLE) from exc
         if original is not None and _is_missing_table(original):
             raise Unavailable(NOT_MIGRATED) from exc
+
+    def _lost_by(self, exc: BaseException) -> bool:
+        """Whether `exc` says the connection is gone: SQLAlchemy invalidated it already, or
+        the dialect calls the driver's error a disconnect. The connection is not asked for
+        its driver connection once invalidated (that raises PendingRollbackError while the
+        dead transaction is open)."""
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            return True
+        conn = self._conn
+        if conn is None:
+            return False
+        if conn.invalidated:
+            return True
+        original: Any = exc.orig if isinstance(exc, DBAPIError) else exc
+        return bool(self.engine.dialect.is_disconnect(
+            original, conn.connection.dbapi_connection, None
+        ))
+
+    def _raise_lost(self, exc: BaseException | None) -> NoReturn:
+        """Drop the lost connection from the pool (invalidate, then close: no rollback is
+        sent to a dead socket) and raise Unavailable; the unit of work's next statement
+        checks out another connection."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            original: Any = exc.orig if isinstance(exc, DBAPIError) else exc
+            try:
+                if not conn.invalidated:
+                    conn.invalidate(original if isinstance(original, Exception) else None)
+                conn.close()
+            except Exception:  # SQLAlchemy's bookkeeping on a dead connection: nothing to keep
+                log.debug("closing a lost connection failed", exc_info=True)
+        self._lost = True
+        _Outage.begins(exc or Unavailable(_UNREACHABLE))
+        raise Unavailable(_UNREACHABLE) from exc
 
 
 def _is_missing_table(exc: BaseException) -> bool:
