@@ -10,6 +10,7 @@ from ..errors import PayloadTooLarge, ValidationError
 from ..ids import CLIENT_REQUEST_ID, new_id
 from . import docs, errors, health, helper_endpoints, notifications, tasks, uploads
 from . import faults as fault_endpoints
+from . import snapshots as snapshot_endpoints
 from .openapi import API_DESCRIPTION, Api
 
 _SPOOL_BYTES = 1024 * 1024
@@ -40,6 +41,7 @@ def init_app(app: Flask) -> Api:
     if app.config["SENDAI"].test_helpers:  # off: the paths do not exist at all (404)
         api.register_blueprint(helper_endpoints.blp)
     fault_endpoints.init_app(app, api)  # API.md §14: test helpers too
+    snapshot_endpoints.init_app(app, api)  # docs/snapshots.md: test helpers too
 
     @app.before_request
     def _begin_request() -> None:

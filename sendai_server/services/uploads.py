@@ -29,7 +29,7 @@ from ..errors import NotFound, PayloadTooLarge, ValidationError
 from ..file_types import is_email, sniff
 from ..ids import is_lookup_id, new_id
 from ..lifecycle import TaskStatus
-from ..models import Folder, Task, Upload, UploadFile
+from ..models import Folder, SnapshotFile, Task, Upload, UploadFile
 from ..storage import HEAD_BYTES, FileTooLarge, Storage
 from ..uow import UnitOfWork
 from . import emails
@@ -109,7 +109,7 @@ def _create(
         return _write_upload(uow, project_id, stored, name, meta, default_delay,
                              key_id=key_id, request_id=request_id)
     except BaseException:
-        _forget_unreferenced(uow, storage, [s.sha256 for s in stored])
+        forget_unreferenced(uow, storage, [s.sha256 for s in stored])
         raise
 
 
@@ -122,7 +122,7 @@ def _store(uow: UnitOfWork, storage: Storage, files: list[IncomingFile]) -> list
             else:
                 stored.append(_store_one(storage, incoming))
     except BaseException:
-        _forget_unreferenced(uow, storage, [s.sha256 for s in stored])
+        forget_unreferenced(uow, storage, [s.sha256 for s in stored])
         raise
     return stored
 
@@ -137,7 +137,7 @@ def _store_one(storage: Storage, incoming: IncomingFile) -> _Stored:
         ) from exc
     kind = sniff(saved.head) if saved.size else None
     if kind is None:
-        _forget_unreferenced(None, storage, [saved.sha256])
+        forget_unreferenced(None, storage, [saved.sha256])
         what = "empty" if not saved.size else "not a PDF, PNG, JPEG, TIFF or email"
         raise _invalid("file", f"The file {incoming.name!r} is {what}.")
     return _Stored(incoming.name, kind.file_type, kind.content_type, saved.size, saved.sha256)
@@ -223,17 +223,17 @@ def find_folder_by_name(conn: Connection, project_id: str, name: str) -> str:
     return str(found)
 
 
-def _forget_unreferenced(uow: UnitOfWork | None, storage: Storage, hashes: list[str]) -> None:
-    """Delete stored files no upload refers to (a refused or deleted upload's)."""
+def forget_unreferenced(uow: UnitOfWork | None, storage: Storage, hashes: list[str]) -> None:
+    """Delete stored files no upload and no snapshot refers to (a refused or deleted upload's,
+    a deleted snapshot's, a reset team's: docs/snapshots.md)."""
     hashes = list(dict.fromkeys(hashes))
     if not hashes:
         return
     referenced: set[str] = set()
     if uow is not None:
         with uow.read() as conn:
-            referenced = set(conn.scalars(
-                select(UploadFile.sha256).where(UploadFile.sha256.in_(hashes))
-            ))
+            for column in (UploadFile.sha256, SnapshotFile.sha256):
+                referenced |= set(conn.scalars(select(column).where(column.in_(hashes))))
     for sha256 in hashes:
         if sha256 not in referenced:
             storage.delete(sha256)
@@ -369,7 +369,7 @@ def delete_upload(
         ).rowcount
         if not gone:
             raise NotFound(f"Upload {upload_id} was not found.")
-    _forget_unreferenced(uow, storage, hashes)
+    forget_unreferenced(uow, storage, hashes)
     return {"id": upload_id, "deleted": True}
 
 
