@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, request
 from marshmallow import Schema, fields, validate
+from werkzeug.routing import BaseConverter
 
 from ..auth import requires
 from ..errors import ValidationError
@@ -23,6 +24,13 @@ blp = Blueprint(
     description="Save a team's whole state, restore it in place, reset it, and carry it as a "
                 "file (off in production).",
 )
+
+
+class SnapshotIdConverter(BaseConverter):
+    """A snapshot's id in a path: any segment but `import`, so that `DELETE …/snapshots/import`
+    is a wrong method on the import's path (405), not the deletion of a snapshot "import"."""
+
+    regex = r"(?!import$)[^/]+"
 
 
 class SnapshotSchema(Schema):
@@ -84,7 +92,7 @@ def list_snapshots(team_id: str) -> dict[str, Any]:
     return {"payload": snapshots.list_snapshots(current_uow(), team_id)}
 
 
-@blp.route("/snapshots/<snapshot_id>", methods=["DELETE"])
+@blp.route("/snapshots/<snapshot:snapshot_id>", methods=["DELETE"])
 @blp.doc(operationId="deleteTestSnapshot")
 @blp.response(200, SnapshotEnvelopeSchema)
 @requires("test_helpers")
@@ -97,7 +105,7 @@ def delete_snapshot(team_id: str, snapshot_id: str) -> dict[str, Any]:
                                                  snapshot_id)}
 
 
-@blp.route("/snapshots/<snapshot_id>/restore", methods=["POST"])
+@blp.route("/snapshots/<snapshot:snapshot_id>/restore", methods=["POST"])
 @blp.doc(operationId="restoreTestSnapshot")
 @blp.response(200, SnapshotEnvelopeSchema)
 @requires("test_helpers")
@@ -112,7 +120,7 @@ def restore_snapshot(team_id: str, snapshot_id: str) -> dict[str, Any]:
                                                   snapshot_id)}
 
 
-@blp.route("/snapshots/<snapshot_id>/export", methods=["GET"])
+@blp.route("/snapshots/<snapshot:snapshot_id>/export", methods=["GET"])
 @blp.doc(operationId="exportTestSnapshot", responses={"200": {
     "description": "The snapshot as one file.",
     "content": {MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}}})
@@ -171,4 +179,6 @@ def reset_state(team_id: str) -> None:
 
 def init_app(app: Flask, api: Any) -> None:
     if app.config["SENDAI"].test_helpers:  # off: the paths do not exist at all (404)
+        app.url_map.converters["snapshot"] = SnapshotIdConverter
+        api.register_converter(SnapshotIdConverter, lambda _converter: {"type": "string"})
         api.register_blueprint(blp)

@@ -135,11 +135,11 @@ def _parsed(manifest: dict[str, Any], revision: str, contents: dict[str, bytes]
             rows[name.removeprefix("tables/").removesuffix(".json")] = (columns, values)
         else:
             raise _altered(f"it holds an unknown member {name[:100]!r}")
-    counts = manifest.get("counts")
+    counts, source = manifest.get("counts"), manifest.get("source")
     return SnapshotFile(
         schema_revision=revision, name=_text(manifest.get("name")),
         counts=counts if isinstance(counts, dict) else {}, rows=rows, files=files,
-        source=manifest.get("source") if isinstance(manifest.get("source"), dict) else {},
+        source=source if isinstance(source, dict) else {},
     )
 
 

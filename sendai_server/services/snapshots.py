@@ -14,18 +14,36 @@ import zlib
 from datetime import datetime
 from typing import Any, BinaryIO
 
-from sqlalchemy import Connection, String, UniqueConstraint, delete, func, insert, not_, select, text
+from sqlalchemy import (
+    Connection,
+    String,
+    UniqueConstraint,
+    delete,
+    func,
+    insert,
+    not_,
+    select,
+    text,
+)
 from sqlalchemy.exc import IntegrityError
 
 from .. import migrate
 from ..errors import Conflict, NotFound
 from ..ids import is_lookup_id, new_id
-from ..models import Snapshot, SnapshotFile, SnapshotTable, UploadFile, utcnow
+from ..models import Snapshot, SnapshotFile, SnapshotTable, utcnow
 from ..storage import Storage
 from ..uow import UnitOfWork
 from . import snapshot_file
+from .team_state import (
+    KEY_PROJECTS,
+    TEAM,
+    Rows,
+    capture,
+    membership,
+    replace_team_state,
+    team_tables,
+)
 from .uploads import forget_unreferenced
-from .team_state import KEY_PROJECTS, TEAM, Rows, capture, membership, replace_team_state, team_tables
 
 NAME_LIMIT = 200
 

@@ -40,8 +40,8 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 from ..job_kinds import DELIVER
 from ..models import ApiKey, ApiKeyProject, Base, Team, UTCDateTime
 
-TEAM = Team.__table__
-KEY_PROJECTS = ApiKeyProject.__table__
+TEAM: Table = Team.__table__  # type: ignore[assignment]
+KEY_PROJECTS: Table = ApiKeyProject.__table__  # type: ignore[assignment]
 
 # Tables a team's state leaves out, and why. A new table with a path to `team` must be either
 # covered or named here (tests/test_snapshot_tables.py fails otherwise).
@@ -278,9 +278,9 @@ def _team_values(rows: Rows) -> dict[str, Any]:
         columns, [values] = rows[TEAM.name]
         [row] = as_dicts(TEAM, columns, [values])
         return {k: v for k, v in row.items() if k not in TEAM_IDENTITY}
-    return {c.name: c.default.arg for c in TEAM.c  # type: ignore[union-attr]
+    return {c.name: c.default.arg for c in TEAM.c  # type: ignore[attr-defined]
             if c.name not in TEAM_IDENTITY and c.default is not None
-            and not callable(c.default.arg)}  # type: ignore[union-attr]
+            and not callable(c.default.arg)}  # type: ignore[attr-defined]
 
 
 def _renumber(conn: Connection, tables: tuple[TeamTable, ...],
