@@ -25,7 +25,7 @@ import click
 from flask import Flask
 
 from ..proxy.commands import COMMANDS as PROXY_COMMANDS
-from . import demo, faults, migrations, resources, serving
+from . import demo, faults, migrations, resources, serving, state
 from .base import CommandFailure, main
 
 __all__ = ["CommandFailure", "main", "register"]
@@ -45,6 +45,8 @@ COMMANDS: tuple[click.Command, ...] = (
     serving.worker,
     serving.serve,
     faults.faults,
+    state.state,  # docs/snapshots.md
+    state.snapshots_group,
     *PROXY_COMMANDS,  # proxy, recording (API.md §15)
 )
 for _command in COMMANDS:
