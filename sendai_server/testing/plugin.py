@@ -4,14 +4,15 @@ fixture's object (project.py), its HTTP client (client.py), the receiver (receiv
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
     from .project import SendAIProject
     from .server import SendAIServer
+    from .states import SavedState
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -24,6 +25,7 @@ def sendai_app_server(
 ) -> Iterator[SendAIServer]:
     """The application on a free port with a fresh, migrated SQLite file: one per session."""
     from .server import SendAIServer
+    from .states import SavedState
 
     folder = tmp_path_factory.mktemp("sendai")
     server = SendAIServer(folder, log_level=pytestconfig.getini("sendai_log_level"))
@@ -44,3 +46,18 @@ def sendai(
         yield project
     finally:
         sendai_app_server.drop_jobs(project.made)
+
+
+@pytest.fixture(scope="session")
+def sendai_state(
+    sendai_app_server: SendAIServer,
+) -> Callable[[str, Callable[[SendAIProject], Any]], SavedState]:
+    """`sendai_state(name, build)`: a state built once by `build(project)` on a team of its
+    own, saved; its `restore()` gives each test that asks for it the project as `build` left
+    it, restored in place (docs/snapshots.md, sendai_server/testing/states.py)."""
+    from .states import SavedState
+
+    def saved(name: str, build: Callable[[SendAIProject], Any]) -> SavedState:
+        return SavedState(sendai_app_server, name, build)
+
+    return saved

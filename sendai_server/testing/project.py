@@ -248,6 +248,26 @@ class SendAIProject:
                                           {"url": url, **fields})["payload"]
         return made
 
+    # --- snapshots (docs/snapshots.md) -------------------------------------------------------
+
+    def snapshot(self, name: str | None = None) -> dict[str, Any]:
+        """Save this team's whole state: its projects, uploads, tasks, connectors,
+        notifications, pending jobs, faults. Answers the snapshot (`id`, `name`, `counts`,
+        ...), for `restore`."""
+        made: dict[str, Any] = self._team_call(
+            "POST", "/test_helpers/snapshots", {"name": name} if name else {})["payload"]
+        return made
+
+    def restore(self, snapshot: dict[str, Any] | str) -> dict[str, Any]:
+        """This team again exactly as the snapshot (or its id) saw it: what was made after is
+        gone, its pending jobs are pending again; keys stay. What the receiver got for this
+        project is forgotten."""
+        snapshot_id = snapshot if isinstance(snapshot, str) else snapshot["id"]
+        restored: dict[str, Any] = self._team_call(
+            "POST", f"/test_helpers/snapshots/{snapshot_id}/restore")["payload"]
+        self.server.receiver.forget(self.project_id)
+        return restored
+
     # --- HTTP --------------------------------------------------------------------------------
 
     @property

@@ -57,6 +57,11 @@ class NotificationReceiver:
         with self._lock:
             return list(self._received.get(project_id, ()))
 
+    def forget(self, project_id: str) -> None:
+        """Drop what was received for the project (its team was restored)."""
+        with self._lock:
+            self._received.pop(project_id, None)
+
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
