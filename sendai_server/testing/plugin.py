@@ -25,7 +25,6 @@ def sendai_app_server(
 ) -> Iterator[SendAIServer]:
     """The application on a free port with a fresh, migrated SQLite file: one per session."""
     from .server import SendAIServer
-    from .states import SavedState
 
     folder = tmp_path_factory.mktemp("sendai")
     server = SendAIServer(folder, log_level=pytestconfig.getini("sendai_log_level"))
