@@ -222,8 +222,10 @@ def as_dicts(table: Table, columns: list[str], rows: Iterable[list[Any]]) -> lis
 
 def replace_team_state(conn: Connection, team_id: str, rows: Rows) -> list[str]:
     """Make the team's rows exactly `rows` (at head), inside the caller's write transaction.
-    Keys and their projects stay (those of projects that exist after). Answers the hashes of
-    the files the team's uploads referred to before, for the caller to forget when unused."""
+    Keys stay. A key reaches, of the projects after: those it reaches now, those it reached
+    at the snapshot, and all of them when it reached all the team's projects now. Answers the
+    hashes of the files the team's uploads referred to before, for the caller to forget when
+    unused."""
     tables = team_tables()
     if conn.dialect.name == "postgresql":
         # Writes of these tables wait for the restore: what races it lands before or after it,
@@ -237,6 +239,14 @@ def replace_team_state(conn: Connection, team_id: str, rows: Rows) -> list[str]:
     memberships = {(r.key_id, r.project_id) for r in conn.execute(
         select(KEY_PROJECTS.c.key_id, KEY_PROJECTS.c.project_id)
         .where(KEY_PROJECTS.c.key_id.in_(keys)))}
+    # A key that reached every project of the team reaches every project after it too (a
+    # file from another server names keys this one does not have).
+    projects_before = set(conn.scalars(select(Base.metadata.tables["project"].c.id)
+                                       .where(found["project"])))
+    reached: dict[str, set[str]] = {}
+    for key_id, project_id in memberships:
+        reached.setdefault(key_id, set()).add(project_id)
+    team_wide = [k for k, p in reached.items() if projects_before and p >= projects_before]
     if KEY_PROJECTS.name in rows:
         columns, values = rows[KEY_PROJECTS.name]
         memberships |= {(r["key_id"], r["project_id"])
@@ -249,6 +259,7 @@ def replace_team_state(conn: Connection, team_id: str, rows: Rows) -> list[str]:
         if loaded[t.name]:
             conn.execute(insert(t.table), loaded[t.name])
     projects = {r["id"] for r in loaded.get("project", [])}
+    memberships |= {(key_id, project_id) for key_id in team_wide for project_id in projects}
     kept = [{"key_id": k, "project_id": p} for k, p in sorted(memberships) if p in projects]
     if kept:
         conn.execute(insert(KEY_PROJECTS), kept)

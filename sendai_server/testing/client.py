@@ -61,6 +61,24 @@ class HelperClient:
         answer: dict[str, Any] = response.json()
         return answer
 
+    def call_bytes(self, method: str, url: str, key: str, *, content: bytes | None = None,
+                   content_type: str | None = None) -> bytes:
+        """Like `call`, for a body or an answer that is a file (a snapshot, docs/snapshots.md):
+        the answer's bytes."""
+        if url.startswith("/"):
+            url = self.base_url + url
+        headers = {"Authorization": f"Bearer {key}"}
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        response = self._http.request(method, url, content=content, headers=headers)
+        if response.is_error:
+            try:
+                body: Any = response.json()
+            except ValueError:
+                body = response.text
+            raise SendAIHelperError(method, url, response.status_code, body)
+        return response.content
+
     def close(self) -> None:
         self._http.close()
 

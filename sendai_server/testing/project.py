@@ -17,7 +17,10 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
+
 from ..lifecycle import TaskStatus
+from ..models import Project
 from ..services.demo import EDIT_SCOPES, HELPER_SCOPES
 from ..services.keys import canonical_scope, create_key
 from ..services.projects import ProjectSettings
@@ -267,6 +270,34 @@ class SendAIProject:
             "POST", f"/test_helpers/snapshots/{snapshot_id}/restore")["payload"]
         self.server.receiver.forget(self.project_id)
         return restored
+
+    def export(self, snapshot: dict[str, Any] | str) -> bytes:
+        """The snapshot (or its id) as one file (`application/vnd.sendai.snapshot`): write it
+        beside a bug report; `import_state` on another machine gives its team the same state."""
+        snapshot_id = snapshot if isinstance(snapshot, str) else snapshot["id"]
+        return self.server.client.call_bytes(
+            "GET", f"{self.team_url}/test_helpers/snapshots/{snapshot_id}/export",
+            self.key(*ROLES["helpers"]))
+
+    def import_state(self, data: bytes, restore: bool = True) -> dict[str, Any]:
+        """A snapshot of this team made from an exported file (an older sendai-server's too),
+        restored at once unless `restore=False`. Answers the snapshot."""
+        made: dict[str, Any] = json.loads(self.server.client.call_bytes(
+            "POST", f"{self.team_url}/test_helpers/snapshots/import",
+            self.key(*ROLES["helpers"]), content=data,
+            content_type="application/vnd.sendai.snapshot"))["payload"]
+        if restore:
+            self.restore(made)
+            self._adopt_project()
+        return made
+
+    def _adopt_project(self) -> None:
+        """After an import, this object stands for the team's first project (the file's)."""
+        with UnitOfWork(self.server.engine) as uow, uow.read() as conn:
+            first = conn.scalar(select(Project.id).where(Project.team_id == self.team_id)
+                                .order_by(Project.created_at, Project.id))
+        if first is not None:
+            self.project_id = first
 
     # --- HTTP --------------------------------------------------------------------------------
 
