@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import enum
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -24,6 +24,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     DateTime,
+    Enum,
     LargeBinary,
     Table,
     delete,
@@ -171,21 +172,43 @@ def encode(value: Any) -> Any:
     return value
 
 
+def _base(type_: TypeEngine[Any]) -> TypeEngine[Any]:
+    return type_.impl if isinstance(type_, TypeDecorator) else type_  # type: ignore[return-value]
+
+
+def _encoder(type_: TypeEngine[Any]) -> Callable[[Any], Any] | None:
+    """How a column's values become JSON-ready; None when they already are (most columns:
+    worked out once per column, not once per value)."""
+    base = _base(type_)
+    if isinstance(base, DateTime | Enum | LargeBinary):
+        return encode
+    return None
+
+
+def _decoder(type_: TypeEngine[Any]) -> Callable[[Any], Any] | None:
+    """How a column's JSON-ready values become what it binds; None when they already are."""
+    base = _base(type_)
+    if isinstance(base, DateTime):
+        aware = isinstance(type_, UTCDateTime)
+        return lambda value: _moment(value, aware)
+    if isinstance(base, LargeBinary):
+        return lambda value: base64.b64decode(value) if isinstance(value, str) else value
+    return None
+
+
+def _moment(value: Any, aware: bool) -> Any:
+    if not isinstance(value, str):
+        return value
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment if aware else moment.astimezone(UTC).replace(tzinfo=None)  # plain: naive UTC
+
+
 def decode(type_: TypeEngine[Any], value: Any) -> Any:
     """A JSON-ready value back into what a column of `type_` binds."""
-    if value is None:
-        return None
-    base = type_.impl if isinstance(type_, TypeDecorator) else type_
-    if isinstance(base, DateTime) and isinstance(value, str):
-        moment = datetime.fromisoformat(value)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        if isinstance(type_, UTCDateTime):
-            return moment
-        return moment.astimezone(UTC).replace(tzinfo=None)  # a plain column: naive UTC
-    if isinstance(base, LargeBinary) and isinstance(value, str):
-        return base64.b64decode(value)
-    return value
+    decoder = _decoder(type_)
+    return value if value is None or decoder is None else decoder(value)
 
 
 def read_rows(conn: Connection, table: Table, condition: ColumnElement[bool] | None = None
@@ -196,7 +219,17 @@ def read_rows(conn: Connection, table: Table, condition: ColumnElement[bool] | N
         query = query.where(condition)
     order = list(table.primary_key.columns)
     rows = conn.execute(query.order_by(*order)).all()
-    return columns, [[encode(v) for v in row] for row in rows]
+    encoders = [(i, f) for i, c in enumerate(table.c) if (f := _encoder(c.type)) is not None]
+    if not encoders:
+        return columns, [list(row) for row in rows]
+    encoded = []
+    for row in rows:
+        values = list(row)
+        for i, encoder in encoders:
+            if values[i] is not None:
+                values[i] = encoder(values[i])
+        encoded.append(values)
+    return columns, encoded
 
 
 def capture(conn: Connection, team_id: str) -> Rows:
@@ -212,10 +245,19 @@ def capture(conn: Connection, team_id: str) -> Rows:
 
 
 def as_dicts(table: Table, columns: list[str], rows: Iterable[list[Any]]) -> list[dict[str, Any]]:
-    types = [table.c[name].type for name in columns]
-    return [{name: decode(type_, value) for name, type_, value in zip(columns, types, row,
-                                                                       strict=True)}
-            for row in rows]
+    decoders = [(name, f) for name in columns
+                if (f := _decoder(table.c[name].type)) is not None]
+    width = len(columns)
+    loaded = []
+    for row in rows:
+        if len(row) != width:
+            raise ValueError(f"a row of {table.name} has {len(row)} values, not {width}")
+        values = dict(zip(columns, row, strict=True))
+        for name, decoder in decoders:
+            if values[name] is not None:
+                values[name] = decoder(values[name])
+        loaded.append(values)
+    return loaded
 
 
 # --- putting rows back ----------------------------------------------------------------------
