@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run test test-quick test-hosts lint examples-test dist bench bench-plugin bench-proxy clean \
+.PHONY: install run test test-quick test-hosts lint examples-test dist bench bench-plugin bench-proxy bench-snapshots clean \
   image base-image
 
 $(INSTALLED): setup.cfg pyproject.toml
@@ -121,6 +121,13 @@ base-image:
 # part of bench/results.json (`make bench` measures it too; BENCH_ARGS=--no-proxy skips it).
 bench-proxy: install
 	$(BIN)/python bench/run.py --proxy-only
+
+# Snapshots (docs/snapshots.md, bench/snapshots.py; a few minutes): snapshot, restore, export
+# and import of 1,000 tasks x 10 pages beside building them through the API, on SQLite and, with
+# BENCH_DATABASE_URL, PostgreSQL; the plugin's per-test start. Updates only its part of
+# bench/results.json.
+bench-snapshots: install
+	$(BIN)/python bench/snapshots.py
 
 clean:
 	rm -rf $(VENV) $(EXAMPLES_VENV) $(DIST_VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
