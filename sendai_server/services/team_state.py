@@ -328,7 +328,7 @@ def insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
         params: list[Any] = [tuple(row[name] for name in order) for row in rows]
     else:  # pyformat (psycopg): dicts by name
         params = rows
-    conn.exec_driver_sql(str(compiled), params)  # type: ignore[arg-type]
+    conn.exec_driver_sql(str(compiled), params)
 
 
 def _loaded(t: TeamTable, team_id: str, rows: Rows) -> list[dict[str, Any]]:
