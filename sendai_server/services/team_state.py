@@ -317,7 +317,7 @@ def insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
     columns = list(rows[0])
     compiled = insert(table).compile(dialect=conn.dialect, column_keys=columns)
     dialect = conn.dialect
-    processors = [table.c[name].type._cached_bind_processor(dialect)  # noqa: SLF001
+    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
                   for name in columns]
     steps = [(name, p) for name, p in zip(columns, processors, strict=True) if p is not None]
     for row in rows:
