@@ -180,18 +180,25 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=10)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--plugin-only", action="store_true",
+                        help="measure only the plugin; keep the databases' figures")
     args = parser.parse_args()
     figures: dict[str, Any] = {"when": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                                "machine": {"python": platform.python_version(),
                                            "cpus": os.cpu_count()}}
+    if args.plugin_only:
+        kept = json.loads(RESULTS.read_text()).get("snapshots", {})
+        figures.update({k: v for k, v in kept.items() if k in ("sqlite", "postgresql")})
     with tempfile.TemporaryDirectory(prefix="sendai-bench-snapshots-") as tmp:
         folder = Path(tmp)
         (folder / "sqlite").mkdir()
-        figures["sqlite"] = bench_backend(f"sqlite:///{folder / 'sqlite' / 'bench.db'}",
-                                          folder / "sqlite", args.tasks, args.pages, args.runs)
-        print(json.dumps({"sqlite": figures["sqlite"]}, indent=1), flush=True)
+        if not args.plugin_only:
+            figures["sqlite"] = bench_backend(f"sqlite:///{folder / 'sqlite' / 'bench.db'}",
+                                              folder / "sqlite", args.tasks, args.pages,
+                                              args.runs)
+            print(json.dumps({"sqlite": figures["sqlite"]}, indent=1), flush=True)
         postgres = os.environ.get("BENCH_DATABASE_URL")
-        if postgres:
+        if postgres and not args.plugin_only:
             (folder / "pg").mkdir()
             figures["postgresql"] = bench_backend(postgres, folder / "pg", args.tasks,
                                                   args.pages, args.runs)

@@ -57,15 +57,16 @@ class HelperClient:
         return answer
 
     def call_bytes(self, method: str, url: str, key: str, *, content: bytes | None = None,
-                   content_type: str | None = None) -> bytes:
-        """Like `call`, for a body or an answer that is a file (a snapshot, docs/snapshots.md):
-        the answer's bytes."""
+                   content_type: str | None = None, timeout: float | None = None) -> bytes:
+        """Like `call`, for a body or an answer that is a file (a snapshot, docs/snapshots.md),
+        or a call that may take longer than HTTP_TIMEOUT (`timeout`): the answer's bytes."""
         if url.startswith("/"):
             url = self.base_url + url
         headers = {"Authorization": f"Bearer {key}"}
         if content_type is not None:
             headers["Content-Type"] = content_type
-        response = self._http.request(method, url, content=content, headers=headers)
+        response = self._http.request(method, url, content=content, headers=headers,
+                                      timeout=timeout or self._http.timeout)
         _raise_for_error(method, url, response)
         return response.content
 

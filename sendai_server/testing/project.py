@@ -43,6 +43,10 @@ Task = dict[str, Any]
 
 StatusOrPredicate = str | Iterable[str] | Callable[[Task], bool]
 
+# Seconds a restore, an export or an import may take (a state of thousands of tasks is
+# seconds of work on a busy machine; every other call has the client's HTTP_TIMEOUT).
+STATE_TIMEOUT = 300.0
+
 
 class WaitTimeout(AssertionError):
     """`wait_for` ran out of time: the message says what it waited for and what it last saw."""
@@ -266,8 +270,9 @@ class SendAIProject:
         gone, its pending jobs are pending again; keys stay. What the receiver got for this
         project is forgotten."""
         snapshot_id = snapshot if isinstance(snapshot, str) else snapshot["id"]
-        restored: dict[str, Any] = self._team_call(
-            "POST", f"/test_helpers/snapshots/{snapshot_id}/restore")["payload"]
+        restored: dict[str, Any] = json.loads(self.server.client.call_bytes(
+            "POST", f"{self.team_url}/test_helpers/snapshots/{snapshot_id}/restore",
+            self.key(*ROLES["helpers"]), timeout=STATE_TIMEOUT))["payload"]
         self.server.receiver.forget(self.project_id)
         return restored
 
@@ -277,7 +282,7 @@ class SendAIProject:
         snapshot_id = snapshot if isinstance(snapshot, str) else snapshot["id"]
         return self.server.client.call_bytes(
             "GET", f"{self.team_url}/test_helpers/snapshots/{snapshot_id}/export",
-            self.key(*ROLES["helpers"]))
+            self.key(*ROLES["helpers"]), timeout=STATE_TIMEOUT)
 
     def import_state(self, data: bytes, restore: bool = True) -> dict[str, Any]:
         """A snapshot of this team made from an exported file (an older sendai-server's too),
@@ -285,7 +290,7 @@ class SendAIProject:
         made: dict[str, Any] = json.loads(self.server.client.call_bytes(
             "POST", f"{self.team_url}/test_helpers/snapshots/import",
             self.key(*ROLES["helpers"]), content=data,
-            content_type="application/vnd.sendai.snapshot"))["payload"]
+            content_type="application/vnd.sendai.snapshot", timeout=STATE_TIMEOUT))["payload"]
         if restore:
             self.restore(made)
             self._adopt_project()
