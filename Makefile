@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
 .PHONY: help install run test test-unit test-quick test-hosts lint docs examples-test dist bench bench-plugin \
-  bench-proxy chaos clean image base-image
+  bench-proxy bench-snapshots chaos clean image base-image
 
 ## This list: every target with the line of comment above it that starts with two hashes.
 help:
@@ -162,6 +162,14 @@ base-image:
 ## Only what proxy mode adds per request.
 bench-proxy: install
 	$(BIN)/python bench/run.py --proxy-only
+
+# Snapshots (docs/snapshots.md, bench/snapshots.py; a few minutes): snapshot, restore, export
+# and import of 1,000 tasks x 10 pages beside building them through the API, on SQLite and, with
+# BENCH_DATABASE_URL, PostgreSQL; the plugin's per-test start. Updates only its part of
+# bench/results.json.
+## Only the snapshots' figures: snapshot, restore, export, import beside building through the API.
+bench-snapshots: install
+	$(BIN)/python bench/snapshots.py
 
 ## Remove the virtual environments and build outputs.
 clean:

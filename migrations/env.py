@@ -38,13 +38,30 @@ def run_migrations_online() -> None:
     # autocommit; the unit of work issues BEGIN): a failed migration leaves nothing half done,
     # on SQLite as on PostgreSQL (both have transactional DDL).
     engine = make_engine(database_url())
-    with UnitOfWork(engine) as uow, uow.write() as connection:
-        context.configure(
-            connection=connection, target_metadata=target_metadata,
-            render_as_batch=connection.dialect.name == "sqlite",
-        )
-        with context.begin_transaction():
-            context.run_migrations()
+    with UnitOfWork(engine) as uow:
+        sqlite = engine.dialect.name == "sqlite"
+        if sqlite:
+            # A batch migration rebuilds a table (create, copy, DROP, rename); with foreign keys
+            # on, SQLite's DROP deletes its rows first and cascades the delete to every table
+            # that refers to it (a connector's rebuild emptied `notification`). Off for the
+            # upgrade (outside the transaction: the pragma is a no-op inside one), and the
+            # references checked before it commits.
+            with uow.read() as conn:
+                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        with uow.write() as connection:
+            context.configure(
+                connection=connection, target_metadata=target_metadata,
+                render_as_batch=sqlite,
+            )
+            with context.begin_transaction():
+                context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").first()
+                if broken is not None:
+                    raise RuntimeError(f"the migration broke a reference: {tuple(broken)}")
+        if sqlite:
+            with uow.read() as conn:
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
     engine.dispose()
 
 

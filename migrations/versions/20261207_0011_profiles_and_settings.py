@@ -2,7 +2,7 @@
 docs/project-settings.md), and API lookup connectors (kind, entity_ids)
 
 Revision ID: 0011_profiles_and_settings
-Revises: 0009_team_clock
+Revises: 0010_snapshots
 Create Date: 2026-12-07 17:45:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0011_profiles_and_settings'
-down_revision: str | None = '0009_team_clock'
+down_revision: str | None = '0010_snapshots'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

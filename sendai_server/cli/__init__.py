@@ -25,7 +25,7 @@ import click
 from flask import Flask
 
 from ..proxy.commands import COMMANDS as PROXY_COMMANDS
-from . import clock, demo, faults, migrations, receiver_check, resources, serving
+from . import clock, demo, faults, migrations, receiver_check, resources, serving, state
 from .base import CommandFailure, main
 
 __all__ = ["CommandFailure", "main", "register"]
@@ -47,6 +47,8 @@ COMMANDS: tuple[click.Command, ...] = (
     faults.faults,
     receiver_check.check_receiver_command,  # docs/receiver-check.md
     clock.clock,  # a team's clock (docs/clock.md)
+    state.state,  # docs/snapshots.md
+    state.snapshots_group,
     *PROXY_COMMANDS,  # proxy, recording (API.md §15)
 )
 for _command in COMMANDS:

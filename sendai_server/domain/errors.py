@@ -68,6 +68,13 @@ class NotFound(SendAIError):
     default_message = "Nothing was found at this path."
 
 
+class Conflict(SendAIError):
+    """What the request would write is held by another (ids a snapshot file has: 409)."""
+
+    status = 409
+    code = "conflict"
+
+
 class MethodNotAllowed(SendAIError):
     status = 405
     code = "method_not_allowed"

@@ -33,7 +33,7 @@ from ..domain.lifecycle import TaskStatus
 from ..domain.profiles import server_default
 from ..domain.storable_text import refuse_unstorable
 from ..store import jobs
-from ..store.models import Folder, Task, Upload, UploadFile
+from ..store.models import Folder, SnapshotFile, Task, Upload, UploadFile
 from ..store.storage import HEAD_BYTES, FileTooLarge, Storage
 from ..store.uow import UnitOfWork
 from .keys import Principal
@@ -134,7 +134,7 @@ def _create(
         return _write_upload(uow, project_id, stored, name, meta, default_delay,
                              key_id=key_id, request_id=request_id)
     except BaseException:
-        _forget_unreferenced(uow, storage, [s.sha256 for s in stored])
+        forget_unreferenced(uow, storage, [s.sha256 for s in stored])
         raise
 
 
@@ -158,7 +158,7 @@ def _store(uow: UnitOfWork, storage: Storage, files: list[IncomingFile],
             else:
                 stored.append(_store_one(storage, incoming))
     except BaseException:
-        _forget_unreferenced(uow, storage, [s.sha256 for s in stored])
+        forget_unreferenced(uow, storage, [s.sha256 for s in stored])
         raise
     return stored
 
@@ -173,7 +173,7 @@ def _store_one(storage: Storage, incoming: IncomingFile) -> _Stored:
         ) from exc
     kind = sniff(saved.head) if saved.size else None
     if kind is None:
-        _forget_unreferenced(None, storage, [saved.sha256])
+        forget_unreferenced(None, storage, [saved.sha256])
         what = "empty" if not saved.size else "not a PDF, PNG, JPEG, TIFF or email"
         raise _invalid("file", f"The file {incoming.name!r} is {what}.")
     return _Stored(incoming.name, kind.file_type, kind.content_type, saved.size, saved.sha256)
@@ -267,16 +267,16 @@ def find_folder_by_name(conn: Connection, project_id: str, name: str) -> str:
     return str(found)
 
 
-def _forget_unreferenced(uow: UnitOfWork | None, storage: Storage, hashes: list[str]) -> None:
-    """Delete stored files no upload refers to (a refused or deleted upload's)."""
+def forget_unreferenced(uow: UnitOfWork | None, storage: Storage, hashes: list[str]) -> None:
+    """Delete stored files no upload and no snapshot refers to (a refused or deleted upload's,
+    a deleted snapshot's, a reset team's: docs/snapshots.md)."""
     hashes = list(dict.fromkeys(hashes))
     if not hashes:
         return
     referenced: set[str] = set()
     if uow is not None:
-        query = select(UploadFile.sha256).where(UploadFile.sha256.in_(hashes))
         try:
-            referenced = set(uow.first_read(lambda conn: set(conn.scalars(query))))
+            referenced = uow.first_read(lambda conn: _referenced(conn, hashes))
         except Unavailable:
             # A clean-up after a failure, often the database's own: the files stay (an
             # unreferenced file only takes space; deleting a referenced one loses an upload),
@@ -286,6 +286,14 @@ def _forget_unreferenced(uow: UnitOfWork | None, storage: Storage, hashes: list[
     for sha256 in hashes:
         if sha256 not in referenced:
             storage.delete(sha256)
+
+
+def _referenced(conn: Connection, hashes: list[str]) -> set[str]:
+    """Which of the files an upload or a snapshot still refers to."""
+    found: set[str] = set()
+    for column in (UploadFile.sha256, SnapshotFile.sha256):
+        found |= set(conn.scalars(select(column).where(column.in_(hashes))))
+    return found
 
 
 def _invalid(field: str, message: str) -> ValidationError:
@@ -422,7 +430,7 @@ def delete_upload(
         ).rowcount
         if not gone:
             raise NotFound(f"Upload {upload_id} was not found.")
-    _forget_unreferenced(uow, storage, hashes)
+    forget_unreferenced(uow, storage, hashes)
     return {"id": upload_id, "deleted": True}
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -478,3 +479,42 @@ class TeamClock(Base):
     ticks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     advancing_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     advancing_token: Mapped[str | None] = mapped_column(String(64))
+
+
+class Snapshot(Base):
+    """A saved copy of one team's state (docs/snapshots.md): its rows in `snapshot_table`, the
+    stored files it refers to in `snapshot_file` (services/snapshots.py)."""
+
+    __tablename__ = "snapshot"
+    __table_args__ = (Index("ix_snapshot_team_id_created_at", "team_id", "created_at"),)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    team_id: Mapped[str] = mapped_column(ForeignKey("team.id", ondelete="CASCADE"))
+    name: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The Alembic revision its rows were written at: an older one is upgraded on restore.
+    schema_revision: Mapped[str] = mapped_column(String(64))
+    counts: Mapped[dict[str, int]] = mapped_column(JSON)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+
+
+class SnapshotTable(Base):
+    """One table's rows of a snapshot: zlib-compressed JSON `{"columns", "rows"}`."""
+
+    __tablename__ = "snapshot_table"
+    snapshot_id: Mapped[str] = mapped_column(
+        ForeignKey("snapshot.id", ondelete="CASCADE"), primary_key=True
+    )
+    table_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    row_count: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class SnapshotFile(Base):
+    """A stored file (by hash) a snapshot refers to: kept while any snapshot or upload does."""
+
+    __tablename__ = "snapshot_file"
+    snapshot_id: Mapped[str] = mapped_column(
+        ForeignKey("snapshot.id", ondelete="CASCADE"), primary_key=True
+    )
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    size: Mapped[int] = mapped_column(BigInteger)

@@ -82,19 +82,38 @@ class HelperClient:
             url = self.base_url + url
         response = self._http.request(method, url, json=json, files=files, data=data,
                                       headers={"Authorization": f"Bearer {key}"})
-        if response.is_error:
-            try:
-                body: Any = response.json()
-            except ValueError:
-                body = response.text
-            raise SendAIHelperError(method, url, response.status_code, body)
+        _raise_for_error(method, url, response)
         if not response.content:
             return {}
         answer: dict[str, Any] = response.json()
         return answer
 
+    def call_bytes(self, method: str, url: str, key: str, *, content: bytes | None = None,
+                   content_type: str | None = None, timeout: float | None = None) -> bytes:
+        """Like `call`, for a body or an answer that is a file (a snapshot, docs/snapshots.md),
+        or a call that may take longer than HTTP_TIMEOUT (`timeout`): the answer's bytes."""
+        if url.startswith("/"):
+            url = self.base_url + url
+        headers = {"Authorization": f"Bearer {key}"}
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        response = self._http.request(method, url, content=content, headers=headers,
+                                      timeout=timeout or self._http.timeout)
+        _raise_for_error(method, url, response)
+        return response.content
+
     def close(self) -> None:
         self._http.close()
+
+
+def _raise_for_error(method: str, url: str, response: httpx.Response) -> None:
+    """SendAIHelperError for an answer of 400 or more, with its JSON (or its text)."""
+    if response.is_error:
+        try:
+            body: Any = response.json()
+        except ValueError:
+            body = response.text
+        raise SendAIHelperError(method, url, response.status_code, body)
 
 
 def read_file(file: File) -> tuple[str, bytes]:

@@ -4,8 +4,8 @@ fixture's object (project.py), its HTTP client (client.py), the receiver (receiv
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from ..domain.profiles import Profile
     from .project import SendAIProject
     from .server import SendAIServer
+    from .states import SavedState
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -65,3 +66,18 @@ def sendai(
         yield project
     finally:
         sendai_app_server.drop_jobs(project.made)
+
+
+@pytest.fixture(scope="session")
+def sendai_state(
+    sendai_app_server: SendAIServer,
+) -> Callable[[str, Callable[[SendAIProject], Any]], SavedState]:
+    """`sendai_state(name, build)`: a state built once by `build(project)` on a team of its
+    own, saved; its `restore()` gives each test that asks for it the project as `build` left
+    it, restored in place (docs/snapshots.md, sendai_server/testing/states.py)."""
+    from .states import SavedState
+
+    def saved(name: str, build: Callable[[SendAIProject], Any]) -> SavedState:
+        return SavedState(sendai_app_server, name, build)
+
+    return saved

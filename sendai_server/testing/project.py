@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
+
 from ..domain.lifecycle import TaskStatus
 from ..pipeline.receiver_check import (
     ActedOn,
@@ -30,6 +32,7 @@ from ..pipeline.receiver_check import (
 from ..services.demo import EDIT_SCOPES, HELPER_SCOPES
 from ..services.keys import canonical_scope, create_key
 from ..services.projects import ProjectSettings
+from ..store.models import Project
 from ..store.uow import UnitOfWork
 from . import faults
 from .client import File, read_file
@@ -50,6 +53,10 @@ Task = dict[str, Any]
 """A public task object (API.md §5), as the API answers it."""
 
 StatusOrPredicate = str | Iterable[str] | Callable[[Task], bool]
+
+# Seconds a restore, an export or an import may take (a state of thousands of tasks is
+# seconds of work on a busy machine; every other call has the client's HTTP_TIMEOUT).
+STATE_TIMEOUT = 300.0
 
 
 class WaitTimeout(AssertionError):
@@ -311,6 +318,55 @@ class SendAIProject:
             payload = sample_notification(self.team_id, self.project_id)
         return check_receiver(Target(url, secret), payload, source=source, timeout=timeout,
                               acted_on=acted_on)
+
+    # --- snapshots (docs/snapshots.md) -------------------------------------------------------
+
+    def snapshot(self, name: str | None = None) -> dict[str, Any]:
+        """Save this team's whole state: its projects, uploads, tasks, connectors,
+        notifications, pending jobs, faults. Answers the snapshot (`id`, `name`, `counts`,
+        ...), for `restore`."""
+        made: dict[str, Any] = self._team_call(
+            "POST", "/test_helpers/snapshots", {"name": name} if name else {})["payload"]
+        return made
+
+    def restore(self, snapshot: dict[str, Any] | str) -> dict[str, Any]:
+        """This team again exactly as the snapshot (or its id) saw it: what was made after is
+        gone, its pending jobs are pending again; keys stay. What the receiver got for this
+        project is forgotten."""
+        snapshot_id = snapshot if isinstance(snapshot, str) else snapshot["id"]
+        restored: dict[str, Any] = json.loads(self.server.client.call_bytes(
+            "POST", f"{self.team_url}/test_helpers/snapshots/{snapshot_id}/restore",
+            self.key(*ROLES["helpers"]), timeout=STATE_TIMEOUT))["payload"]
+        self.server.receiver.forget(self.project_id)
+        return restored
+
+    def export(self, snapshot: dict[str, Any] | str) -> bytes:
+        """The snapshot (or its id) as one file (`application/vnd.sendai.snapshot`): write it
+        beside a bug report; `import_state` on another machine gives its team the same state."""
+        snapshot_id = snapshot if isinstance(snapshot, str) else snapshot["id"]
+        return self.server.client.call_bytes(
+            "GET", f"{self.team_url}/test_helpers/snapshots/{snapshot_id}/export",
+            self.key(*ROLES["helpers"]), timeout=STATE_TIMEOUT)
+
+    def import_state(self, data: bytes, restore: bool = True) -> dict[str, Any]:
+        """A snapshot of this team made from an exported file (an older sendai-server's too),
+        restored at once unless `restore=False`. Answers the snapshot."""
+        made: dict[str, Any] = json.loads(self.server.client.call_bytes(
+            "POST", f"{self.team_url}/test_helpers/snapshots/import",
+            self.key(*ROLES["helpers"]), content=data,
+            content_type="application/vnd.sendai.snapshot", timeout=STATE_TIMEOUT))["payload"]
+        if restore:
+            self.restore(made)
+            self._adopt_project()
+        return made
+
+    def _adopt_project(self) -> None:
+        """After an import, this object stands for the team's first project (the file's)."""
+        with UnitOfWork(self.server.engine) as uow, uow.read() as conn:
+            first = conn.scalar(select(Project.id).where(Project.team_id == self.team_id)
+                                .order_by(Project.created_at, Project.id))
+        if first is not None:
+            self.project_id = first
 
     # --- HTTP --------------------------------------------------------------------------------
 

@@ -128,6 +128,11 @@ class NotificationReceiver(Receiver):
             got = [r for r in self.received if r.path.strip("/") == project_id]
         return [_document(r.body) for r in got]
 
+    def forget(self, project_id: str) -> None:
+        """Drop what was received for the project (its team was restored)."""
+        with self.arrived:
+            self.received[:] = [r for r in self.received if r.path.strip("/") != project_id]
+
 
 def _document(body: bytes) -> dict[str, Any]:
     try:

@@ -87,8 +87,10 @@ def every_scope_key(uow: UnitOfWork, seed: dict[str, Any]) -> str:
 
 
 def _is_upload(op: Operation) -> bool:
-    """A multipart upload: its body may be as large as SENDAI_MAX_UPLOAD_BYTES."""
-    return "multipart/form-data" in op.doc.get("requestBody", {}).get("content", {})
+    """A multipart upload or a snapshot file: its body may be as large as
+    SENDAI_MAX_UPLOAD_BYTES."""
+    content = op.doc.get("requestBody", {}).get("content", {})
+    return "multipart/form-data" in content or "application/vnd.sendai.snapshot" in content
 
 
 def _url(op: Operation, seed: dict[str, Any], task: str, override: dict[str, str] | None = None
@@ -99,10 +101,13 @@ def _url(op: Operation, seed: dict[str, Any], task: str, override: dict[str, str
     values = {"team_id": seed["team_id"], "project_id": seed["project_id"], "task_id": task,
               "upload_id": seed["other_upload_id"], "folder_id": seed["folders"]["bin"],
               "index": "0", "connector_id": "conn_00000000000000000000",
-              "fault_id": "flt_00000000000000000000"}
+              "fault_id": "flt_00000000000000000000",
+              "snapshot_id": "snap_00000000000000000000"}
     # The other team's faults and clock: 404. (With a body, the seed team's: the body's 400.)
     if ("/test_helpers/faults" in op.path or "/test_helpers/clock" in op.path) \
             and not op.has_body:
+        values["team_id"] = seed["other"]["team_id"]
+    if op.path.endswith("/test_helpers/state"):  # a reset of the other team's state: 404
         values["team_id"] = seed["other"]["team_id"]
     return op.url(**{**values, **(override or {})})
 

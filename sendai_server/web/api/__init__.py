@@ -22,6 +22,7 @@ from . import (
 )
 from . import faults as fault_endpoints
 from . import profile as profile_endpoints
+from . import snapshots as snapshot_endpoints
 from .openapi import API_DESCRIPTION, Api
 
 _SPOOL_BYTES = 1024 * 1024
@@ -55,6 +56,7 @@ def init_app(app: Flask) -> Api:
     fault_endpoints.init_app(app, api)  # API.md §14: test helpers too
     clock_endpoints.init_app(app, api)  # a team's clock (docs/clock.md): test helpers too
     profile_endpoints.init_app(app, api)  # docs/profiles.md: test helpers too
+    snapshot_endpoints.init_app(app, api)  # docs/snapshots.md: test helpers too
 
     @app.before_request
     def _begin_request() -> None:

@@ -92,6 +92,7 @@ PATH_PARAMETERS = {
     "index": "The file's 0-based position in the upload.",
     "connector_id": "The connector's ID (`conn_...`), one of the project's.",
     "fault_id": "The fault's ID (`flt_...`), one of the team's.",
+    "snapshot_id": "The snapshot's ID (`snap_...`), one of the team's.",
 }
 
 API_DESCRIPTION = """\

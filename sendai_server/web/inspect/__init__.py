@@ -16,6 +16,7 @@ def init_app(app: Flask) -> None:
         clock_views,  # noqa: F401 - the team's clock on every page, and its Advance
         faults_page,  # noqa: F401 - its route, on the same blueprint
         redelivery_views,  # noqa: F401 - its route joins the blueprint
+        snapshots_page,  # noqa: F401 - its routes join the blueprint (docs/snapshots.md)
     )
     from .views import blp
 
