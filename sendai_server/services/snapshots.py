@@ -3,7 +3,7 @@ reset, export as one file and import one.
 
 A snapshot's rows are kept per table (services/team_state.py says which tables and how); the
 stored files its uploads refer to are kept by hash, like uploads' own: a file is deleted only
-once no upload and no snapshot refers to it (uploads' `forget_unreferenced`).
+once no upload and no snapshot refers to it (stored_files.forget_unreferenced).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from ..store.models import Snapshot, SnapshotFile, SnapshotTable
 from ..store.storage import Storage
 from ..store.uow import UnitOfWork
 from . import snapshot_file
+from .stored_files import forget_unreferenced
 from .team_state import (
     KEY_PROJECTS,
     TEAM,
@@ -44,7 +45,6 @@ from .team_state import (
     replace_team_state,
     team_tables,
 )
-from .uploads import forget_unreferenced
 
 NAME_LIMIT = 200
 

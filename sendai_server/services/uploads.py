@@ -17,7 +17,6 @@ called in the write of every task change).
 from __future__ import annotations
 
 import io
-import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -26,26 +25,25 @@ from typing import IO, Any, BinaryIO, cast
 from sqlalchemy import Connection, delete, insert, select, update
 
 from ..domain import clock, emails
-from ..domain.errors import Forbidden, NotFound, PayloadTooLarge, Unavailable, ValidationError
+from ..domain.errors import Forbidden, NotFound, PayloadTooLarge, ValidationError
 from ..domain.file_types import is_email, sniff
 from ..domain.ids import is_lookup_id, new_id
 from ..domain.lifecycle import TaskStatus
 from ..domain.profiles import server_default
 from ..domain.storable_text import refuse_unstorable
 from ..store import jobs
-from ..store.models import Folder, SnapshotFile, Task, Upload, UploadFile
+from ..store.models import Folder, Task, Upload, UploadFile
 from ..store.storage import HEAD_BYTES, FileTooLarge, Storage
 from ..store.uow import UnitOfWork
 from .keys import Principal
 from .paging import Keyset, Page, fetch_page
 from .profiles import unseen
 from .projects import INBOX, ProjectSettings, find_folder, project_settings
+from .stored_files import forget_unreferenced
 from .task_creation import TaskSpec, write_tasks
 from .tasks import Caller
 from .upload_reads import select_uploads, with_files
 from .upload_status import status_of
-
-log = logging.getLogger("sendai_server.uploads")
 
 MAX_FILE_BYTES = 40 * 1024 * 1024  # Send AI's limit per file
 MAX_FILES = 100
@@ -265,35 +263,6 @@ def find_folder_by_name(conn: Connection, project_id: str, name: str) -> str:
     if found is None:
         raise NotFound(f"No project {project_id}.")
     return str(found)
-
-
-def forget_unreferenced(uow: UnitOfWork | None, storage: Storage, hashes: list[str]) -> None:
-    """Delete stored files no upload and no snapshot refers to (a refused or deleted upload's,
-    a deleted snapshot's, a reset team's: docs/snapshots.md)."""
-    hashes = list(dict.fromkeys(hashes))
-    if not hashes:
-        return
-    referenced: set[str] = set()
-    if uow is not None:
-        try:
-            referenced = uow.first_read(lambda conn: _referenced(conn, hashes))
-        except Unavailable:
-            # A clean-up after a failure, often the database's own: the files stay (an
-            # unreferenced file only takes space; deleting a referenced one loses an upload),
-            # and the request answers with the failure that brought it here.
-            log.warning("upload clean-up skipped: the database does not answer")
-            return
-    for sha256 in hashes:
-        if sha256 not in referenced:
-            storage.delete(sha256)
-
-
-def _referenced(conn: Connection, hashes: list[str]) -> set[str]:
-    """Which of the files an upload or a snapshot still refers to."""
-    found: set[str] = set()
-    for column in (UploadFile.sha256, SnapshotFile.sha256):
-        found |= set(conn.scalars(select(column).where(column.in_(hashes))))
-    return found
 
 
 def _invalid(field: str, message: str) -> ValidationError:

@@ -5,7 +5,8 @@ HTTP or of use cases. It imports only `domain/` and `config`. Only `uow` begins,
 rolls back; everything above receives a unit of work and never ends it.
 
 - `db`: engines (SQLite's pragmas and write lock, PostgreSQL's pool). `uow`: the unit of work.
-- `models`: the tables. `statements`: compiled statements of the hot path.
+- `models/`: the tables (Send AI's objects, and this server's own controls apart). `statements`:
+  compiled statements of the hot path.
 - `jobs`: the job queue the services write to and the worker claims from.
 - `migrate`: Alembic, run from the package. `storage`: file storage (a folder or S3), by hash.
 - `statement_barrier`: a test seam (SENDAI_TEST_STATEMENT_BARRIER, never in production) that
