@@ -1,4 +1,4 @@
-# The sendai-server image (API.md §16). `make image`, or on any machine with Docker:
+# The sendai-server image (docs/container.md). `make image`, or on any machine with Docker:
 #
 #   docker build -t sendai-server .
 #   docker run -p 8000:8000 sendai-server
@@ -7,7 +7,7 @@
 # Where none can be pulled, `docker/local-base` makes one from Debian's packages.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
-# --- 1. wheels, resolved and built by the base's own Python, installed into /opt/sendai ------
+# --- 1. wheels, resolved and built by the base's own Python, installed into /opt/sendai ----------
 # The base's interpreter resolves the dependencies, so environment markers are evaluated for
 # the Python that will run them (bookworm's 3.11.2 needs async-timeout for redis; 3.11.7 does
 # not) and binary wheels are picked for its platform. Only this stage reaches the network.
@@ -38,7 +38,7 @@ RUN /build/bin/pip wheel --no-deps --no-build-isolation --wheel-dir /wheels . \
  && /opt/sendai/bin/pip install --no-index --find-links /wheels sendai-server \
  && /opt/sendai/bin/pip uninstall --yes pip setuptools
 
-# --- 2. the image: the base, a user, the virtual environment, the entrypoint ----------------
+# --- 2. the image: the base, a user, the virtual environment, the entrypoint ---------------------
 # No compiler, no pip, no cache, no wheels, no test dependency; needs no network.
 FROM ${PYTHON_IMAGE}
 RUN useradd --uid 10001 --user-group --create-home --shell /usr/sbin/nologin sendai \

@@ -135,7 +135,7 @@ chaos: install
 bench-plugin: install
 	$(BIN)/python bench/run.py --plugin-only
 
-# The container image (Dockerfile, API.md §16). PYTHON_IMAGE is its base; where none can be
+# The container image (Dockerfile, docs/container.md). PYTHON_IMAGE is its base; where none can be
 # pulled, `make base-image` makes one from Debian's packages (docker/local-base) and
 # `make image PYTHON_IMAGE=sendai-python-base:bookworm` builds on it. CA certificates this
 # machine added (Debian's /usr/local/share/ca-certificates: a TLS-inspecting proxy's) go to the

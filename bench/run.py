@@ -31,7 +31,7 @@ For SQLite (always) and PostgreSQL (when BENCH_DATABASE_URL is set) it:
    against waiting, per test (bench/clock.py; `--clock-only` alone, its section only).
 
 7. proxy mode (`--no-proxy` skips it, `--proxy-only` runs it alone and updates only its part
-   of bench/results.json): what `sendai-server proxy` (API.md §15) adds per request, median
+   of bench/results.json): what `sendai-server proxy` (docs/proxy.md) adds per request, median
    and p99, against calling the same server directly: sequential requests on one kept-alive
    connection each, direct and proxied alternating; and the proxy worker's peak RSS before
    and after a 40 MiB upload through it.
@@ -110,7 +110,7 @@ TARGETS = {
 }
 
 
-# --- databases ------------------------------------------------------------------------------
+# --- databases ----------------------------------------------------------------------------------
 
 def fresh_database(url: str) -> None:
     """An empty database at the migrations' head."""
@@ -199,7 +199,7 @@ def add_filler_tasks(url: str, project_id: str, count: int) -> None:
     engine.dispose()
 
 
-# --- in-process measurements ----------------------------------------------------------------
+# --- in-process measurements --------------------------------------------------------------------
 
 def request_costs(url: str, db: dict[str, Any]) -> dict[str, Any]:
     """What one request costs the database, server and raw app, in-process (bench/counting.py):
@@ -297,7 +297,7 @@ def json_dumps_seconds(document: dict[str, Any], rounds: int = 30) -> float:
     return statistics.median(times)
 
 
-# --- servers and load -----------------------------------------------------------------------
+# --- servers and load ---------------------------------------------------------------------------
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -421,7 +421,7 @@ def sequential_latencies(port: int, paths: list[str], headers: dict[str, str],
 
 def inspector_vs_json(base_url: str, seed: dict[str, Any], task_id: str,
                       rounds: int = 10) -> dict[str, float]:
-    """The inspector's page of a task (API.md §12: signed in with the edit key, every page as
+    """The inspector's page of a task (docs/inspector.md: signed in with the edit key, every page as
     an image link, the annotations table, the timeline, the diagram) against the same task's
     JSON GET, over HTTP on one kept-alive connection, alternating: medians in ms."""
     session = requests.Session()
@@ -450,7 +450,7 @@ def inspector_vs_json(base_url: str, seed: dict[str, Any], task_id: str,
             "page_bytes": len(session.get(page, timeout=60).content)}
 
 
-# --- one database backend -------------------------------------------------------------------
+# --- one database backend -----------------------------------------------------------------------
 
 def bench_backend(name: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
     print(f"[{name}] building the database ({SMALL_COUNT} + {LARGE_COUNT} large tasks)...",
@@ -573,7 +573,7 @@ def flatness(name: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-# --- the pipeline: uploads in, tasks out ---------------------------------------------------
+# --- the pipeline: uploads in, tasks out --------------------------------------------------------
 
 SAMPLE_INVOICE = REPO_ROOT / "sendai_server" / "samples" / "invoice.pdf"
 UPLOAD_CLIENTS = 4
@@ -728,7 +728,7 @@ def process_jobs(engine: Any, env: dict[str, str], count: int, workers: int) -> 
             "per_second": count / seconds, "to_review_events": moved}
 
 
-# --- notifications: the outbox to a local receiver ------------------------------------------
+# --- notifications: the outbox to a local receiver ----------------------------------------------
 
 class _Receiver(http.server.BaseHTTPRequestHandler):
     """Answers 200 to every delivery, at once, and counts them."""
@@ -810,9 +810,9 @@ def deliveries(name: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
             "received": _Receiver.received}
 
 
-# --- report ---------------------------------------------------------------------------------
+# --- report -------------------------------------------------------------------------------------
 
-# --- proxy mode (API.md §15) ----------------------------------------------------------------
+# --- proxy mode (docs/proxy.md) ------------------------------------------------------------------
 
 PROXY_REQUESTS = 1000  # of each kind and side, after PROXY_WARM_UP
 PROXY_WARM_UP = 100

@@ -1,5 +1,5 @@
 """docs/failures.md at length: each test states how Send AI fails with
-`sendai.fault(...)` (API.md §14), runs the client's code, and sees it cope. The fault is
+`sendai.fault(...)` (docs/failures.md), runs the client's code, and sees it cope. The fault is
 removed when its `with` block ends, whatever happened inside."""
 
 from __future__ import annotations

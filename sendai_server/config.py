@@ -53,7 +53,7 @@ def _seconds(
     return value
 
 # Seconds a pipeline step waits unless the project or SENDAI_PIPELINE_DELAY says otherwise
-# (API.md §8); the services' default too.
+# (docs/project-settings.md); the services' default too.
 DEFAULT_PIPELINE_DELAY = 1.0
 
 def _public_url(raw: str | None) -> str | None:
@@ -75,7 +75,7 @@ class Config:
     env: str = "development"  # development | production | test
     database_url: str = DEFAULT_DATABASE_URL
     test_helpers: bool = True
-    # The inspector's web pages under /inspect (API.md §12); off in production unless asked.
+    # The inspector's web pages under /inspect (docs/inspector.md); off in production unless asked.
     inspector: bool = True
     rate_limit: str | None = None  # e.g. "600/minute"; None disables limiting
     rate_limit_storage: str = "memory://"
@@ -83,7 +83,7 @@ class Config:
     rate_limit_key_prefix: str = "sendai"
     log_level: str = "INFO"
     max_body_bytes: int = 1024 * 1024
-    # The whole of an upload request (API.md §9); each file is at most 40 MiB besides.
+    # The whole of an upload request (docs/api/uploads.md); each file is at most 40 MiB besides.
     max_upload_bytes: int = 512 * 1024 * 1024
     # Where uploaded files are kept: a folder, or s3://bucket/prefix (storage.py).
     storage_url: str = "instance/files"
@@ -103,7 +103,7 @@ class Config:
     # Signs list pagination tokens. Unset: a random secret made by the database's migration
     # and kept there, so every worker and host on that database shares it (services/signing.py).
     secret_key: str | None = field(default=None, repr=False)
-    # The pipeline (API.md §10, pipeline/): how long a step takes unless the project says
+    # The pipeline (docs/pipeline.md, pipeline/): how long a step takes unless the project says
     # otherwise; how long a worker holds a job before another may take it (a worker that died
     # mid-job); how long an idle worker sleeps before it looks for new jobs again.
     pipeline_delay: float = DEFAULT_PIPELINE_DELAY
@@ -117,7 +117,7 @@ class Config:
     # A folder where one chosen SQL statement is held until the test releases it
     # (statement_barrier.py); ignored in production.
     test_statement_barrier: str | None = None
-    # Deliveries of notifications (API.md §11, pipeline/deliveries.py): attempts before a
+    # Deliveries of notifications (docs/notifications.md, pipeline/deliveries.py): attempts before a
     # notification is `failed` (at most the job queue's limit), the total time an attempt may
     # take, and the first wait before a retry (then doubled each time: 1, 2, 4, 8 ... s).
     delivery_attempts: int = 8

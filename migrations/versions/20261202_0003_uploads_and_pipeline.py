@@ -1,5 +1,5 @@
 """Projects' pipeline settings, folders, uploads and their files, jobs, registered outcomes;
-every task gets an upload (API.md §8, §9, §10)
+every task gets an upload (docs/project-settings.md, docs/api/uploads.md, docs/pipeline.md)
 
 Revision ID: 0003_uploads_and_pipeline
 Revises: 0002_server_secret

@@ -1,4 +1,4 @@
-"""Connectors, the notification outbox and its delivery attempts (API.md §11)
+"""Connectors, the notification outbox and its delivery attempts (docs/notifications.md)
 
 Revision ID: 0004_notifications
 Revises: 0003_uploads_and_pipeline

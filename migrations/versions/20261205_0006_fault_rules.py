@@ -1,4 +1,4 @@
-"""fault: a team's fault rules (API.md §14), and team.fault_count read with the key
+"""fault: a team's fault rules (docs/failures.md), and team.fault_count read with the key
 
 Revision ID: 0006_fault_rules
 Revises: 0005_server_secret_made

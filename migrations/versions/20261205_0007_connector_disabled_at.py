@@ -1,4 +1,4 @@
-"""Connectors: `disabled_at`, set when a receiver answers 410 Gone (API.md §11)
+"""Connectors: `disabled_at`, set when a receiver answers 410 Gone (docs/notifications.md)
 
 Revision ID: 0007_connector_disabled_at
 Revises: 0006_fault_rules

@@ -1,4 +1,4 @@
-"""Connectors: `auth`, OAuth2 client credentials or a custom token exchange (API.md §11)
+"""Connectors: `auth`, OAuth2 client credentials or a custom token exchange (docs/notifications.md)
 
 Revision ID: 0008_connector_token_auth
 Revises: 0007_connector_disabled_at

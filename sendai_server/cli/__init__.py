@@ -1,4 +1,4 @@
-"""The `sendai-server` command line (API.md §7). Also reachable as `flask --app sendai_server`.
+"""The `sendai-server` command line (docs/cli.md). Also reachable as `flask --app sendai_server`.
 
 With --json, standard output holds only the JSON; everything else goes to standard error.
 
@@ -12,7 +12,7 @@ The package, by concern: `base` (the root group, its failures, the --json output
 (serve's gunicorn and pipeline worker), `address` (the address printed for clients), and the
 commands: `migrations` (db), `demo` (seed, demo-curl), `resources` (keys, tasks, teams,
 projects, folders, uploads, connectors, lifecycle), `serving` (worker, serve), `faults`
-(API.md §14), `clock` (docs/clock.md).
+(docs/failures.md), `clock` (docs/clock.md).
 
 A command or group of commands from another module is one line in COMMANDS below: define it
 with `@click.command()` / `@click.group()` (not on `main`), using `base.domain_errors`,
@@ -49,7 +49,7 @@ COMMANDS: tuple[click.Command, ...] = (
     clock.clock,  # a team's clock (docs/clock.md)
     state.state,  # docs/snapshots.md
     state.snapshots_group,
-    *PROXY_COMMANDS,  # proxy, recording (API.md §15)
+    *PROXY_COMMANDS,  # proxy, recording (docs/proxy.md)
 )
 for _command in COMMANDS:
     main.add_command(_command)

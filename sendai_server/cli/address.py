@@ -1,4 +1,4 @@
-"""The address the CLI prints (API.md §7): SENDAI_PUBLIC_URL when clients reach the server
+"""The address the CLI prints (docs/cli.md): SENDAI_PUBLIC_URL when clients reach the server
 under another name, else the one it listens on (serve's --bind or SENDAI_BIND)."""
 
 from __future__ import annotations

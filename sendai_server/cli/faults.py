@@ -1,4 +1,4 @@
-"""`sendai-server faults add|list|clear --team T ...` (API.md §14): a team's faults from the
+"""`sendai-server faults add|list|clear --team T ...` (docs/failures.md): a team's faults from the
 command line, through the same rule schema and the same service as the HTTP endpoints.
 
 A group of its own, in cli/__init__.py's COMMANDS, written like the other command modules."""
@@ -24,7 +24,7 @@ def _line(fault: dict[str, Any]) -> str:
             f"match {json.dumps(fault['match'])}  effect {json.dumps(fault['effect'])}")
 
 
-@click.group("faults", help="Faults on demand (API.md §14): how a team's requests and "
+@click.group("faults", help="Faults on demand (docs/failures.md): how a team's requests and "
                             "deliveries fail.")
 def faults() -> None:
     pass

@@ -1,5 +1,6 @@
 """The API's objects from the command line: keys, tasks, teams, projects, folders, uploads and
-connectors (API.md §3, §8, §9, §11), and the lifecycle's diagram."""
+connectors (docs/api/index.md, docs/project-settings.md, docs/api/uploads.md,
+docs/notifications.md), and the lifecycle's diagram."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from .base import domain_errors, emit
 from .clock import on_project_clock
 from .database import command_app, command_uow
 
-# --- keys -----------------------------------------------------------------------------------
+# --- keys ----------------------------------------------------------------------------------------
 
 @click.group("keys", help="API keys.")
 def keys_group() -> None:
@@ -41,7 +42,7 @@ def keys_create(
 ) -> None:
     with command_uow() as uow:
         created = keys.create_key(uow, team, list(scopes), list(projects), name)
-    if not created.projects:  # API.md §3: a key reaches a project only once added to it
+    if not created.projects:  # docs/api/index.md: a key reaches a project only once added to it
         click.echo("warning: this key reaches no project, so every request with it gets 404: "
                    "create it with --project P (repeat for several projects)", err=True)
     document = {"id": created.id, "key": created.key, "scopes": created.scopes,
@@ -58,7 +59,7 @@ def keys_revoke(key_id: str) -> None:
     click.echo(f"revoked {key_id}", err=True)
 
 
-# --- tasks ----------------------------------------------------------------------------------
+# --- tasks --------------------------------------------------------------------------------------
 
 @click.group("tasks", help="Tasks.")
 def tasks_group() -> None:
@@ -95,14 +96,14 @@ def tasks_create(
     emit(as_json, {"task_ids": task_ids}, f"created {len(task_ids)} tasks")
 
 
-# --- lifecycle ------------------------------------------------------------------------------
+# --- lifecycle ----------------------------------------------------------------------------------
 
 @click.command(help="Print the task lifecycle as a Mermaid stateDiagram-v2, from the one table.")
 def lifecycle() -> None:
     click.echo(mermaid_diagram(), nl=False)
 
 
-# --- teams, projects, folders, uploads (API.md §8, §9) --------------------------------------
+# --- teams, projects, folders, uploads (docs/project-settings.md, docs/api/uploads.md) ----------
 
 @click.group("teams", help="Teams.")
 def teams_group() -> None:
@@ -120,7 +121,8 @@ def teams_create(name: str, as_json: bool) -> None:
 
 
 def _project_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """The settings of API.md §8; unset options leave a setting as it is (or its default)."""
+    """The settings of docs/project-settings.md; unset options leave a setting as it is (or its
+    default)."""
     for option in reversed([
         click.option("--automation", type=click.Choice(projects.AUTOMATIONS)),
         click.option("--threshold", type=click.FloatRange(0, 1)),
@@ -228,7 +230,7 @@ def uploads_create(project: str, files: tuple[Any, ...], name: str | None, as_js
     emit(as_json, document, f"{created['id']}: {', '.join(created['taskIds'])}")
 
 
-@click.group("connectors", help="Where a project's notifications go (API.md §11).")
+@click.group("connectors", help="Where a project's notifications go (docs/notifications.md).")
 def connectors_group() -> None:
     pass
 
@@ -327,7 +329,7 @@ def _token_auth(*, oauth2_token_url: str | None, oauth2_client_id: str | None,
 def connectors_list(project: str, as_json: bool) -> None:
     with command_uow() as uow:
         found = connectors.list_connectors(uow, project)
-    # A connector a receiver's 410 disabled says so (API.md §11).
+    # A connector a receiver's 410 disabled says so (docs/notifications.md).
     lines = [f"{c['id']}  {c['method']} {c['url']}  {','.join(c['events'])}"
              + (f"  disabled {c['disabled_at'].isoformat()}" if c.get("disabled_at") else "")
              for c in found]

@@ -22,8 +22,9 @@ from .database import app_engine, check_schema, command_app, schema_mismatch
 log = logging.getLogger("sendai_server.cli")
 
 
-@click.command(help="Run the pipeline's jobs (API.md §10) until SIGTERM or SIGINT, which let the "
-                   "current job finish. Run any number, on any host sharing the database.")
+@click.command(help="Run the pipeline's jobs (docs/pipeline.md) until SIGTERM or SIGINT, "
+                   "which let the current job finish. Run any number, on any host sharing the "
+                   "database.")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Pipeline jobs run at once (threads, each with its own connection).")
 @click.option("--delivery-concurrency", type=click.IntRange(0, 64),
@@ -100,7 +101,7 @@ def serve(
 
 
 def _print_addresses(config: Config, bind: str) -> None:
-    """Where clients reach what serve starts (API.md §7); gunicorn's own log says where it
+    """Where clients reach what serve starts (docs/cli.md); gunicorn's own log says where it
     listens, which differs behind SENDAI_PUBLIC_URL."""
     base_url = public_base_url(config, bind)
     if base_url is None:

@@ -1,6 +1,6 @@
-"""Email uploads (API.md §9): a `message/rfc822` file, known by its content, is one document
-that becomes several tasks: one for its body (its text, extracted as a PDF's text is) and one
-per attachment of an accepted type, in the message's order; other attachments are named in
+"""Email uploads (docs/api/uploads.md): a `message/rfc822` file, known by its content, is one
+document that becomes several tasks: one for its body (its text, extracted as a PDF's text is) and
+one per attachment of an accepted type, in the message's order; other attachments are named in
 the body task's meta (`skipped_attachment`). Parsed with the standard library's `email`
 package (policy `default`).
 
@@ -96,7 +96,7 @@ def failure_of(stream: BinaryIO) -> str:
         "senders; the email's tasks were not made")
 
 
-# --- senders (docs/project-settings.md: email_senders) -----------------------------------------
+# --- senders (docs/project-settings.md: email_senders) ------------------------------------------
 
 _SENDER_PATTERN = re.compile(r"(?:\*|[^@\s*]+)?@[^@\s*]+\.[^@\s*]+")
 

@@ -1,5 +1,6 @@
-"""Domain errors: what services raise. Each carries the HTTP status and stable code API.md §2
-gives it; turning one into a response is the HTTP edge's business (api/errors.py)."""
+"""Domain errors: what services raise. Each carries the HTTP status and stable code
+docs/api/index.md gives it; turning one into a response is the HTTP edge's business
+(api/errors.py)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 bytes: what services/uploads.py checks before it writes anything, and pipeline/extraction.py
 reads by. Plain bytes, no imaging library: services import it without pulling in the pipeline.
 
-An email (API.md §9) is not kept as itself: domain/emails.py splits it into a body (TEXT)
+An email (docs/api/uploads.md) is not kept as itself: domain/emails.py splits it into a body (TEXT)
 and its attachments, and keeps it whole (EMAIL) only when it cannot be read."""
 
 from __future__ import annotations

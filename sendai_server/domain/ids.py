@@ -10,7 +10,7 @@ PREFIXES = ("team", "proj", "folder", "task", "upl", "page", "ann", "cb", "seg",
 
 # What a path segment may look like before the database is asked about it at all. Anything
 # else (control bytes, 10,000 characters, traversal) is simply "not found".
-# The request ids a client may send in X-Request-Id (API.md §1); any other is replaced.
+# The request ids a client may send in X-Request-Id (docs/api/index.md); any other is replaced.
 CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 LOOKUP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 

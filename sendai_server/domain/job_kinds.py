@@ -1,5 +1,5 @@
-"""The kinds of job (the `job` table's `kind`, API.md §10): one name each, for whoever enqueues
-a job (the lifecycle's `then`, uploads, the outbox) and whoever handles it (pipeline/)."""
+"""The kinds of job (the `job` table's `kind`, docs/pipeline.md): one name each, for whoever
+enqueues a job (the lifecycle's `then`, uploads, the outbox) and whoever handles it (pipeline/)."""
 
 from __future__ import annotations
 

@@ -109,12 +109,12 @@ PERSON, PIPELINE = "person", "pipeline"
 # One row per trigger: the machine's transition (trigger, source, dest None for an internal
 # transition: the status stays; conditions; after) and the trigger's own facts: `by` who fires
 # it (a person with an API key, or the pipeline), `opens` whether it sets last_opened_at
-# (API.md §4: the actions a person takes on a task, but approve/disapprove), `past` its past
+# (docs/api/tasks.md: the actions a person takes on a task, but approve/disapprove), `past` its past
 # tense for messages, and `then` the pipeline's job that follows it, after the project's delay
-# (API.md §10; only on projects whose pipeline is `auto`). Everything else about a trigger
+# (docs/pipeline.md; only on projects whose pipeline is `auto`). Everything else about a trigger
 # derives from this table.
 TRANSITIONS: list[dict[str, Any]] = [
-    # What a person (an API key) does. API.md §4.
+    # What a person (an API key) does. docs/api/tasks.md.
     {"trigger": "discard", "source": S.REVIEWING, "dest": S.DISCARDED,
      "by": PERSON, "opens": True, "past": "discarded"},
     {"trigger": "complete", "source": S.REVIEWING, "dest": S.PROCESSING,
@@ -129,7 +129,7 @@ TRANSITIONS: list[dict[str, Any]] = [
      "by": PERSON, "opens": False, "past": "disapproved"},
     {"trigger": "report", "source": NOT_PROCESSING, "dest": None,
      "by": PERSON, "opens": True, "past": "reported"},
-    # What the pipeline does (test helpers drive these). API.md §6.
+    # What the pipeline does (test helpers drive these). docs/api/test-helpers.md.
     {"trigger": "to_review", "source": S.PROCESSING, "dest": S.REVIEWING,
      "by": PIPELINE, "opens": False, "past": "sent to review"},
     {"trigger": "auto_complete", "source": S.PROCESSING, "dest": S.COMPLETED,

@@ -1,4 +1,4 @@
-"""The one table of notification events (API.md §11): what a connector subscribes to, the
+"""The one table of notification events (docs/notifications.md): what a connector subscribes to, the
 payload's `event` and `event_level`, when a task's change fires it, and what a delivered or
 failed one does to its task. The outbox (services/notifications.py), the deliveries
 (pipeline/deliveries.py), the connectors' checks and the API's schemas all read it."""
@@ -38,7 +38,7 @@ NOTIFICATION_EVENTS: tuple[NotificationEvent, ...] = (
                       on_delivered="export", on_failed="export_fail"),
     NotificationEvent("upload.in_review", "UPLOAD_IN_REVIEW", "UPLOAD",
                       upload_became=frozenset({UploadStatus.IN_REVIEW})),
-    # COMPLETED, PARTIAL or FAILED: every task done (API.md §11)
+    # COMPLETED, PARTIAL or FAILED: every task done (docs/notifications.md)
     NotificationEvent("upload.processed", "UPLOAD_PROCESSED", "UPLOAD",
                       upload_became=UPLOAD_STATUSES_DONE),
 )

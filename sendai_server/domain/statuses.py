@@ -1,6 +1,6 @@
 """The statuses that are not a task's (lifecycle.TaskStatus): an upload's, derived from its
-tasks (API.md §9), and a notification's (API.md §11). Each is an enum; the API's schemas, the
-inspector's filters and the SQL derive theirs from it."""
+tasks (docs/api/uploads.md), and a notification's (docs/notifications.md). Each is an enum;
+the API's schemas, the inspector's filters and the SQL derive theirs from it."""
 
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ class UploadStatusRule:
     every: bool = False
 
 
-# An upload's status from its tasks (API.md §9), first match wins: PROCESSING while any task
-# is, else IN_REVIEW while any task is REVIEWING, else FAILED when every task is FAILED, else
+# An upload's status from its tasks (docs/api/uploads.md), first match wins: PROCESSING while any
+# task is, else IN_REVIEW while any task is REVIEWING, else FAILED when every task is FAILED, else
 # PARTIAL when some are, else COMPLETED (UPLOAD_STATUS_OTHERWISE). The SQL
 # (services/upload_status.status_of, its settling) and the Python (`upload_status`) both read
 # this table.
@@ -45,7 +45,8 @@ UPLOAD_STATUS_RULES: tuple[UploadStatusRule, ...] = (
 )
 UPLOAD_STATUS_OTHERWISE = UploadStatus.COMPLETED
 # The statuses of an upload still being worked on; in any other, every task is done: the
-# upload moves from Inbox to Processed and `upload.processed` is sent (API.md §9, §11).
+# upload moves from Inbox to Processed and `upload.processed` is sent (docs/api/uploads.md,
+# docs/notifications.md).
 UPLOAD_STATUSES_IN_PROGRESS = frozenset({UploadStatus.PROCESSING, UploadStatus.IN_REVIEW})
 UPLOAD_STATUSES_DONE = frozenset(UploadStatus) - UPLOAD_STATUSES_IN_PROGRESS
 # The task statuses the rule asks about: whether any task is in one, whether any is not.

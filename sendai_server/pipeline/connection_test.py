@@ -1,5 +1,5 @@
-"""Send AI's "Test Connection" (API.md §11): one `{"event": "TEST", …}` notification sent to a
-connector now, outside the outbox (nothing is stored), with everything a delivery sends: its
+"""Send AI's "Test Connection" (docs/notifications.md): one `{"event": "TEST", …}` notification sent
+to a connector now, outside the outbox (nothing is stored), with everything a delivery sends: its
 headers, signatures and token. The answer is what the receiver said."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Delivering notifications (API.md §11): the `deliver` job's handler.
+"""Delivering notifications (docs/notifications.md): the `deliver` job's handler.
 
 A notification's `deliver` job is claimed like any job (a short write: the lease), then:
 
@@ -60,7 +60,7 @@ from . import delivery_auth
 log = logging.getLogger("sendai_server.deliveries")
 
 CONNECT_TIMEOUT_SECONDS = 5.0
-USER_AGENT = "sendai-server (notifications; +API.md section 11)"
+USER_AGENT = "sendai-server (notifications; +docs/notifications.md)"
 _LOST = "no answer recorded: the worker stopped during this attempt"
 
 
@@ -119,7 +119,7 @@ MAX_RETRY_AFTER_SECONDS = 3600.0
 
 def retry_after(status_code: int | None, header: str | None) -> float | None:
     """A 429's or 503's `Retry-After` (seconds or an HTTP date), at most an hour; None when
-    there is none to honour (API.md §11)."""
+    there is none to honour (docs/notifications.md)."""
     if status_code not in (429, 503) or not header:
         return None
     header = header.strip()
@@ -197,7 +197,7 @@ def deliver(uow: UnitOfWork, job: ClaimedJob, config: Config, client: httpx.Clie
             jobs.finish(conn, job)
         return
     copies = 1
-    if row.fault_count:  # the team has fault rules (API.md §14); none costs no statement
+    if row.fault_count:  # the team has fault rules (docs/failures.md); none costs no statement
         fault = _delivery_fault(uow, job, row)
         if fault is not None and "delay_ms" in fault.effect:
             return
@@ -403,7 +403,7 @@ def _fire(conn: Connection, row: Any, trigger: str) -> None:
     """The delivered or failed event's trigger (`export` / `export_fail`) on the notification's
     task, through the state machine. A task that was deleted, or is no longer COMPLETED
     (unlocked meanwhile), is left as it is."""
-    # The task's project now: its upload may have moved to another one since (API.md §9).
+    # The task's project now: its upload may have moved to another one since (docs/api/uploads.md).
     project_id = conn.scalar(select(Task.project_id).where(Task.id == row.task_id))
     try:
         fire_on_task(conn, project_id or row.project_id, row.task_id, trigger, key_id=None,

@@ -1,5 +1,5 @@
-"""A connector's token for its deliveries (API.md §11): OAuth2 client credentials, or a custom
-token exchange.
+"""A connector's token for its deliveries (docs/notifications.md): OAuth2 client credentials, or a
+custom token exchange.
 
 A token is fetched from the connector's token endpoint on first need and kept (in this
 process, per connector) until shortly before it expires; a 401 from the receiver forgets it,

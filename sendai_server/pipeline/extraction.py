@@ -1,4 +1,4 @@
-"""Deterministic extraction (API.md §10): a file's bytes in, public page objects out.
+"""Deterministic extraction (docs/pipeline.md): a file's bytes in, public page objects out.
 
 Pure functions, no database: the same bytes always give the same pages, items, confidences
 and outcome. A PDF gives one page per PDF page at 300 dpi, with annotations found in its text
@@ -36,7 +36,7 @@ LINE_GAP = 1.2
 
 @dataclass(frozen=True)
 class Extraction:
-    """Either `pages` (public page objects without ids, API.md §5) or a `failure`."""
+    """Either `pages` (public page objects without ids, docs/api/tasks.md) or a `failure`."""
 
     pages: list[dict[str, Any]] = field(default_factory=list)
     failure: str | None = None
@@ -64,7 +64,7 @@ def confidence(sha256: str, page: int, kind: str, index: int) -> float:
     return (50 + int.from_bytes(digest[:8], "big") % 50) / 100
 
 
-# --- images ------------------------------------------------------------------------------------
+# --- images -------------------------------------------------------------------------------------
 
 _PILLOW_FORMATS = {PNG.file_type: "PNG", JPEG.file_type: "JPEG", TIFF.file_type: "TIFF"}
 
@@ -93,7 +93,7 @@ def _reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-# --- PDFs ----------------------------------------------------------------------------------------
+# --- PDFs ---------------------------------------------------------------------------------------
 
 def _extract_pdf(stream: BinaryIO, sha256: str) -> Extraction:
     try:
@@ -191,7 +191,7 @@ def _page_of_runs(frame: _Frame, runs: list[_Run], number: int, sha256: str) -> 
     return result
 
 
-# --- text (an email's body) -----------------------------------------------------------------
+# --- text (an email's body) ---------------------------------------------------------------------
 
 _TEXT_FRAME = _Frame(0.0, 0.0, 595.28, 841.89, 0)  # A4 in points: 2480 × 3508 at 300 dpi
 _TEXT_EM, _TEXT_MARGIN = 10.0, 72.0
@@ -272,7 +272,7 @@ def _lines(runs: list[_Run]) -> Iterator[tuple[str, list[tuple[int, _Run]]]]:
         yield text, starts
 
 
-# --- what annotations are found ----------------------------------------------------------------
+# --- what annotations are found -----------------------------------------------------------------
 
 _AMOUNT = (r"(?:(?:[$€£]|EUR|USD|GBP|CHF)\s?)?"
            r"(?:\d{1,3}(?:[,.' ]\d{3})+(?:[.,]\d{2})?|\d+(?:[.,]\d{2})?)"

@@ -1,4 +1,4 @@
-"""What the pipeline's jobs do (API.md §10): `extract` reads a task's file and moves the task
+"""What the pipeline's jobs do (docs/pipeline.md): `extract` reads a task's file and moves the task
 by its project's automation; `auto_complete` finishes a task a person completed.
 
 Each step asks the services what it needs (services/pipeline_steps.py), extracts outside any
@@ -21,7 +21,7 @@ from .extraction import extract
 
 Handler = Callable[[UnitOfWork, Any], None]
 
-# A registered outcome's status → the pipeline's trigger that ends there (API.md §6).
+# A registered outcome's status → the pipeline's trigger that ends there (docs/api/test-helpers.md).
 _OUTCOME_TRIGGERS = {"REVIEWING": "to_review", "COMPLETED": "auto_complete", "FAILED": "fail",
                      "FILTERED": "filter"}
 
@@ -78,7 +78,7 @@ def _plan(storage: Storage, inputs: ExtractionInputs) -> _Plan:
 
 def _automated(settings: ProjectSettings, count: int, lowest: float | None) -> str:
     """auto_process: COMPLETED when there is an annotation and none is below the threshold;
-    REVIEWING otherwise, and always for the other levels (API.md §8)."""
+    REVIEWING otherwise, and always for the other levels (docs/project-settings.md)."""
     if settings.automation == "auto_process" and count and lowest is not None \
             and lowest >= settings.threshold:
         return "auto_complete"

@@ -1,4 +1,4 @@
-"""The pipeline's worker (API.md §10): claim a due job, run its handler, again.
+"""The pipeline's worker (docs/pipeline.md): claim a due job, run its handler, again.
 
 `run_worker` runs `concurrency` threads until `stop` is set. Each turn of a thread makes its
 own `UnitOfWork(engine)`, claims one job of a kind it has a handler for (jobs.claim) and runs
@@ -82,7 +82,7 @@ def load_handlers(config: Config) -> dict[str, Handler]:
     return handlers
 
 
-# --- hooks ------------------------------------------------------------------------------------
+# --- hooks --------------------------------------------------------------------------------------
 
 def _nothing(*_args: object) -> None:
     pass
@@ -124,7 +124,7 @@ def default_hooks(config: Config) -> WorkerHooks:
     return WorkerHooks()
 
 
-# --- the loop ---------------------------------------------------------------------------------
+# --- the loop -----------------------------------------------------------------------------------
 
 def run_worker(
     engine: Engine,

@@ -1,8 +1,8 @@
 """gunicorn's workers (`gthread`, which `serve` runs, and `sync`), answering the requests that
 gunicorn itself rejects (a request line or header too long, a malformed header, a bad chunk,
-...) in API.md §2's JSON error shape instead of gunicorn's HTML page; and logging them without
-echoing the offending line, which can hold an API key (a header line without a colon is quoted
-whole by gunicorn's own message).
+...) in docs/api/index.md's JSON error shape instead of gunicorn's HTML page; and logging them
+without echoing the offending line, which can hold an API key (a header line without a colon is
+quoted whole by gunicorn's own message).
 
 It also reads and discards what the application left of a request's body before the socket is
 closed (a bounded lingering close, as nginx does), so that a client sent an early answer (413

@@ -1,4 +1,4 @@
-"""Proxy mode (API.md §15): a client's real traffic, to Send AI or to this server, checked
+"""Proxy mode (docs/proxy.md): a client's real traffic, to Send AI or to this server, checked
 against this server's OpenAPI document both ways, flagged, and optionally recorded.
 
 contract.py checks (openapi-core does the checking; this package only maps its findings to

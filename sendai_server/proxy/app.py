@@ -1,4 +1,4 @@
-"""The streaming reverse proxy (API.md §15): a WSGI app, served by gunicorn's threads, that
+"""The streaming reverse proxy (docs/proxy.md): a WSGI app, served by gunicorn's threads, that
 passes each request to the upstream with httpx and its answer back, both unchanged, and checks
 both against the contract on the way.
 
@@ -147,7 +147,7 @@ class _Exchange:
         self.status = 0
         self.response_headers: list[tuple[str, str]] = []
 
-    # --- the request ----------------------------------------------------------------------
+    # --- the request -----------------------------------------------------------------------------
 
     def run(self, start_response: StartResponse) -> Iterable[bytes]:
         body, content = self._request_body()
@@ -218,7 +218,7 @@ class _Exchange:
             self.request_body.add(chunk)
             yield chunk
 
-    # --- the answer -----------------------------------------------------------------------
+    # --- the answer ------------------------------------------------------------------------------
 
     def _answer(self, start_response: StartResponse, checked: Any,
                 response: httpx.Response) -> Iterable[bytes]:

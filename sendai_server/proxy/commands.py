@@ -1,4 +1,4 @@
-"""`sendai-server proxy` and `sendai-server recording summary` (API.md §15).
+"""`sendai-server proxy` and `sendai-server recording summary` (docs/proxy.md).
 
 The proxy's app and contract (openapi-core) are imported when the proxy starts, not with the
 command line: every other command, and every server process, starts without them."""
@@ -42,7 +42,7 @@ class _ProxyServer(BaseApplication):
 
 @click.command("proxy", help="A reverse proxy to point a client at instead of Send AI (or this "
                              "server): every exchange passes unchanged and is checked against "
-                             "this server's OpenAPI document both ways (API.md §15).")
+                             "this server's OpenAPI document both ways (docs/proxy.md).")
 @click.option("--upstream", required=True, metavar="URL",
               help="Where requests go, e.g. https://api.send.ai or http://127.0.0.1:8000.")
 @click.option("--bind", default="127.0.0.1:8080", show_default=True, metavar="HOST:PORT")

@@ -1,4 +1,4 @@
-"""`--record FILE` (API.md §15): one JSON line per exchange, appended, and its summary.
+"""`--record FILE` (docs/proxy.md): one JSON line per exchange, appended, and its summary.
 
 A line: `{"at", "duration_ms", "operation", "request": {"method", "path", "query", "headers",
 "body"}, "response": {"status", "headers", "body"}, "violations": [...]}`. Headers are
@@ -82,7 +82,7 @@ class Recording:
             self._file.close()
 
 
-# --- summary --------------------------------------------------------------------------------
+# --- summary ------------------------------------------------------------------------------------
 
 def read_exchanges(path: Path) -> Iterator[dict[str, Any]]:
     with path.open(encoding="utf-8") as lines:

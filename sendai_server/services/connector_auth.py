@@ -1,4 +1,4 @@
-"""A connector's token endpoint (API.md §11): OAuth2 client credentials
+"""A connector's token endpoint (docs/notifications.md): OAuth2 client credentials
 (`{"oauth2": {"token_url", "client_id", "client_secret", "scope"?}}`) or a custom token
 exchange (`{"token_exchange": {"method", "url", "query"?, "form"?, "token_key", "expiry_key"?,
 "expiry_type"}}`): what is accepted, and what anyone may see of it (secrets as `***`).

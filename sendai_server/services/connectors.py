@@ -1,5 +1,6 @@
-"""A project's connectors (API.md §11): the HTTP endpoints its notifications go to. Made and
-removed by the operator (the CLI) or by keys with the `test_helpers` scope (API.md §6).
+"""A project's connectors (docs/notifications.md): the HTTP endpoints its notifications go to. Made
+and removed by the operator (the CLI) or by keys with the `test_helpers` scope
+(docs/api/test-helpers.md).
 
 The bearer token and the secret are stored as given (they are sent, and they sign), and no
 answer, listing or log line shows them again: a connector's public object says only whether
@@ -173,7 +174,7 @@ def _check_project(conn: Connection, project_id: str) -> None:
         raise NotFound(f"No project {project_id[:64]!r}.")
 
 
-# --- for keys with the test_helpers scope (API.md §6) -------------------------------------------
+# --- for keys with the test_helpers scope (docs/api/test-helpers.md) ----------------------------
 
 def create_for(uow: UnitOfWork, principal: Principal, team_id: str, project_id: str,
                spec: ConnectorSpec) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Demo data (API.md §7 `seed`): a team with tasks in every state, keys for each role, and a
+"""Demo data (docs/cli.md `seed`): a team with tasks in every state, keys for each role, and a
 second team for isolation checks. Every run makes a fresh team, so runs never collide."""
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ HELPER_SCOPES = ["test_helpers", "task.read", "task.edit",
 
 def _team_with_project(uow: UnitOfWork, name: str) -> tuple[str, str, dict[str, str]]:
     """A team and its project, whose pipeline is `manual`: tasks stay where the seed puts them
-    (API.md §7), and uploads are extracted but move only when the test helpers move them."""
+    (docs/cli.md), and uploads are extracted but move only when the test helpers move them."""
     team_id = create_team(uow, name)
     project_id, folders = create_project(
         uow, team_id, f"{name} project", ProjectSettings(pipeline="manual")
@@ -59,7 +59,7 @@ def _team_with_project(uow: UnitOfWork, name: str) -> tuple[str, str, dict[str, 
 
 
 def seed_demo(uow: UnitOfWork) -> dict[str, Any]:
-    """Create the demo data and return API.md §7's `seed --json` document."""
+    """Create the demo data and return docs/cli.md's `seed --json` document."""
     rng = random.Random()
     team_id, project_id, folders = _team_with_project(uow, "Demo team")
     keys = {
@@ -143,7 +143,7 @@ UPLOAD_DEMO_SCOPES = ["upload.read", "upload.create", "upload.edit", "upload.del
 
 def upload_demo_curl(uow: UnitOfWork, base_url: str, sample: str) -> dict[str, str]:
     """A project of the oldest demo team whose pipeline runs (`auto`; made once), a fresh key
-    with the upload and task scopes, and a curl that uploads `sample` there (API.md §7)."""
+    with the upload and task scopes, and a curl that uploads `sample` there (docs/cli.md)."""
     with uow.read() as conn:
         team_id: str = conn.execute(
             select(Project.team_id).order_by(Project.created_at).limit(1)

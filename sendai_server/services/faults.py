@@ -1,4 +1,4 @@
-"""Faults on demand (API.md §14): a team's rules for how its requests and its notifications'
+"""Faults on demand (docs/failures.md): a team's rules for how its requests and its notifications'
 deliveries fail. Flask-free: the rule's shape and validation, matching, and the exact count.
 
 A rule is `{"match", "effect", "times", "probability", "seed"}`. Request rules match on
@@ -35,7 +35,7 @@ from ..domain.notification_events import SUBSCRIPTIONS
 from ..store.models import Fault, Team
 from ..store.uow import UnitOfWork
 
-# API.md §14: the statuses a fault may answer, and the §2 code each has in a JSON body.
+# docs/failures.md: the statuses a fault may answer, and the §2 code each has in a JSON body.
 STATUS_CODES = {429: "rate_limited", 500: "internal_error", 502: "bad_gateway",
                 503: "unavailable", 504: "gateway_timeout"}
 STATUS_MESSAGES = {
@@ -61,7 +61,7 @@ _GLOB = re.compile(r"\*\*|\*|[^*]+")
 _PATH = re.compile(r"/[^\s]{0,499}")
 
 
-# --- the rule's shape -----------------------------------------------------------------------
+# --- the rule's shape ---------------------------------------------------------------------------
 
 class MatchSchema(Schema):
     class Meta:
@@ -97,7 +97,7 @@ class EffectSchema(Schema):
 
 
 class FaultRuleSchema(Schema):
-    """A fault rule as a client sends it (API.md §14)."""
+    """A fault rule as a client sends it (docs/failures.md)."""
 
     class Meta:
         unknown = RAISE
@@ -174,7 +174,7 @@ def rule_kind(match: Mapping[str, Any]) -> str:
     return "delivery" if "event" in match else "request"
 
 
-# --- storing ------------------------------------------------------------------------------
+# --- storing ------------------------------------------------------------------------------------
 
 _COLUMNS = (Fault.id, Fault.match, Fault.effect, Fault.times, Fault.probability, Fault.seed,
             Fault.hits, Fault.remaining, Fault.created_at)
@@ -237,7 +237,7 @@ def delete_faults(uow: UnitOfWork, team_id: str, fault_id: str | None = None
     return [_public(row) for row in rows]
 
 
-# --- matching -----------------------------------------------------------------------------
+# --- matching -----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class RequestFacts:

@@ -1,5 +1,5 @@
-"""Test helpers (API.md §6): make tasks in any state, and drive the pipeline's side of the
-lifecycle, through the same machine and the same audit trail as every other change."""
+"""Test helpers (docs/api/test-helpers.md): make tasks in any state, and drive the pipeline's side
+of the lifecycle, through the same machine and the same audit trail as every other change."""
 
 from __future__ import annotations
 
@@ -68,7 +68,8 @@ def register_outcome(
     pages: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """A file with this hash, uploaded to this project, ends the pipeline with `status` (and
-    exactly `pages`, when given): API.md §6. Replaces an earlier one for the same hash."""
+    exactly `pages`, when given): docs/api/test-helpers.md. Replaces an earlier one for the same
+    hash."""
     principal.check_visibility(team_id, project_id)
     with uow.write() as conn:
         conn.execute(delete(Outcome).where(

@@ -48,7 +48,7 @@ class Principal:
     team_id: str
     scopes: frozenset[str]
     project_ids: frozenset[str]
-    # The team's fault rules (API.md §14), read with the key: 0 costs no statement for faults.
+    # The team's fault rules (docs/failures.md), read with the key: 0 costs no statement for faults.
     fault_count: int = 0
     # The team's frozen clock (docs/clock.md), read with the key; None: real time.
     clock_now: datetime | None = None

@@ -1,5 +1,5 @@
 """What the pipeline will still move by itself: the inspector's lists refresh only while
-something on them will change without a person (API.md §12).
+something on them will change without a person (docs/inspector.md).
 
 A PROCESSING task moves only through a job: its extraction, or the `auto_complete` after a
 complete, written in the same transaction that made it PROCESSING (jobs.py). A task

@@ -1,4 +1,4 @@
-"""Notifications (API.md §11): the outbox, written in the transaction of the change that
+"""Notifications (docs/notifications.md): the outbox, written in the transaction of the change that
 causes it, and the delivery log.
 
 When a task's status changes, `fire_on_task` (services/tasks.py) settles its upload, which says
@@ -150,8 +150,8 @@ def schedule_heads(conn: Connection, connector_ids: Collection[str], *,
 
 def _common(conn: Connection, team_id: str, project_id: str, upload_id: str,
             now: datetime) -> dict[str, Any]:
-    """The fields of every event's payload but its id, event and task (API.md §11), dumped as
-    the API dumps its objects."""
+    """The fields of every event's payload but its id, event and task (docs/notifications.md),
+    dumped as the API dumps its objects."""
     return {"team_id": team_id, "project_id": project_id,
             "created_at": Timestamp()._serialize(now, "created_at", None),
             "upload": UploadSchema().dump(load_upload(conn, upload_id))}

@@ -1,7 +1,7 @@
-"""The public objects' schemas (API.md §5, §9): a task and an upload as every client sees
-them, whether the API answers with one or a notification carries it (services/notifications.py).
-Below both the API and the services, so each can dump them without reaching into the other.
-marshmallow only: no Flask."""
+"""The public objects' schemas (docs/api/tasks.md, docs/api/uploads.md): a task and an upload as
+every client sees them, whether the API answers with one or a notification carries it
+(services/notifications.py). Below both the API and the services, so each can dump them without
+reaching into the other. marshmallow only: no Flask."""
 
 from __future__ import annotations
 
@@ -129,7 +129,7 @@ PageSchema = Schema.from_dict(
 
 
 class TaskSchema(Schema):
-    """The public task object (API.md §5)."""
+    """The public task object (docs/api/tasks.md)."""
 
     id = fields.String(required=True)
     name = fields.String(required=True)
@@ -156,7 +156,7 @@ class UploadFileSchema(Schema):
 
 
 class UploadSchema(Schema):
-    """The upload object (API.md §9). `files` maps each of its task ids to its file."""
+    """The upload object (docs/api/uploads.md). `files` maps each of its task ids to its file."""
 
     id = fields.String(required=True)
     name = fields.String(required=True)

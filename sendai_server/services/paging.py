@@ -1,4 +1,4 @@
-"""Keyset pagination (API.md §4's paging), the one way every list pages: tasks, uploads,
+"""Keyset pagination (docs/api/tasks.md's paging), the one way every list pages: tasks, uploads,
 notifications.
 
 Pages are cut on (created_at, id), the order each list's index keeps, so a page is an index

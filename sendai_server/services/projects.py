@@ -1,4 +1,4 @@
-"""Teams, projects and their pipeline settings, folders (API.md §8)."""
+"""Teams, projects and their pipeline settings, folders (docs/project-settings.md)."""
 
 from __future__ import annotations
 
@@ -119,7 +119,7 @@ def _add_system_folders(conn: Connection, project_id: str) -> dict[str, str]:
 
 
 def create_folder(uow: UnitOfWork, project_id: str, name: str) -> str:
-    """A custom folder: 2 to 15 characters, unique in the project (API.md §8)."""
+    """A custom folder: 2 to 15 characters, unique in the project (docs/project-settings.md)."""
     if not 2 <= len(name) <= 15 or "\x00" in name:
         raise ValidationError("A folder's name is 2 to 15 characters.")
     folder_id = new_id("folder")
@@ -160,7 +160,7 @@ def folder_ids(conn: Connection, project_id: str) -> dict[str, str]:
 
 
 def find_folder(conn: Connection, project_id: str, folder_id: str) -> str:
-    """The folder's id when it is one of this project's; else 404 (API.md §9 Move)."""
+    """The folder's id when it is one of this project's; else 404 (docs/api/uploads.md Move)."""
     if is_lookup_id(folder_id):
         found = conn.scalar(
             select(Folder.id).where(Folder.id == folder_id, Folder.project_id == project_id)

@@ -1,5 +1,5 @@
-"""A notification's payload, and sending it again (API.md §11; the inspector's notifications
-view, issue 21 item 7).
+"""A notification's payload, and sending it again (docs/notifications.md; the inspector's
+notifications view, issue 21 item 7).
 
 Sending again is one new attempt with the same body and the same event id (`X-Sendai-Event-Id`,
 `webhook-id`: the receiver's idempotency key), numbered after the attempts already made: the

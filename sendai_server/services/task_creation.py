@@ -25,7 +25,7 @@ from .projects import INBOX, folder_ids
 
 @dataclass
 class TaskSpec:
-    """A task to create. `pages` are public page objects without ids (API.md §5)."""
+    """A task to create. `pages` are public page objects without ids (docs/api/tasks.md)."""
 
     name: str
     status: TaskStatus = TaskStatus.REVIEWING

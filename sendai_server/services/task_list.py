@@ -1,4 +1,4 @@
-"""Listing a project's tasks (API.md §4 `GET /task`): its filters, paged as every list is
+"""Listing a project's tasks (docs/api/tasks.md `GET /task`): its filters, paged as every list is
 (services/paging.py), on the index ix_task_project_id_created_at_id."""
 
 from __future__ import annotations

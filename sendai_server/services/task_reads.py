@@ -1,4 +1,4 @@
-"""Reading tasks as their public objects (API.md §5) in two queries, whatever their number
+"""Reading tasks as their public objects (docs/api/tasks.md) in two queries, whatever their number
 or size. Every function takes the unit of work's connection (from `uow.read()` or
 `uow.write()`).
 

@@ -1,4 +1,4 @@
-"""Task use cases (API.md §4). Each takes the unit of work first and never commits: a change
+"""Task use cases (docs/api/tasks.md). Each takes the unit of work first and never commits: a change
 is one `uow.write()`: lock the task, fire the lifecycle machine, write the change and its audit
 event. A refused change writes nothing.
 
@@ -121,7 +121,8 @@ def _not_found(task_id: str) -> NotFound:
 def get_task(
     uow: UnitOfWork, principal: Principal, team_id: str, project_id: str, task_id: str
 ) -> PublicTask:
-    """The public task (API.md §5): its row, then its meta and pages (which never change)."""
+    """The public task (docs/api/tasks.md): its row, then its meta and pages (which never
+    change)."""
     _visible(principal, team_id, project_id, task_id)
     with uow.read() as conn:
         task = load_public_task(conn, project_id, task_id)
@@ -134,7 +135,7 @@ def check_task_exists(
     uow: UnitOfWork, principal: Principal, team_id: str, project_id: str, task_id: str
 ) -> None:
     """404 unless the task exists where the principal may see it. Endpoints with a body call
-    this before reading it: API.md §2 answers an unknown task before a bad body."""
+    this before reading it: docs/api/index.md answers an unknown task before a bad body."""
     _visible(principal, team_id, project_id, task_id)
     with uow.read() as conn:
         found = conn.scalar(
@@ -170,9 +171,9 @@ def change_task(
 ) -> PublicTask:
     """Fire `trigger` on the task for a caller with a key, in one write; or change nothing and
     raise InvalidTaskState with what stood in the way. Returns the public task after the
-    change. `pipeline_delay`: the server's default delay of a pipeline step (API.md §8).
-    `lookup`: the API lookups' answers (a completion), written with the change, their
-    warnings kept in its event."""
+    change. `pipeline_delay`: the server's default delay of a pipeline step
+    (docs/project-settings.md). `lookup`: the API lookups' answers (a completion), written with the
+    change, their warnings kept in its event."""
     _visible(caller.principal, team_id, project_id, task_id)
     if lookup is not None and details is None:
         details = lookup.event_details()
@@ -273,7 +274,7 @@ def fire_on_locked_task(
 
 
 def report_details(issues: list[dict[str, str]], message: str | None) -> dict[str, Any]:
-    """What a report's event keeps: its issues and message (API.md §4)."""
+    """What a report's event keeps: its issues and message (docs/api/tasks.md)."""
     return {"issues": [{"label": i["label"], "value": i["value"]} for i in issues],
             "message": message}
 

@@ -1,4 +1,4 @@
-"""Moving an upload to another project of its team (API.md §9, `PUT …/upload/{id}/move`):
+"""Moving an upload to another project of its team (docs/api/uploads.md, `PUT …/upload/{id}/move`):
 the upload and its tasks change project together, in one write; their ids, events and files
 stay. A project or folder the key cannot see is not found (404), whichever it is."""
 

@@ -1,5 +1,5 @@
-"""Reading uploads as their public objects (API.md §9): the row, its status derived from its
-tasks, and `files` (each task id mapped to its file). Every function takes the unit of work's
+"""Reading uploads as their public objects (docs/api/uploads.md): the row, its status derived from
+its tasks, and `files` (each task id mapped to its file). Every function takes the unit of work's
 connection; `api.schemas.UploadSchema` dumps the result."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def select_uploads() -> Any:
 
 
 def with_files(conn: Connection, uploads: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each upload's `files`: its task ids mapped to their files (API.md §9)."""
+    """Each upload's `files`: its task ids mapped to their files (docs/api/uploads.md)."""
     by_id = {u["id"]: u for u in uploads}
     for upload in uploads:
         upload["files"] = {}

@@ -1,5 +1,5 @@
-"""An upload's status, derived from its tasks (API.md §9), and its settling after each task
-change: `updated_at`, and the move from Inbox to Processed once it is done (COMPLETED, PARTIAL
+"""An upload's status, derived from its tasks (docs/api/uploads.md), and its settling after each
+task change: `updated_at`, and the move from Inbox to Processed once it is done (COMPLETED, PARTIAL
 or FAILED), unless a person moved it before."""
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def _rule_matches(upload_id: Any, rule: UploadStatusRule) -> Any:
 
 
 def status_of(upload_id: Any) -> Any:
-    """An upload's status, from its tasks (API.md §9), as SQL: statuses.py's rule."""
+    """An upload's status, from its tasks (docs/api/uploads.md), as SQL: statuses.py's rule."""
     return case(
         *((_rule_matches(upload_id, rule), literal(rule.upload_status.value))
           for rule in UPLOAD_STATUS_RULES),
@@ -122,7 +122,7 @@ class Settled:
     others_not_in: frozenset[TaskStatus] = frozenset()
 
     def upload_status(self, task_status: TaskStatus) -> UploadStatus:
-        """The upload's status (API.md §9) with this task in `task_status`."""
+        """The upload's status (docs/api/uploads.md) with this task in `task_status`."""
         return upload_status(lambda s: s in self.others_in or s == task_status,
                              lambda s: s in self.others_not_in or s != task_status)
 

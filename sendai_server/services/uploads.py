@@ -1,12 +1,12 @@
-"""Uploads (API.md §9): documents in, one task per file, the pipeline's jobs with them.
+"""Uploads (docs/api/uploads.md): documents in, one task per file, the pipeline's jobs with them.
 
 An upload's files are streamed into storage (by their SHA-256) before anything is written;
 then the upload, its files, its tasks (PROCESSING) and one `extract` job per task commit in
 one write. A request refused on the way (a file too large, of a type the pipeline cannot
 read, bad `meta`) writes nothing and leaves no file that nothing refers to.
 
-An email (API.md §9) is split before anything is written: its body and each attachment of an
-accepted type are files of the upload, each with its task (domain/emails.py).
+An email (docs/api/uploads.md) is split before anything is written: its body and each attachment of
+an accepted type are files of the upload, each with its task (domain/emails.py).
 
 An upload's status is not stored: it follows its tasks (statuses.py's rule: PROCESSING,
 IN_REVIEW, FAILED, PARTIAL or COMPLETED). Once it is done (COMPLETED, PARTIAL or FAILED) it
@@ -66,7 +66,7 @@ class _Stored:
     meta: tuple[dict[str, str], ...] = ()  # besides the upload's: an email body's skipped files
 
 
-# --- create ---------------------------------------------------------------------------------
+# --- create -------------------------------------------------------------------------------------
 
 def create_upload(
     uow: UnitOfWork,
@@ -81,7 +81,7 @@ def create_upload(
     default_delay: float,
 ) -> dict[str, Any]:
     """Store the files, then write the upload, its files, its tasks and their jobs in one
-    transaction. Answers Send AI's documented object (camelCase, API.md §9)."""
+    transaction. Answers Send AI's documented object (camelCase, docs/api/uploads.md)."""
     caller.principal.check_visibility(team_id, project_id)
     with uow.read() as conn:
         settings = project_settings(conn, project_id)
@@ -178,8 +178,8 @@ def _store_one(storage: Storage, incoming: IncomingFile) -> _Stored:
 
 
 def _is_email(stream: IO[bytes]) -> bool:
-    """Whether the file is an email (API.md §9), by its first bytes; the stream is left where
-    it was. A stream that cannot seek is not looked into (the upload form's always can)."""
+    """Whether the file is an email (docs/api/uploads.md), by its first bytes; the stream is left
+    where it was. A stream that cannot seek is not looked into (the upload form's always can)."""
     if not stream.seekable():
         return False
     start = stream.tell()
@@ -269,7 +269,7 @@ def _invalid(field: str, message: str) -> ValidationError:
     return ValidationError(message, {"fields": {field: [message]}})
 
 
-# --- read -----------------------------------------------------------------------------------
+# --- read ---------------------------------------------------------------------------------------
 
 def _visible_upload(principal: Principal, team_id: str, project_id: str | None,
                     upload_id: str) -> None:
@@ -364,7 +364,7 @@ def _chunks(stream: BinaryIO, size: int = 256 * 1024) -> Iterator[bytes]:
         stream.close()
 
 
-# --- move and delete ------------------------------------------------------------------------
+# --- move and delete ----------------------------------------------------------------------------
 
 def move_upload(
     uow: UnitOfWork, principal: Principal, team_id: str, project_id: str, upload_id: str,

@@ -1,4 +1,4 @@
-"""The job queue (API.md §10): work for the pipeline's workers, kept in the `job` table.
+"""The job queue (docs/pipeline.md): work for the pipeline's workers, kept in the `job` table.
 
 Below the services, which enqueue jobs in the writes that need them, and the pipeline, whose
 workers claim and finish them; job kinds are job_kinds.py's.
@@ -256,7 +256,7 @@ def retry_at(conn: Connection, job: ClaimedJob, run_at: datetime) -> None:
 def postpone(conn: Connection, job: ClaimedJob, run_at: datetime,
              payload: Mapping[str, Any]) -> None:
     """Release the job's lease and make it due at `run_at` with `payload`, as if this claim had
-    not happened (its attempts not counted): a delivery held by a fault (API.md §14). Raises
+    not happened (its attempts not counted): a delivery held by a fault (docs/failures.md). Raises
     `LeaseLost` when this worker no longer holds it."""
     updated = conn.execute(
         update(JOB).where(JOB.c.id == job.id, JOB.c.lease_token == job.lease_token)

@@ -1,4 +1,4 @@
-"""Files kept by their SHA-256, in a folder or an S3 bucket (API.md §9, "Storage").
+"""Files kept by their SHA-256, in a folder or an S3 bucket (docs/api/uploads.md, "Storage").
 
 `storage_from_url(url)` takes SENDAI_STORAGE_URL's value (config.py reads the environment, not
 this module): `file:///abs/path` or a plain path for a folder, `s3://bucket/prefix` for S3.

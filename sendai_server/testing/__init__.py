@@ -1,4 +1,4 @@
-"""The pytest plugin for teams that integrate with Send AI (API.md §13).
+"""The pytest plugin for teams that integrate with Send AI (docs/plugin.md).
 
 Installing sendai-server with its `pytest` extra registers the plugin with pytest (entry point
 `pytest11`, name `sendai`: sendai_server.testing.plugin). A test asks for the `sendai` fixture
@@ -33,15 +33,15 @@ upload, an outcome) is out of every other test's sight without a restart. When a
 the jobs its projects still have waiting are dropped, so the worker goes straight to the next
 test's (a job the worker is running at that moment runs to its end, on the old project).
 
-The fixture's own project has the `manual` pipeline (API.md §8), so tasks made with `task()`
-stay where they are put and only the test helpers move them. `upload()` to it stores the files
-and the worker still extracts them (pages and annotations appear), but their tasks stay
+The fixture's own project has the `manual` pipeline (docs/project-settings.md), so tasks made with
+`task()` stay where they are put and only the test helpers move them. `upload()` to it stores the
+files and the worker still extracts them (pages and annotations appear), but their tasks stay
 PROCESSING. A test of the whole flow asks for `sendai.project(pipeline="auto")`, whose uploads
 the worker moves to REVIEWING or COMPLETED by the project's `automation`, or to whatever
 `outcome()` registered for the file.
 
-Tasks are made and moved through the test helpers over HTTP (API.md §6), as a client would:
-the same validation, state machine and audit trail as every other change. Every project has a
+Tasks are made and moved through the test helpers over HTTP (docs/api/test-helpers.md), as a client
+would: the same validation, state machine and audit trail as every other change. Every project has a
 connector to the session's own receiver for its uploads' notifications (`upload.in_review`,
 `upload.processed`; not `task.export`, whose export would make COMPLETED tasks refuse unlock):
 `notifications` is what it got for the project, `wait_for_notifications` waits for them.

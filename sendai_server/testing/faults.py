@@ -1,5 +1,5 @@
-"""`sendai.fault(...)`: a fault for the length of a `with` block (API.md §14), made and removed
-over HTTP with the plugin's client, as a test's own client would see it.
+"""`sendai.fault(...)`: a fault for the length of a `with` block (docs/failures.md), made and
+removed over HTTP with the plugin's client, as a test's own client would see it.
 
     with sendai.fault("discardTask", status=503, times=2) as made:
         ...  # the team's next two discards answer 503

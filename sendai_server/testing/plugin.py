@@ -56,7 +56,7 @@ def sendai(
     sendai_app_server: SendAIServer, request: pytest.FixtureRequest,
     sendai_profile: Profile | None,
 ) -> Iterator[SendAIProject]:
-    """A fresh team and project of this test's own on the session's server (API.md §13), its
+    """A fresh team and project of this test's own on the session's server (docs/plugin.md), its
     pipeline `manual`, its team on `sendai_profile` when the test is marked `sendai_profiles`.
     At the end, the jobs still waiting in this test's projects are dropped."""
     project = sendai_app_server.new_project(request.node.nodeid)

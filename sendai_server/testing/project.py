@@ -1,7 +1,7 @@
-"""The `sendai` fixture's object (API.md §13): one team's project on the session's test server,
+"""The `sendai` fixture's object (docs/plugin.md): one team's project on the session's test server,
 with keys for it and helpers that put its tasks in any state, upload, and wait.
 
-To add a helper (say `fault()`, API.md §14), add a method here: `self._call` reaches a path
+To add a helper (say `fault()`, docs/failures.md), add a method here: `self._call` reaches a path
 under the project (`/v2/{team}/project/{project}...`), `self._team_call` one under the team
 (`/v2/{team}...`), both with the helpers' key unless given another, and answer the JSON
 document or raise SendAIHelperError.
@@ -42,7 +42,7 @@ from .samples import sample
 if TYPE_CHECKING:
     from .server import SendAIServer
 
-# Keys by role, as `sendai-server seed` names them (API.md §7).
+# Keys by role, as `sendai-server seed` names them (docs/cli.md).
 ROLES: dict[str, tuple[str, ...]] = {
     "edit": tuple(EDIT_SCOPES),
     "read": ("task.read",),
@@ -50,7 +50,7 @@ ROLES: dict[str, tuple[str, ...]] = {
 }
 
 Task = dict[str, Any]
-"""A public task object (API.md §5), as the API answers it."""
+"""A public task object (docs/api/tasks.md), as the API answers it."""
 
 StatusOrPredicate = str | Iterable[str] | Callable[[Task], bool]
 
@@ -87,7 +87,7 @@ class SendAIProject:
     @property
     def notifications(self) -> list[dict[str, Any]]:
         """What the session's receiver got for this project so far, oldest first: Send AI's
-        notification payloads (API.md §11: `event` UPLOAD_IN_REVIEW or UPLOAD_PROCESSED,
+        notification payloads (docs/notifications.md: `event` UPLOAD_IN_REVIEW or UPLOAD_PROCESSED,
         `upload`, ...). Deliveries are asynchronous: wait for them with
         `wait_for_notifications`."""
         return self.server.notifications_of(self.project_id)
@@ -110,14 +110,16 @@ class SendAIProject:
 
     @property
     def api_url(self) -> str:
-        """The project's base path (API.md §1): `{base_url}/v2/{team_id}/project/{project_id}`."""
+        """The project's base path (docs/api/index.md):
+        `{base_url}/v2/{team_id}/project/{project_id}`."""
         return f"{self.base_url}/v2/{self.team_id}/project/{self.project_id}"
 
-    # --- keys ------------------------------------------------------------------------------
+    # --- keys ------------------------------------------------------------------------------------
 
     def key(self, *scopes: str) -> str:
         """A plain API key of this project's team, added to this project, holding `scopes`
-        (API.md §3; Send AI's aliases such as `tasks.view` are accepted). No scopes: task.read
+        (docs/api/index.md; Send AI's aliases such as `tasks.view` are accepted). No scopes:
+        task.read
         and task.edit. The same scopes give the same key within a test."""
         wanted = frozenset(canonical_scope(scope) for scope in scopes or ROLES["edit"])
         if wanted not in self._keys:
@@ -133,7 +135,7 @@ class SendAIProject:
         `read` (task.read), `helpers` (test_helpers, task.read, task.edit)."""
         return {role: self.key(*scopes) for role, scopes in ROLES.items()}
 
-    # --- tasks -----------------------------------------------------------------------------
+    # --- tasks -----------------------------------------------------------------------------------
 
     def task(
         self,
@@ -142,8 +144,8 @@ class SendAIProject:
         meta: list[dict[str, str]] | None = None,
         name: str | None = None,
     ) -> str:
-        """Create a task in `status` and return its id (the test helpers, API.md §6). `pages`
-        are page objects without ids (`width`, `height`, `annotations`, `checkboxes`,
+        """Create a task in `status` and return its id (the test helpers, docs/api/test-helpers.md).
+        `pages` are page objects without ids (`width`, `height`, `annotations`, `checkboxes`,
         `segments`, `signatures`), `meta` a list of `{"name", "value"}`."""
         body: dict[str, Any] = {"status": str(status), "pages": pages or [], "meta": meta or []}
         if name is not None:
@@ -196,11 +198,12 @@ class SendAIProject:
         threshold: float = 0.9,
         delay: float | None = None,
     ) -> SendAIProject:
-        """Another fresh team and project on the same server, with these settings (API.md §8):
-        for a test that needs two (isolation: neither's keys see the other's tasks or
-        uploads), or uploads that the pipeline moves (`pipeline="auto"`). `automation` is
-        `none`, `auto_predict` or `auto_process` (COMPLETED when every annotation's confidence
-        is at least `threshold`); `delay` is the seconds each pipeline step takes (None: the
+        """Another fresh team and project on the same server, with these settings
+        (docs/project-settings.md): for a test that needs two (isolation: neither's keys see the
+        other's tasks or uploads), or uploads that the pipeline moves (`pipeline="auto"`).
+        `automation` is `none`, `auto_predict` or `auto_process` (COMPLETED when every annotation's
+        confidence is at least `threshold`); `delay` is the seconds each pipeline step takes (None:
+        the
         session's 0). The defaults are the fixture's own project's: `manual`."""
         settings = ProjectSettings(automation=automation, threshold=threshold,
                                    pipeline=pipeline, delay=delay)
@@ -209,7 +212,7 @@ class SendAIProject:
     def fault(self, operation: str | None = None,
               **rule: Any) -> AbstractContextManager[faults.FaultHandle]:
         """`with sendai.fault("discardTask", status=503, times=2) as made:` this team's
-        matching requests fail so inside the block (API.md §14); the fault is deleted on
+        matching requests fail so inside the block (docs/failures.md); the fault is deleted on
         leaving it, whatever happened inside. Fields, flat: `status`, `retry_after`, `body`,
         `after`, `delay_ms`, `drop`, `duplicate`; `method`, `path`, `project_id`, `task_id`,
         `event`, `connector_id`; `times`, `probability`, `seed` (testing/faults.py). `made` is
@@ -250,18 +253,18 @@ class SendAIProject:
         retry until `advance` moves the clock past them, and answers once they have run."""
         return Clock(self._team_call)
 
-    # --- uploads -----------------------------------------------------------------------------
+    # --- uploads ---------------------------------------------------------------------------------
 
     def upload(self, *files: File, **fields: Any) -> dict[str, Any]:
         """Upload `files` (each a path, or `(name, bytes)`) in one request, as a client would
-        (multipart to `.../upload`, API.md §9), and return Send AI's create answer: `id`,
+        (multipart to `.../upload`, docs/api/uploads.md), and return Send AI's create answer: `id`,
         `status`, `taskIds` (one task per file, in order), ... Fields: `name` (the upload's
         name), `meta` (a list of `(name, value)` pairs or `{"name", "value"}` objects, sent as
         JSON text), and any other form field as text (`projectId=...`). A refusal (a type the
         pipeline cannot read, a bad `meta`) raises SendAIHelperError.
 
-        An email (`.eml`, API.md §9) is one file that becomes several tasks: its body's, then
-        one per attachment of an accepted type (`taskIds` lists them all, body first).
+        An email (`.eml`, docs/api/uploads.md) is one file that becomes several tasks: its body's,
+        then one per attachment of an accepted type (`taskIds` lists them all, body first).
 
         Each file's task is PROCESSING at first. On a project with `pipeline="auto"` the
         worker extracts it and moves it on at once (`wait_for`); on a `manual` one, such as
@@ -280,9 +283,9 @@ class SendAIProject:
         """From now on, every upload of this file (a path, `(name, bytes)` or the bytes
         themselves) to this project ends the pipeline in `status` (REVIEWING, COMPLETED, FAILED
         or FILTERED) and, when `pages` are given (page objects without ids), with exactly those
-        pages (API.md §6). Only the bytes count, by their SHA-256: not the name. A later call
-        for the same file replaces it. Answers `{"sha256", "status", "pages"}`. On a `manual`
-        project the pages apply but the task does not move."""
+        pages (docs/api/test-helpers.md). Only the bytes count, by their SHA-256: not the name.
+        A later call for the same file replaces it. Answers `{"sha256", "status", "pages"}`. On a
+        `manual` project the pages apply but the task does not move."""
         content = file if isinstance(file, bytes) else read_file(file)[1]
         body: dict[str, Any] = {"sha256": hashlib.sha256(content).hexdigest(),
                                 "status": str(status)}
@@ -292,10 +295,10 @@ class SendAIProject:
                                                 body)["payload"]
         return registered
 
-    # --- connectors ---------------------------------------------------------------------------
+    # --- connectors ------------------------------------------------------------------------------
 
     def connector(self, url: str, **fields: Any) -> dict[str, Any]:
-        """Another connector of this project (API.md §11), made through the test helpers:
+        """Another connector of this project (docs/notifications.md), made through the test helpers:
         `url`, and any of `name`, `method`, `headers`, `bearer`, `secret`, `events`,
         `oauth2` (`{"token_url", "client_id", "client_secret", "scope"?}`) or
         `token_exchange`. Answers the connector as listed (its secrets as `***`)."""
@@ -319,7 +322,7 @@ class SendAIProject:
         return check_receiver(Target(url, secret), payload, source=source, timeout=timeout,
                               acted_on=acted_on)
 
-    # --- snapshots (docs/snapshots.md) -------------------------------------------------------
+    # --- snapshots (docs/snapshots.md) -----------------------------------------------------------
 
     def snapshot(self, name: str | None = None) -> dict[str, Any]:
         """Save this team's whole state: its projects, uploads, tasks, connectors,
@@ -368,7 +371,7 @@ class SendAIProject:
         if first is not None:
             self.project_id = first
 
-    # --- HTTP --------------------------------------------------------------------------------
+    # --- HTTP ------------------------------------------------------------------------------------
 
     @property
     def team_url(self) -> str:

@@ -1,5 +1,6 @@
 """The HTTP side of authentication: the Bearer header, and the `requires(scope)` decorator
-that runs API.md §2's checks in order: 401, rate limit, 404 for what the key may not see, 403."""
+that runs docs/api/index.md's checks in order: 401, rate limit, 404 for what the key may not see,
+403."""
 
 from __future__ import annotations
 
@@ -76,7 +77,7 @@ def requires(scope: str) -> Callable[[F], F]:
             if moment is not None and request.method not in ("GET", "HEAD"):
                 moment, offset = tick(uow, principal.team_id) or (moment, offset)
             with clock.frozen_at(moment, offset):
-                if principal.fault_count:  # the team has fault rules (API.md §14)
+                if principal.fault_count:  # the team has fault rules (docs/failures.md)
                     run_with_faults = current_app.extensions.get("sendai_faults")
                     if run_with_faults is not None:
                         return run_with_faults(principal, lambda: view(*args, **kwargs))

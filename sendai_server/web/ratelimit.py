@@ -1,4 +1,4 @@
-"""Per-team rate limits (API.md §2, §3) with Flask-Limiter's storage and strategy: Send AI's
+"""Per-team rate limits (docs/api/index.md) with Flask-Limiter's storage and strategy: Send AI's
 keys "inherit team-level rate limits", so every key of a team draws on one budget.
 
 The count is checked in auth.py's `after_authentication` hook: after the key is known (so it is
@@ -68,7 +68,8 @@ def init_app(app: Flask) -> None:
     if check_rate_limit not in auth.after_authentication:
         auth.after_authentication.append(check_rate_limit)
     # No default or application limits: Flask-Limiter's own before_request check has nothing
-    # to do, and the per-team check runs where API.md's order puts it (the hook above).
+    # to do, and the per-team check runs where the errors' order (docs/api/index.md) puts it (the
+    # hook above).
     limiter = Limiter(
         key_func=lambda: "", app=app, storage_uri=config.rate_limit_storage,
         strategy="fixed-window", headers_enabled=False,

@@ -1,5 +1,5 @@
-"""POST .../task/{id}/{complete,unlock,approve,disapprove,report,discard} (API.md §4) over the
-Flask test client, on SQLite and PostgreSQL: every action from every status, with and without
+"""POST .../task/{id}/{complete,unlock,approve,disapprove,report,discard} (docs/api/tasks.md) over
+the Flask test client, on SQLite and PostgreSQL: every action from every status, with and without
 the approved / exported flags that guard some of them."""
 
 from __future__ import annotations
@@ -293,7 +293,7 @@ def test_report_without_message_has_null_message(
     assert events[-1]["message"] is None
 
 
-# --- API.md §2's order, with a bad report body --------------------------------------------------
+# --- docs/api/index.md's order, with a bad report body ------------------------------------------
 
 BAD_BODY = {"issues": []}
 
@@ -340,7 +340,7 @@ def test_processing_task_and_bad_body_is_validation_error_before_state(
     assert good.get_json()["error"]["code"] == "invalid_task_state"
 
 
-# --- events --------------------------------------------------------------------------------------
+# --- events -------------------------------------------------------------------------------------
 
 def test_events_are_the_audit_trail_oldest_first_with_every_field(
     client: FlaskClient, seed: dict[str, Any], uow: UnitOfWork

@@ -1,4 +1,4 @@
-"""The sendai-server command line (API.md §7)."""
+"""The sendai-server command line (docs/cli.md)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""`sendai-server faults add|list|clear` (API.md §14): the same rules, checks and service as the
-HTTP endpoints, from the command line; a fault added here fails the team's next request."""
+"""`sendai-server faults add|list|clear` (docs/failures.md): the same rules, checks and service as
+the HTTP endpoints, from the command line; a fault added here fails the team's next request."""
 
 from __future__ import annotations
 

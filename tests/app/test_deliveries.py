@@ -1,5 +1,5 @@
-"""Deliveries (API.md §11) as receivers built on ready-made libraries see them, on SQLite and
-PostgreSQL: Standard Webhooks and Stripe signatures verified by those packages themselves,
+"""Deliveries (docs/notifications.md) as receivers built on ready-made libraries see them, on SQLite
+and PostgreSQL: Standard Webhooks and Stripe signatures verified by those packages themselves,
 410 Gone, Retry-After, redirects."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""Connector authentication (API.md §11) on SQLite and PostgreSQL: OAuth2 client credentials
-and a custom token exchange against a real token endpoint started by the test, which counts
-its calls (one per token lifetime, one more after a 401); secrets never shown; and Test
+"""Connector authentication (docs/notifications.md) on SQLite and PostgreSQL: OAuth2 client
+credentials and a custom token exchange against a real token endpoint started by the test, which
+counts its calls (one per token lifetime, one more after a 401); secrets never shown; and Test
 Connection."""
 
 from __future__ import annotations

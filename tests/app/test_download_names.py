@@ -1,6 +1,6 @@
-"""The file download's `Content-Disposition` (API.md §9, RFC 6266): the name a client saves an
-uploaded file under is its base name, whole, whatever script or punctuation it holds; a client
-that reads only `filename=` (curl -J) gets an ASCII name, and no client is sent a directory.
+"""The file download's `Content-Disposition` (docs/api/uploads.md, RFC 6266): the name a client
+saves an uploaded file under is its base name, whole, whatever script or punctuation it holds; a
+client that reads only `filename=` (curl -J) gets an ASCII name, and no client is sent a directory.
 
 Read back three ways: Python's email parser, `curl -OJ` and a download in headless Chromium.
 """
@@ -105,7 +105,7 @@ def test_the_download_names_the_uploaded_file_as_the_email_parser_reads_it(
     assert [f["name"] for f in got["files"].values()] == [name]
 
 
-# --- real clients against live gunicorn -----------------------------------------------------------
+# --- real clients against live gunicorn ---------------------------------------------------------
 
 @pytest.fixture
 def files(tmp_path: Path) -> Path:

@@ -1,5 +1,5 @@
-"""Email uploads (API.md §9) on SQLite and PostgreSQL: a message built here with the `email`
-package becomes a body task and one task per accepted attachment, in order; the others are
+"""Email uploads (docs/api/uploads.md) on SQLite and PostgreSQL: a message built here with the
+`email` package becomes a body task and one task per accepted attachment, in order; the others are
 named in the body task's meta; the 40 MiB limit holds per document; a malformed message ends
 FAILED with `details`, like a damaged PDF."""
 

@@ -1,4 +1,4 @@
-"""Faults on demand (API.md §14) in process, on both databases: the rules' endpoints and their
+"""Faults on demand (docs/failures.md) in process, on both databases: the rules' endpoints and their
 validation, matching, the exact count, the seeded sequence, and each effect's answer. The
 effects over real sockets (drop, delay, after, the race) are in test_faults_live.py."""
 
@@ -46,7 +46,7 @@ def status_of(engine: Engine, task_id: str) -> str:
                                 {"t": task_id}).scalar_one())
 
 
-# --- the endpoints ------------------------------------------------------------------------
+# --- the endpoints ------------------------------------------------------------------------------
 
 def test_a_fault_is_created_listed_and_deleted(client: FlaskClient, seed: dict[str, Any]
                                                ) -> None:
@@ -117,7 +117,7 @@ def test_the_spec_names_the_faults_operations(client: FlaskClient) -> None:
     assert paths[base + "/{fault_id}"]["delete"]["operationId"] == "deleteTestFault"
 
 
-# --- bad rules ----------------------------------------------------------------------------
+# --- bad rules ----------------------------------------------------------------------------------
 
 GOOD = {"match": {"operation": "discardTask"}, "effect": {"status": 503}}
 BAD_RULES: dict[str, tuple[dict[str, Any], list[str]]] = {
@@ -204,7 +204,7 @@ def test_an_unknown_operation_lists_the_known_ones(client: FlaskClient, seed: di
     assert not [name for name in known if "Test" in name]
 
 
-# --- matching and counting ----------------------------------------------------------------
+# --- matching and counting ----------------------------------------------------------------------
 
 def test_a_status_fault_answers_instead_of_the_operation_times_then_stops(
     client: FlaskClient, seed: dict[str, Any], engine: Engine
@@ -388,7 +388,7 @@ def test_glob_matches_within_and_across_segments() -> None:
     assert not faults.glob_regex("/a.b").fullmatch("/axb")
 
 
-# --- delay and drop, in process ---------------------------------------------------------------
+# --- delay and drop, in process -----------------------------------------------------------------
 
 def test_a_delay_answers_normally_later_and_holds_no_connection_meanwhile(
     app: Flask, client: FlaskClient, seed: dict[str, Any], engine: Engine
@@ -441,7 +441,7 @@ def test_drop_shuts_the_socket_before_or_after_the_commit(
     assert status_of(engine, task_id) == ("DISCARDED" if after else "REVIEWING")
 
 
-# --- free when unused ---------------------------------------------------------------------
+# --- free when unused ---------------------------------------------------------------------------
 
 def _round_trips(client: FlaskClient, engine: Engine, path: str, key: str) -> int:
     client.get(path, headers=auth(key))  # warm: the key's use recorded, statements prepared

@@ -1,4 +1,4 @@
-"""Delivery faults (API.md §14 with §11): a notification delivered two or three times with one
+"""Delivery faults (docs/failures.md with §11): a notification delivered two or three times with one
 event id, and a notification held, on both databases, jobs run by the worker's own handlers
 (`drain`) and deliveries over real HTTP to a receiver."""
 

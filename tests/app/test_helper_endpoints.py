@@ -1,5 +1,5 @@
-"""The test helpers (API.md §6): create a task in any state, advance it with a pipeline
-event through the machine; off unless enabled, and only with the `test_helpers` scope."""
+"""The test helpers (docs/api/test-helpers.md): create a task in any state, advance it with a
+pipeline event through the machine; off unless enabled, and only with the `test_helpers` scope."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def without_ids(value: Any) -> Any:
     return value
 
 
-# --- create ---------------------------------------------------------------------------------
+# --- create -------------------------------------------------------------------------------------
 
 def test_create_with_an_empty_body_makes_a_reviewing_task_with_its_create_event(
     client: FlaskClient, seed: dict[str, Any], engine: Engine
@@ -157,7 +157,7 @@ def test_create_refuses_nan_and_infinity(client: FlaskClient, seed: dict[str, An
     assert response.status_code == 400
 
 
-# --- advance --------------------------------------------------------------------------------
+# --- advance ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("status", rules.STATUSES)
 @pytest.mark.parametrize("event", rules.PIPELINE_EVENTS)
@@ -238,7 +238,7 @@ def test_advance_of_unknown_task_with_bad_body_is_404(
         assert response.status_code == 404
 
 
-# --- scope, visibility, off --------------------------------------------------------------------
+# --- scope, visibility, off ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("key", ["edit", "read"])
 def test_helpers_need_the_test_helpers_scope(

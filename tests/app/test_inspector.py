@@ -1,4 +1,4 @@
-"""The inspector (API.md §12) in-process, over Flask's test client: sign-in and its session,
+"""The inspector (docs/inspector.md) in-process, over Flask's test client: sign-in and its session,
 what a key sees, and the actions, which change exactly what the API's would."""
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def test_api_requests_get_no_session_cookie(client: FlaskClient, seed: dict[str,
     assert answer.status_code == 200 and "Set-Cookie" not in answer.headers
 
 
-# --- seeing ------------------------------------------------------------------------------------
+# --- seeing -------------------------------------------------------------------------------------
 
 def test_the_tasks_list_shows_the_seeds_tasks_with_their_statuses(
     edit: FlaskClient, seed: dict[str, Any]
@@ -233,7 +233,7 @@ def test_the_lifecycle_svg_draws_every_status_changing_row_of_the_table() -> Non
         'xmlns="http://www.w3.org/2000/svg"', "")
 
 
-# --- acting ------------------------------------------------------------------------------------
+# --- acting -------------------------------------------------------------------------------------
 
 def test_discard_answers_the_task_page_with_the_new_state_and_event(
     edit: FlaskClient, seed: dict[str, Any], engine: Engine

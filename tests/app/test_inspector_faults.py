@@ -1,5 +1,6 @@
-"""The inspector's faults page (API.md §12, §14): a team's faults and their hits, for a key
-with the `test_helpers` scope, linked from the project's navigation; never faulted itself."""
+"""The inspector's faults page (docs/inspector.md, docs/failures.md): a team's faults and their
+hits, for a key with the `test_helpers` scope, linked from the project's navigation; never faulted
+itself."""
 
 from __future__ import annotations
 

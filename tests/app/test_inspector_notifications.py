@@ -192,8 +192,8 @@ def test_a_notification_of_a_connector_a_410_disabled_is_not_sent_again(
     client: FlaskClient, uow: UnitOfWork, project: Project, engine: Engine, config: Config,
     receivers: list[Receiver],  # noqa: F811
 ) -> None:
-    """API.md §11: a 410 disables the connector, no further attempts: Send again is refused
-    and nothing is queued; the connector's queue (services/notifications.schedule_heads)
+    """docs/notifications.md: a 410 disables the connector, no further attempts: Send again is
+    refused and nothing is queued; the connector's queue (services/notifications.schedule_heads)
     gives a disabled connector no job, even for a notification left pending."""
     gone = Receiver(default=410)
     receivers.append(gone)

@@ -1,5 +1,5 @@
-"""Notifications and export (API.md §11) in-process, on SQLite and PostgreSQL: connectors made
-with the test helpers, uploads through the API, jobs run by the worker's own handlers (`drain`)
+"""Notifications and export (docs/notifications.md) in-process, on SQLite and PostgreSQL: connectors
+made with the test helpers, uploads through the API, jobs run by the worker's own handlers (`drain`)
 or by `run_worker` in threads, deliveries over real HTTP to a receiver started by the test."""
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def verify(secret: str, request: Any) -> bool:
         request.headers["X-Sendai-Signature"], request.body, secret.encode()))
 
 
-# --- connectors --------------------------------------------------------------------------------
+# --- connectors ---------------------------------------------------------------------------------
 
 def test_a_connector_is_created_listed_and_deleted_and_never_shows_its_secrets(
     client: FlaskClient, uow: UnitOfWork, seed: dict[str, Any], receiver: Receiver,
@@ -111,7 +111,7 @@ def test_connectors_need_the_test_helpers_scope(
     assert response.status_code == 403
 
 
-# --- the outbox and its deliveries -------------------------------------------------------------
+# --- the outbox and its deliveries --------------------------------------------------------------
 
 def test_an_invoice_in_review_then_completed_notifies_in_order_and_is_exported(
     client: FlaskClient, uow: UnitOfWork, seed: dict[str, Any], engine: Engine, config: Config,
@@ -166,8 +166,8 @@ def test_an_upload_of_two_documents_is_in_review_once_and_processed_once_its_las
     client: FlaskClient, uow: UnitOfWork, seed: dict[str, Any], engine: Engine, config: Config,
     receiver: Receiver,
 ) -> None:
-    """The upload's status follows all its tasks (API.md §9): the first task in review while
-    the other is still PROCESSING is not the upload in review, and the first completed while
+    """The upload's status follows all its tasks (docs/api/uploads.md): the first task in review
+    while the other is still PROCESSING is not the upload in review, and the first completed while
     the other is in review is not the upload processed."""
     project = Project(client, uow, seed)
     connect(project, receiver.url, events=["upload.in_review", "upload.processed"])
@@ -181,7 +181,7 @@ def test_an_upload_of_two_documents_is_in_review_once_and_processed_once_its_las
     got = client.get(project.path(f"/upload/{upload['id']}"), headers=auth(project.key))
     assert got.get_json()["payload"]["status"] == "IN_REVIEW"
     # Completing went through PROCESSING (complete, then auto_complete): back in review, and
-    # told so (API.md §11), but not processed.
+    # told so (docs/notifications.md), but not processed.
     assert [r.event for r in receiver.wait_count(2)] == ["UPLOAD_IN_REVIEW"] * 2
     assert project.post(f"/task/{second}/complete").status_code == 200
     drain(engine, config)

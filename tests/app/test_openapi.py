@@ -92,7 +92,7 @@ def test_every_operation_documents_its_statuses_with_the_error_schema(
                 assert response["content"] == {  # with the content type each is served with
                     media: {"schema": {"type": "string", "format": "binary"}}
                     for media in ("application/pdf", "image/png", "image/jpeg", "image/tiff",
-                                  "text/plain", "message/rfc822")}  # an email's (API.md §9)
+                                  "text/plain", "message/rfc822")}  # docs/api/uploads.md
                 continue
             if code.startswith("2") and op.path.endswith("/snapshots/{snapshot_id}/export"):
                 assert response["content"] == {"application/vnd.sendai.snapshot": {

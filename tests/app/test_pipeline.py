@@ -1,5 +1,5 @@
-"""The simulated pipeline (API.md §10) in-process, on SQLite and PostgreSQL: uploads go through
-the real job queue and the real steps, run here by `drain` (the worker's own claim and
+"""The simulated pipeline (docs/pipeline.md) in-process, on SQLite and PostgreSQL: uploads go
+through the real job queue and the real steps, run here by `drain` (the worker's own claim and
 handlers, one job at a time, until nothing is due)."""
 
 from __future__ import annotations

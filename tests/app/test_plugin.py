@@ -1,4 +1,4 @@
-"""The pytest plugin (sendai_server.testing, API.md §13), as an integrator's test suite uses
+"""The pytest plugin (sendai_server.testing, docs/plugin.md), as an integrator's test suite uses
 it: each test here runs a small suite of its own with pytester and reads its outcome."""
 
 from __future__ import annotations
@@ -196,7 +196,7 @@ def test_a_refused_helper_request(sendai):
     pytester.runpytest(*PLUGIN).assert_outcomes(passed=2)
 
 
-# --- uploads and the pipeline ------------------------------------------------------------------
+# --- uploads and the pipeline -------------------------------------------------------------------
 
 # The package's sample invoice, as an inner suite reads it: `Total: 1,234.56 EUR` among its
 # lines; OTHER is the same invoice with another total (other bytes, another SHA-256).

@@ -1,4 +1,4 @@
-"""The pytest plugin (API.md §13) with this issue's additions: `upload()` takes an `.eml`, and a
+"""The pytest plugin (docs/plugin.md) with this issue's additions: `upload()` takes an `.eml`, and a
 test makes a connector with OAuth2 (`project.connector`) whose token endpoint and receiver it
 runs itself."""
 

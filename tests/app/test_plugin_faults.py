@@ -1,5 +1,5 @@
-"""The plugin's `sendai.fault(...)` (API.md §13 and §14), as an integrator's suite uses it: each
-test here runs a small suite of its own with pytester and reads its outcome."""
+"""The plugin's `sendai.fault(...)` (docs/plugin.md, docs/failures.md), as an integrator's suite
+uses it: each test here runs a small suite of its own with pytester and reads its outcome."""
 
 from __future__ import annotations
 

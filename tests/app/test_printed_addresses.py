@@ -1,4 +1,4 @@
-"""Issue 21 item 1 (API.md §7): every address `make run`, `demo-curl` and `serve` print is the one
+"""Issue 21 item 1 (docs/cli.md): every address `make run`, `demo-curl` and `serve` print is the one
 the server listens on (SENDAI_BIND, serve's --bind), or SENDAI_PUBLIC_URL when set."""
 
 from __future__ import annotations
@@ -151,7 +151,7 @@ def test_a_bind_is_printed_as_the_url_that_reaches_it(bind: str, url: str | None
     assert listening_url(bind) == url
 
 
-# --- as a user: SENDAI_BIND=127.0.0.1:PORT make run ----------------------------------------------
+# --- as a user: SENDAI_BIND=127.0.0.1:PORT make run ---------------------------------------------
 
 @pytest.mark.slow
 def test_every_printed_command_works_as_pasted_on_another_port(

@@ -1,4 +1,4 @@
-"""Proxy mode (API.md §15) in-process: the proxy's WSGI app in werkzeug's test client, its
+"""Proxy mode (docs/proxy.md) in-process: the proxy's WSGI app in werkzeug's test client, its
 upstream a stub (httpx.MockTransport) that answers as told and notes what it was sent. What
 needs sockets, gunicorn and a real sendai-server is in test_proxy_live.py."""
 

@@ -1,4 +1,4 @@
-"""Per-team rate limits (API.md §2, §3): 429 rate_limited with Retry-After, counted per team
+"""Per-team rate limits (docs/api/index.md): 429 rate_limited with Retry-After, counted per team
 (every key of a team draws on one budget; by the team's id, never a plain key), checked after
 authentication and before visibility; the probes, the spec and the docs are never limited;
 Redis shares one count across gunicorn workers."""
@@ -132,7 +132,7 @@ def test_no_limit_configured_means_no_429(client: FlaskClient, seed: dict[str, A
         assert client.get(path, headers=auth(seed["keys"]["read"])).status_code == 200
 
 
-# --- Redis, across gunicorn workers ---------------------------------------------------------
+# --- Redis, across gunicorn workers -------------------------------------------------------------
 
 REDIS_LIMIT = 10
 REQUESTS = 40

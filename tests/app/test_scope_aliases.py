@@ -1,5 +1,5 @@
-"""`sendai-server keys create --scope ALIAS` (API.md §3): Send AI's import-guide spellings are
-stored under the canonical scope names, and the key works with them."""
+"""`sendai-server keys create --scope ALIAS` (docs/api/index.md): Send AI's import-guide spellings
+are stored under the canonical scope names, and the key works with them."""
 
 from __future__ import annotations
 

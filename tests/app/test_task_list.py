@@ -1,4 +1,4 @@
-"""GET .../task (API.md §4): filters, sort, keyset pagination with signed tokens, bad
+"""GET .../task (docs/api/tasks.md): filters, sort, keyset pagination with signed tokens, bad
 parameters, a constant number of SQL statements per page, and a walk that stays exact while
 tasks are being added."""
 
@@ -154,7 +154,7 @@ def test_list_never_shows_another_projects_tasks(
     assert project_with_tasks["other"]["task_id"] not in ids
 
 
-# --- bad parameters ---------------------------------------------------------------------------
+# --- bad parameters -----------------------------------------------------------------------------
 
 BAD_PARAMS = [
     ("limit=0", "limit"), ("limit=101", "limit"), ("limit=-1", "limit"), ("limit=abc", "limit"),

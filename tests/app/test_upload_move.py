@@ -1,5 +1,6 @@
-"""`PUT …/upload/{upload_id}/move` (API.md §9) on SQLite and PostgreSQL: another project of the
-same team takes the upload and its tasks, in one transaction; what the key cannot see is 404."""
+"""`PUT …/upload/{upload_id}/move` (docs/api/uploads.md) on SQLite and PostgreSQL: another project
+of the same team takes the upload and its tasks, in one transaction; what the key cannot see is
+404."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""An upload's PARTIAL and FAILED statuses (API.md §9) on SQLite and PostgreSQL: in the object,
-the list's filter, the inspector's list, the move to Processed, and `upload.processed`."""
+"""An upload's PARTIAL and FAILED statuses (docs/api/uploads.md) on SQLite and PostgreSQL: in the
+object, the list's filter, the inspector's list, the move to Processed, and `upload.processed`."""
 
 from __future__ import annotations
 

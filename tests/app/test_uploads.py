@@ -1,6 +1,6 @@
-"""Uploads (API.md §9) over the Flask test client, on SQLite and PostgreSQL: create at Send AI's
-three paths with its documented answer, what is refused (and that nothing is kept then), read,
-list, the file's bytes, move, delete; and folders (§8)."""
+"""Uploads (docs/api/uploads.md) over the Flask test client, on SQLite and PostgreSQL: create at
+Send AI's three paths with its documented answer, what is refused (and that nothing is kept then),
+read, list, the file's bytes, move, delete; and folders (§8)."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def rows(engine: Engine) -> dict[str, int]:
             for table in ("upload", "upload_file", "task", "task_event", "job")}
 
 
-# --- create ---------------------------------------------------------------------------------
+# --- create -------------------------------------------------------------------------------------
 
 def test_an_upload_answers_send_ais_documented_object_and_makes_processing_tasks(
     client: FlaskClient, seed: dict[str, Any], key: str, engine: Engine,
@@ -169,7 +169,7 @@ def test_uploads_need_their_scopes(client: FlaskClient, seed: dict[str, Any]) ->
     assert response.get_json()["error"]["details"] == {"required": "upload.create"}
 
 
-# --- read, list, file, move, delete ---------------------------------------------------------
+# --- read, list, file, move, delete -------------------------------------------------------------
 
 def test_an_upload_reads_with_its_files_by_task_at_both_paths(
     client: FlaskClient, seed: dict[str, Any], key: str,

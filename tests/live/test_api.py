@@ -1,5 +1,5 @@
-"""Every row of API.md §4 and §6 over real HTTP, against gunicorn with 4 workers, on SQLite and
-on PostgreSQL. Each row gets fresh tasks made through the test helpers."""
+"""Every row of docs/api/tasks.md, docs/api/test-helpers.md over real HTTP, against gunicorn with 4
+workers, on SQLite and on PostgreSQL. Each row gets fresh tasks made through the test helpers."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Faults on demand (API.md §14) against live gunicorn (4 workers, gthread) on both databases,
+"""Faults on demand (docs/failures.md) against live gunicorn (4 workers, gthread) on both databases,
 over real sockets: a dropped connection before and after the commit, a delay that slows nobody
 else and holds no connection, `after`, and sixteen racing requests against `times: 1`.
 Every wait has a deadline; the races start at a barrier."""

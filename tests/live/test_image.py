@@ -1,4 +1,4 @@
-"""The container image (API.md §16), built by `make image` and run as a user runs it: the
+"""The container image (docs/container.md), built by `make image` and run as a user runs it: the
 printed demo commands work as pasted, the sample invoice reaches REVIEWING, nothing runs as
 root, the health check passes, `docker stop` ends it with 0 within 10 s, a second container on
 the same volume keeps the first one's keys, tasks and files, and `sendai-server worker` runs a

@@ -1,6 +1,7 @@
-"""Documents in, tasks out, over real processes (API.md §9, §10): gunicorn with 2 workers and
-`sendai-server worker` processes sharing the database and the storage folder, driven by Send
-AI's own upload samples (tests/support/examples/send_ai_upload_client.py and .ts) and by plain HTTP.
+"""Documents in, tasks out, over real processes (docs/api/uploads.md, docs/pipeline.md): gunicorn
+with 2 workers and `sendai-server worker` processes sharing the database and the storage folder,
+driven by Send AI's own upload samples (tests/support/examples/send_ai_upload_client.py and .ts) and
+by plain HTTP.
 
 Every wait has a deadline and waits for something the processes show (a status over HTTP, a
 `claimed-N` file at the worker's test barrier, a row, a log line): no sleep that hopes. Where
@@ -42,7 +43,7 @@ NODE = shutil.which("node")
 REQUIRE_NODE = os.environ.get("SENDAI_REQUIRE_NODE") == "1"  # .ci/run: no quiet skip
 
 
-# --- processes --------------------------------------------------------------------------------
+# --- processes ----------------------------------------------------------------------------------
 
 @pytest.fixture
 def process_env(database_url: str, tmp_path: Path) -> dict[str, str]:
@@ -118,7 +119,7 @@ class Barrier:
         (self.path / f"release-{job_id}").unlink()
 
 
-# --- the API ----------------------------------------------------------------------------------
+# --- the API ------------------------------------------------------------------------------------
 
 class Project:
     """A project of the seed's team with the given pipeline settings, a key for it, and its
@@ -197,7 +198,7 @@ def run_sample(argv: list[str], project: Project, timeout: float = DEADLINE) -> 
     return json.loads(done.stdout)
 
 
-# --- Send AI's Python sample: an invoice to REVIEWING, then `complete` to COMPLETED -----------
+# --- Send AI's Python sample: an invoice to REVIEWING, then `complete` to COMPLETED -------------
 
 @pytest.mark.slow
 def test_the_docs_python_sample_uploads_an_invoice_that_is_extracted_then_completed(
@@ -268,7 +269,7 @@ def test_the_docs_python_sample_uploads_an_invoice_that_is_extracted_then_comple
     assert count_rows(engine, "SELECT count(*) FROM job") == 0
 
 
-# --- what the extraction gives, through gunicorn and a worker process -------------------------
+# --- what the extraction gives, through gunicorn and a worker process ---------------------------
 
 @pytest.mark.slow
 def test_same_file_twice_two_pages_and_a_damaged_pdf(
@@ -331,7 +332,7 @@ def test_automation_auto_process_ends_completed_and_none_ends_reviewing_without_
     upload = by_hand.upload_of(task)
     assert (upload["status"], upload["folder_id"]) == ("IN_REVIEW", by_hand.folders["Inbox"])
 
-    # An upload whose only task FAILED is done too, and FAILED (API.md §9).
+    # An upload whose only task FAILED is done too, and FAILED (docs/api/uploads.md).
     task = failing.settled(broken)
     assert task["status"] == "FAILED"
     upload = failing.upload_of(task)
@@ -339,7 +340,7 @@ def test_automation_auto_process_ends_completed_and_none_ends_reviewing_without_
     assert count_rows(engine, "SELECT count(*) FROM job") == 0
 
 
-# --- Send AI's TypeScript sample, on Node.js 20 without a TypeScript toolchain ----------------
+# --- Send AI's TypeScript sample, on Node.js 20 without a TypeScript toolchain ------------------
 
 TYPESCRIPT = """\
 interface UploadRequest {
@@ -422,7 +423,7 @@ def test_the_docs_typescript_sample_uploads_an_invoice_on_node(
     assert documents.INVOICE_TOTAL in [a["content"] for a in page["annotations"]]
 
 
-# --- memory: a 40 MiB file streams through a gunicorn worker --------------------------------
+# --- memory: a 40 MiB file streams through a gunicorn worker ------------------------------------
 
 FORTY_MIB = 40 * 1024 * 1024
 
@@ -477,7 +478,7 @@ def test_a_40_mib_upload_grows_the_gunicorn_worker_by_a_small_constant(
     assert growth["VmRSS"] < 8, growth
 
 
-# --- several workers, and a worker killed with a real job ------------------------------------
+# --- several workers, and a worker killed with a real job ---------------------------------------
 
 @pytest.mark.slow
 def test_two_workers_process_200_uploads_each_exactly_once(

@@ -1,4 +1,4 @@
-"""Proxy mode (API.md §15) over real sockets: `sendai-server proxy` (gunicorn) in front of a
+"""Proxy mode (docs/proxy.md) over real sockets: `sendai-server proxy` (gunicorn) in front of a
 live sendai-server (gunicorn, the demo seed), of a closed port, and of a port that never
 answers. The stub upstreams that break the contract are in test_proxy.py."""
 

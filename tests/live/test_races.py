@@ -1,5 +1,5 @@
 """Racing actions on one task against gunicorn with 4 workers, on SQLite and PostgreSQL
-(API.md §4 Concurrency): whatever the interleaving, the answers, the final state and the
+(docs/api/tasks.md Concurrency): whatever the interleaving, the answers, the final state and the
 audit trail equal those of some serial order the machine allows. Never a 500; every loser
 gets 400 invalid_task_state, the answer it would have had coming second."""
 

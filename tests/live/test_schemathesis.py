@@ -85,7 +85,7 @@ def test_every_operation_conforms_to_the_spec(
                 params[name] = _steer(params[name], choices)
     try:
         case.call_and_validate(app=app, headers=auth(every_scope_key), checks=CHECKS)
-    finally:  # a rule createTestFault accepted would fault the cases after it (API.md §14)
+    finally:  # a rule createTestFault accepted would fault the cases after it (docs/failures.md)
         app.test_client().delete(f"/v2/{seed['team_id']}/test_helpers/faults",
                                  headers=auth(every_scope_key))
         # and a profile setTestProfile accepted would change their answers (docs/profiles.md)
@@ -93,7 +93,7 @@ def test_every_operation_conforms_to_the_spec(
                               headers=auth(every_scope_key))
 
 
-# --- over a live gunicorn: what gunicorn answers before the app ------------------------------
+# --- over a live gunicorn: what gunicorn answers before the app ---------------------------------
 
 REQUEST_LINE_LIMIT, HEADER_LIMIT = 4094, 8190  # gunicorn's defaults
 

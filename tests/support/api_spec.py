@@ -12,7 +12,7 @@ from flask import Flask
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch")
 # Served by the app but not API operations: the spec itself and the docs page with its assets,
-# and the inspector's web pages (its blueprint, API.md §12).
+# and the inspector's web pages (its blueprint, docs/inspector.md).
 DOC_ENDPOINTS = {"api-docs.openapi_json", "api-docs.openapi_swagger_ui",
                  "docs_assets.swagger_ui_asset"}
 PAGE_BLUEPRINTS = ("inspect.",)

@@ -26,7 +26,7 @@ from sendai_server.web.context import engine_of
 from tests.support.databases import BACKENDS, POSTGRES_URL, truncate_postgres
 from tests.support.helpers import LiveServer
 
-# --- databases ------------------------------------------------------------------------------
+# --- databases -----------------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -74,7 +74,7 @@ def backend(database_url: str) -> str:
     return "sqlite" if database_url.startswith("sqlite") else "postgresql"
 
 
-# --- the app --------------------------------------------------------------------------------
+# --- the app ------------------------------------------------------------------------------------
 
 @pytest.fixture
 def config(database_url: str, tmp_path: Path) -> Config:
@@ -110,7 +110,7 @@ def uow(engine: Engine) -> Iterator[UnitOfWork]:
 
 @pytest.fixture
 def seed(uow: UnitOfWork) -> dict[str, Any]:
-    """API.md §7's demo data: keys per role, tasks in every state, and another team; and, for
+    """docs/cli.md's demo data: keys per role, tasks in every state, and another team; and, for
     the tests, `other_upload_id`: the other team's task's upload."""
     document = seed_demo(uow)
     with uow.read() as conn:
@@ -129,7 +129,7 @@ def live_server(database_url: str) -> Iterator[LiveServer]:
     server.stop()
 
 
-# --- webhook receivers ----------------------------------------------------------------------
+# --- webhook receivers --------------------------------------------------------------------------
 
 @pytest.fixture
 def receivers() -> Iterator[list[Receiver]]:

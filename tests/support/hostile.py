@@ -23,7 +23,7 @@ def snapshot(engine: Engine) -> tuple[list[tuple[str, ...]], list[tuple[str, ...
 def assert_json_error(
     status: int, content_type: str | None, body: bytes, context: Any = None
 ) -> dict[str, Any]:
-    """A 4xx in API.md §2's shape; returns its `error` object."""
+    """A 4xx in docs/api/index.md's shape; returns its `error` object."""
     assert 400 <= status < 500, (context, status, body[:300])
     assert (content_type or "").startswith("application/json"), (context, content_type)
     document = json.loads(body)

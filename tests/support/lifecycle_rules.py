@@ -1,5 +1,6 @@
-"""API.md §4 and §6, read as one table, written out independently of lifecycle.TRANSITIONS:
-the unit, HTTP and live tests all check the server against this and nothing else.
+"""docs/api/tasks.md, docs/api/test-helpers.md, read as one table, written out independently of
+lifecycle.TRANSITIONS: the unit, HTTP and live tests all check the server against this and nothing
+else.
 
 Adding an action: a row here (what it does), a row in TRANSITIONS, a view.
 """

@@ -1,4 +1,5 @@
-"""Extraction (API.md §10): deterministic pages from a file's bytes, or a failure saying why."""
+"""Extraction (docs/pipeline.md): deterministic pages from a file's bytes, or a failure saying
+why."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def line_of(text: str) -> tuple[float, float, float, str]:
     return next(line for line in INVOICE_LINES if text in line[3])
 
 
-# --- the invoice ------------------------------------------------------------------------------
+# --- the invoice --------------------------------------------------------------------------------
 
 def test_the_invoice_is_one_a4_page_at_300_dpi() -> None:
     extraction = run(documents.invoice_pdf())
@@ -100,7 +101,7 @@ def test_one_segment_surrounds_the_text_of_the_page() -> None:
         assert top <= annotation["top"] <= bottom
 
 
-# --- determinism ------------------------------------------------------------------------------
+# --- determinism --------------------------------------------------------------------------------
 
 def test_the_same_bytes_give_the_same_extraction() -> None:
     data = documents.invoice_pdf()
@@ -127,7 +128,7 @@ def test_the_shipped_sample_invoice_is_the_generated_one() -> None:
     assert shipped == documents.invoice_pdf()
 
 
-# --- other PDFs -------------------------------------------------------------------------------
+# --- other PDFs ---------------------------------------------------------------------------------
 
 def test_a_two_page_pdf_gives_two_pages_each_with_its_own_fields() -> None:
     extraction = run(documents.two_page_pdf())
@@ -214,7 +215,7 @@ def test_a_pdf_that_cannot_be_read_fails_with_a_reason(data: bytes) -> None:
     assert len(extraction.failure) > len("The PDF could not be read: ")
 
 
-# --- images -----------------------------------------------------------------------------------
+# --- images -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(
     ("data", "file_type", "size"),
@@ -257,7 +258,7 @@ def test_an_unknown_file_type_is_a_programming_error() -> None:
         run(b"PK", "docx")
 
 
-# --- sniffing ---------------------------------------------------------------------------------
+# --- sniffing -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(
     ("data", "kind"),

@@ -1,5 +1,6 @@
-"""The lifecycle table against API.md §4 and §6, written out independently: every (status,
-approved, exported, trigger) case, with no database. And the diagram: docs/lifecycle.md's copy,
+"""The lifecycle table against docs/api/tasks.md, docs/api/test-helpers.md, written out
+independently: every (status, approved, exported, trigger) case, with no database. And the diagram:
+docs/lifecycle.md's copy,
 its picture docs/lifecycle.svg and `sendai-server lifecycle` (both in tests/app/
 test_lifecycle_pictures.py) must all be what the table draws."""
 
@@ -113,7 +114,7 @@ def test_unknown_trigger_is_a_programming_error() -> None:
         fire(Task(TaskStatus.REVIEWING, False, None), "to_DISCARDED")
 
 
-# --- the diagram ------------------------------------------------------------------------------
+# --- the diagram --------------------------------------------------------------------------------
 
 def _page_diagram() -> str:
     page = LIFECYCLE_PAGE.read_text()

@@ -24,8 +24,8 @@ from .base import ID, Base, UTCDateTime, utcnow
 
 
 class Outcome(Base):
-    """A registered outcome (API.md §6): a file with this hash, uploaded to this project, ends
-    the pipeline with this status and, when given, exactly these pages."""
+    """A registered outcome (docs/api/test-helpers.md): a file with this hash, uploaded to this
+    project, ends the pipeline with this status and, when given, exactly these pages."""
 
     __tablename__ = "outcome"
     project_id: Mapped[str] = mapped_column(
@@ -39,8 +39,8 @@ class Outcome(Base):
 
 
 class Fault(Base):
-    """A fault rule (API.md §14, sendai_server/services/faults.py): which of a team's requests or
-    deliveries fail, how, and how many more times. `remaining` is counted down by a conditional
+    """A fault rule (docs/failures.md, sendai_server/services/faults.py): which of a team's requests
+    or deliveries fail, how, and how many more times. `remaining` is counted down by a conditional
     UPDATE, so `times` holds across every worker and host; `matched` numbers the matching
     requests, the index into the seeded probability sequence."""
 

@@ -36,7 +36,7 @@ class Team(Base):
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # How many fault rules (API.md §14) the team has, read with the key on every request: a
+    # How many fault rules (docs/failures.md) the team has, read with the key on every request: a
     # team with none pays no statement for faults. Kept by sendai_server/services/faults.py.
     fault_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The fidelity switches the team sets (docs/profiles.md), read with the key on every
@@ -45,7 +45,7 @@ class Team(Base):
 
 
 class Project(Base):
-    """A team's project and its pipeline settings (API.md §8)."""
+    """A team's project and its pipeline settings (docs/project-settings.md)."""
 
     __tablename__ = "project"
     id: Mapped[str] = mapped_column(ID, primary_key=True)
@@ -231,7 +231,7 @@ class Signature(_PageItem, Base):
 
 @dataclass(frozen=True)
 class ItemKind:
-    """A kind of page item: its key in a public page object (API.md §5), its table, and the
+    """A kind of page item: its key in a public page object (docs/api/tasks.md), its table, and the
     prefix of its ids. Creation, reads and the schemas all derive from `ITEM_KINDS`."""
 
     key: str
@@ -302,8 +302,8 @@ class Job(Base):
 
 
 class Connector(Base):
-    """An HTTP endpoint that receives a project's notifications (API.md §11). `bearer` and
-    `secret` are kept as given (they are sent, and sign): no answer or log shows them."""
+    """An HTTP endpoint that receives a project's notifications (docs/notifications.md). `bearer`
+    and `secret` are kept as given (they are sent, and sign): no answer or log shows them."""
 
     __tablename__ = "connector"
     id: Mapped[str] = mapped_column(ID, primary_key=True)
@@ -318,9 +318,10 @@ class Connector(Base):
     secret: Mapped[str | None] = mapped_column(String(2000))
     events: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # Set when a receiver answered 410 Gone: nothing more is sent to it (API.md §11).
+    # Set when a receiver answered 410 Gone: nothing more is sent to it (docs/notifications.md).
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # {"oauth2": {...}} or {"token_exchange": {...}} (API.md §11), kept as given like `bearer`.
+    # {"oauth2": {...}} or {"token_exchange": {...}} (docs/notifications.md), kept as given like
+    # `bearer`.
     auth: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # `notification`, or `api_lookup`: asked about `entity_ids` (pipeline/api_lookup.py).
     kind: Mapped[str] = mapped_column(String(16), default="notification",
@@ -329,7 +330,7 @@ class Connector(Base):
 
 
 class Notification(Base):
-    """The outbox (API.md §11): one row per notification and connector, written in the
+    """The outbox (docs/notifications.md): one row per notification and connector, written in the
     transaction of the change that caused it, with the exact body every attempt sends. Its
     `deliver` job (pipeline/deliveries.py) exists only while it is its connector's oldest
     pending notification, so one connector's notifications go out in order. The upload and

@@ -53,7 +53,7 @@ def init_app(app: Flask) -> Api:
     if app.config["SENDAI"].test_helpers:  # off: the paths do not exist at all (404)
         api.register_blueprint(helper_endpoints.blp)
         api.register_blueprint(receiver_checks.blp)  # docs/receiver-check.md
-    fault_endpoints.init_app(app, api)  # API.md §14: test helpers too
+    fault_endpoints.init_app(app, api)  # docs/failures.md: test helpers too
     clock_endpoints.init_app(app, api)  # a team's clock (docs/clock.md): test helpers too
     profile_endpoints.init_app(app, api)  # docs/profiles.md: test helpers too
     snapshot_endpoints.init_app(app, api)  # docs/snapshots.md: test helpers too
@@ -62,7 +62,8 @@ def init_app(app: Flask) -> Api:
     def _begin_request() -> None:
         client_id = request.headers.get("X-Request-Id", "")
         g.request_id = client_id if CLIENT_REQUEST_ID.fullmatch(client_id) else new_id("req")
-        # API.md §2 order: routing first, then the body size, before anything reads the body.
+        # docs/api/index.md order: routing first, then the body size, before anything reads the
+        # body.
         if request.routing_exception is not None:
             raise request.routing_exception
         limit = app.config["MAX_CONTENT_LENGTH"]

@@ -1,4 +1,4 @@
-"""The HTTP edge of errors: every failure as API.md §2's one JSON shape."""
+"""The HTTP edge of errors: every failure as docs/api/index.md's one JSON shape."""
 
 from __future__ import annotations
 

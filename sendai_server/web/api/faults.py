@@ -1,4 +1,4 @@
-"""Faults on demand at the HTTP edge (API.md §14): the faults endpoints (test helpers:
+"""Faults on demand at the HTTP edge (docs/failures.md): the faults endpoints (test helpers:
 registered only when SENDAI_TEST_HELPERS is on), and `run_with_faults`, which `requires(scope)`
 calls instead of the view for a team that has fault rules (auth.py; a team with none never
 gets here, see services/keys.py).
@@ -42,7 +42,7 @@ log = logging.getLogger("sendai_server.services.faults")
 FAULT_HEADER = "X-Sendai-Fault"
 _EXTENSION = "sendai_faults"
 _OPERATIONS = "sendai_fault_operations"
-# Paths no fault ever matches (API.md §14): the test helpers, the faults endpoints among them.
+# Paths no fault ever matches (docs/failures.md): the test helpers, the faults endpoints among them.
 _NEVER = re.compile(r"/test_helpers(/|$)")
 
 blp = Blueprint(
@@ -119,7 +119,7 @@ def delete_fault(team_id: str, fault_id: str) -> dict[str, Any]:
     return {"payload": deleted}
 
 
-# --- which operation a request is -------------------------------------------------------------
+# --- which operation a request is ---------------------------------------------------------------
 
 def _operations(app: Flask) -> dict[tuple[str, str], str]:
     """(endpoint, METHOD) -> operationId of every operation a fault may match, from the
@@ -152,7 +152,7 @@ def _facts(team_id: str) -> faults.RequestFacts | None:
     )
 
 
-# --- applying a fault ---------------------------------------------------------------------
+# --- applying a fault ---------------------------------------------------------------------------
 
 def run_with_faults(principal: Principal, view: Callable[[], Any]) -> Any:
     facts = _facts(principal.team_id)

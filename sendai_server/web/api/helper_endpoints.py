@@ -1,5 +1,6 @@
-"""Test helpers (API.md §6): registered only when the server runs with SENDAI_TEST_HELPERS on;
-otherwise these paths do not exist (404). They need the `test_helpers` scope."""
+"""Test helpers (docs/api/test-helpers.md): registered only when the server runs with
+SENDAI_TEST_HELPERS on; otherwise these paths do not exist (404). They need the `test_helpers`
+scope."""
 
 from __future__ import annotations
 
@@ -99,8 +100,9 @@ def register_outcome(outcome: dict[str, Any], team_id: str, project_id: str) -> 
 def create_connector(body: dict[str, Any], team_id: str, project_id: str) -> dict[str, Any]:
     """Add a connector
 
-    An http(s) endpoint that receives the project's notifications (API.md §11). The answer,
-    like every later one, shows whether a bearer token and a secret are set, never their values.
+    An http(s) endpoint that receives the project's notifications (docs/notifications.md). The
+    answer, like every later one, shows whether a bearer token and a secret are set, never their
+    values.
     """
     spec = connectors.ConnectorSpec(**body)
     return {"payload": connectors.create_for(current_uow(), g.principal, team_id, project_id,

@@ -1,5 +1,5 @@
-"""The delivery log (API.md §11): what was sent to the project's connectors, and what each
-receiver answered."""
+"""The delivery log (docs/notifications.md): what was sent to the project's connectors, and what
+each receiver answered."""
 
 from __future__ import annotations
 

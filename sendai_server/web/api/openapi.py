@@ -8,7 +8,7 @@ Every operation gets, with no extra lines in its view:
 - 413, 414, 431 and 500 everywhere: the body-size check runs before any view, whatever the
   method, and gunicorn answers 414 and 431 (gunicorn_worker.py) before any route is known;
 - 502 and 504 everywhere: a load balancer in front of the server answers them, and so do
-  fault rules (API.md §14);
+  fault rules (docs/failures.md);
 - what a view marked by `requires(scope)` adds (blueprint.py): 401, 403, 404, 429 and 503, the
   bearer security requirement and its scope in the description.
 Every one of them with the one error schema.
@@ -31,7 +31,7 @@ BEARER_SCHEME = "bearerAuth"
 BODY_METHODS = {"post", "put", "patch"}
 CHANGING_METHODS = BODY_METHODS | {"delete"}
 
-# Reusable responses, one per status of API.md §2's table: (component name, description,
+# Reusable responses, one per status of docs/api/index.md's table: (component name, description,
 # response headers).
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.",
                                 "schema": {"type": "integer"}}}
@@ -229,7 +229,7 @@ class Api(flask_smorest.Api):
     # pagination header, and with it the PaginationMetadata schema, out of the spec. Should it
     # be renamed, the schema only reappears, unused.
     def _register_pagination_header(self) -> None:
-        """No page-number pagination here (lists use keyset tokens, API.md §4): leave
+        """No page-number pagination here (lists use keyset tokens, docs/api/tasks.md): leave
         flask-smorest's PaginationMetadata out of the spec."""
 
 

@@ -1,6 +1,6 @@
 """The parser of every `@blp.arguments` view's body and query (webargs'), stricter than its
-own: 400 (not webargs' 422) for what fails its schema, as API.md §2 says; and a body that is not
-a JSON object, is nested too deeply, or holds text no database stores, is refused before any
+own: 400 (not webargs' 422) for what fails its schema, as docs/api/index.md says; and a body that is
+not a JSON object, is nested too deeply, or holds text no database stores, is refused before any
 schema sees it."""
 
 from __future__ import annotations

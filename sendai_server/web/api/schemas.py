@@ -54,7 +54,7 @@ class CompleteEnvelopeSchema(TaskEnvelopeSchema):
 
 
 def page_of(item: type[Schema], name: str) -> type[CompiledDumpSchema]:
-    """A list's answer (API.md §4): `payload`, `count`, `more`, `paginationToken`."""
+    """A list's answer (docs/api/tasks.md): `payload`, `count`, `more`, `paginationToken`."""
     return CompiledDumpSchema.from_dict({  # type: ignore[return-value]
         "payload": fields.List(fields.Nested(item), required=True),
         "count": fields.Integer(required=True,
@@ -78,7 +78,7 @@ TaskListSchema = page_of(TaskSchema, "TaskListSchema")
 
 
 class PagingQuerySchema(Schema):
-    """What every list takes besides its filters (API.md §4's paging)."""
+    """What every list takes besides its filters (docs/api/tasks.md's paging)."""
 
     sort = fields.String(
         load_default="created_at:desc",
@@ -102,7 +102,7 @@ class ReportIssueSchema(Schema):
 
 
 class ReportSchema(Schema):
-    """What a report says is wrong with a task (API.md §4)."""
+    """What a report says is wrong with a task (docs/api/tasks.md)."""
 
     issues = fields.List(
         fields.Nested(ReportIssueSchema), required=True, validate=validate.Length(min=1)
@@ -162,7 +162,8 @@ class AdvanceSchema(Schema):
 
 
 class OutcomeSchema(Schema):
-    """A registered outcome (API.md §6): how the pipeline ends for a file with this hash."""
+    """A registered outcome (docs/api/test-helpers.md): how the pipeline ends for a file with this
+    hash."""
 
     sha256 = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"),
                            metadata={"description": "Hex SHA-256 of the file's bytes."})
@@ -176,7 +177,7 @@ class OutcomeEnvelopeSchema(Schema):
     payload = fields.Nested(OutcomeSchema, required=True)
 
 
-# --- uploads and folders (API.md §8, §9) ------------------------------------------------------
+# --- uploads and folders (docs/project-settings.md, docs/api/uploads.md) ------------------------
 
 class MetaText(fields.String):
     """`meta` as the upload form sends it: JSON text of [{"name", "value"}, ...]."""
@@ -210,7 +211,7 @@ class UploadFormSchema(Schema):
 
 
 class CreatedUploadSchema(CompiledDumpSchema):
-    """Send AI's documented answer to an upload: a bare camelCase object (API.md §9)."""
+    """Send AI's documented answer to an upload: a bare camelCase object (docs/api/uploads.md)."""
 
     id = fields.String(required=True)
     name = fields.String(required=True)
@@ -271,7 +272,7 @@ class FolderListSchema(Schema):
     payload = fields.List(fields.Nested(FolderSchema), required=True)
 
 
-# --- connectors and notifications (API.md §6, §11) ----------------------------------------------
+# --- connectors and notifications (docs/api/test-helpers.md, docs/notifications.md) -------------
 
 class OAuth2Schema(Schema):
     """OAuth2 client credentials: a token from `token_url`, renewed before it expires."""
@@ -359,8 +360,8 @@ class NotificationAttemptSchema(Schema):
 
 
 class NotificationSchema(Schema):
-    """A notification (API.md §11): what was sent to which connector, and what each attempt
-    got back."""
+    """A notification (docs/notifications.md): what was sent to which connector, and what each
+    attempt got back."""
 
     id = fields.String(required=True)
     event = fields.String(required=True,

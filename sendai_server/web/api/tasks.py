@@ -1,4 +1,5 @@
-"""Task endpoints (API.md §4): each view authorizes, calls one service, returns the envelope."""
+"""Task endpoints (docs/api/tasks.md): each view authorizes, calls one service, returns the
+envelope."""
 
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ def _change(
 
 
 def task_found_before_body(view: F) -> F:
-    """Answer an unknown task (404) before the body is read (400): API.md §2's order. Goes
+    """Answer an unknown task (404) before the body is read (400): docs/api/index.md's order. Goes
     between `@requires` and `@blp.arguments`."""
 
     @wraps(view)

@@ -1,6 +1,6 @@
-"""Upload and folder endpoints (API.md §8, §9): each view authorizes, calls one service,
-returns. Create answers at the three paths Send AI's pages print, so their samples run
-unchanged."""
+"""Upload and folder endpoints (docs/project-settings.md, docs/api/uploads.md): each view
+authorizes, calls one service, returns. Create answers at the three paths Send AI's pages print, so
+their samples run unchanged."""
 
 from __future__ import annotations
 
@@ -192,7 +192,7 @@ _BINARY = {"type": "string", "format": "binary"}
 
 @blp.route(f"{PROJECT}/upload/<upload_id>/files/<int(signed=True):index>", methods=["GET"])
 # Documented with each media type a file is served with, not application/octet-stream: a
-# check of real answers against this document (proxy mode, API.md §15) found the difference.
+# check of real answers against this document (proxy mode, docs/proxy.md) found the difference.
 @blp.response(200, _BINARY, content_type=file_types.CONTENT_TYPES[0])
 @blp.doc(responses={200: {"description": "The file's bytes, with its content type.",
                           "content": {media: {"schema": _BINARY}
@@ -228,7 +228,7 @@ def move_upload(team_id: str, project_id: str, upload_id: str, folder_id: str) -
 
 
 def upload_found_before_body(view: F) -> F:
-    """Answer an unknown upload (404) before the body is read (400): API.md §2's order."""
+    """Answer an unknown upload (404) before the body is read (400): docs/api/index.md's order."""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:

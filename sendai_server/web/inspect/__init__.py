@@ -1,5 +1,5 @@
-"""The inspector (API.md §12): web pages under /inspect where a person signs in with an API key
-and sees, and acts on, what that key may see. Server-rendered Jinja templates, a stylesheet and
+"""The inspector (docs/inspector.md): web pages under /inspect where a person signs in with an API
+key and sees, and acts on, what that key may see. Server-rendered Jinja templates, a stylesheet and
 a few lines of JavaScript of its own, all served by this app; the same services as the API."""
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""The inspector's faults page (API.md §12 and §14): the team's fault rules and their hits,
-for a key with the `test_helpers` scope, linked from a project's navigation. Read only: faults
+"""The inspector's faults page (docs/inspector.md, docs/failures.md): the team's fault rules and
+their hits, for a key with the `test_helpers` scope, linked from a project's navigation. Read only:
+faults
 are made and removed by tests (the API, the plugin, the CLI)."""
 
 from __future__ import annotations

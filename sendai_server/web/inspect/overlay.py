@@ -3,7 +3,7 @@ entity placed where it covers none of the page's text, joined to its box by a le
 with a marker at the box's end (review screens such as Send AI's and Rossum's never hide the
 document under their labels).
 
-Everything is in the task's page coordinates (pixels at 300 dpi, API.md §10), the SVG's
+Everything is in the task's page coordinates (pixels at 300 dpi, docs/pipeline.md), the SVG's
 viewBox, so the layout holds at any zoom. The label's text is drawn with `textLength` set to
 the width reserved for it here, so what the browser draws is the rectangle computed here.
 
@@ -161,7 +161,7 @@ def overlaps(a: Rect, b: Rect) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-# --- the value's box -----------------------------------------------------------------------------
+# --- the value's box ----------------------------------------------------------------------------
 
 def _value_box(annotation: dict[str, Any], text: PageText | None, scale_x: float,
                scale_y: float, em: float) -> Rect:
@@ -198,7 +198,7 @@ def _found_in_text(content: str, text: PageText, left: float, top: float) -> Rec
     return best[1] if best else None
 
 
-# --- the label's place ---------------------------------------------------------------------------
+# --- the label's place --------------------------------------------------------------------------
 
 def _candidates(box: Rect, size: tuple[float, float], gap: float, width: float,
                 height: float) -> Iterator[Rect]:
@@ -277,7 +277,7 @@ class _Grid:
                    for key in self._keys(rect) for other in self.cells.get(key, ()))
 
 
-# --- small geometry ------------------------------------------------------------------------------
+# --- small geometry -----------------------------------------------------------------------------
 
 def _bounds(points: Sequence[Sequence[float]]) -> Rect:
     xs, ys = [float(p[0]) for p in points], [float(p[1]) for p in points]

@@ -1,6 +1,6 @@
 """The inspector's pages. Each view reads the signed-in key's principal afresh, calls the same
-services as the API (which run API.md §2's visibility checks: another team's ids are the same
-404 as missing ones) and renders a template. Actions are POSTs with the session's CSRF token,
+services as the API (which run docs/api/index.md's visibility checks: another team's ids are the
+same 404 as missing ones) and renders a template. Actions are POSTs with the session's CSRF token,
 answered by the task page: the new state, or the API's own error message."""
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def _headers(response: Response) -> Response:
     return response
 
 
-# --- errors: pages, not JSON ------------------------------------------------------------------
+# --- errors: pages, not JSON --------------------------------------------------------------------
 
 @blp.errorhandler(SignedOut)
 def _signed_out(exc: SignedOut) -> BaseResponse:
@@ -134,7 +134,7 @@ def unknown_page(_unknown: str) -> BaseResponse:
     raise NotFound()
 
 
-# --- signing in and out ---------------------------------------------------------------------
+# --- signing in and out -------------------------------------------------------------------------
 
 @blp.route("/", methods=["GET"])
 def home() -> BaseResponse:
@@ -174,7 +174,7 @@ def sign_out_of_key() -> BaseResponse:
     return redirect(url_for("inspect.sign_in_form"), 303)
 
 
-# --- reading ----------------------------------------------------------------------------------
+# --- reading ------------------------------------------------------------------------------------
 
 def project_reader(team_id: str, project_id: str, scope: str) -> Principal:
     """The signed-in principal, allowed to read `scope` in this project (404, then 403)."""
@@ -228,7 +228,7 @@ def upload_list(team_id: str, project_id: str) -> str:
 @blp.route(PROJECT_ROUTE + "/notifications", methods=["GET"])
 def notification_list(team_id: str, project_id: str) -> str:
     """Each delivery to the project's connectors, and what every attempt's receiver answered
-    (API.md §11's log; `upload.read`, as `GET …/notifications`)."""
+    (docs/notifications.md's log; `upload.read`, as `GET …/notifications`)."""
     principal = project_reader(team_id, project_id, "upload.read")
     statuses = tuple(s for s in request.args.getlist("status") if s in NOTIFICATION_STATUSES)
     query = NotificationListQuery(statuses=statuses, limit=PAGE_SIZE,
@@ -286,7 +286,7 @@ def task_detail(team_id: str, project_id: str, task_id: str) -> tuple[str, int]:
 @blp.route(_TASK + "/page/<int:number>.png", methods=["GET"])
 def page_image(team_id: str, project_id: str, task_id: str, number: int) -> Response:
     """A page drawn from the task's stored file. Like the task's annotations, it is the
-    task's to show: `task.read` (API.md §12: the page a reviewer looks at)."""
+    task's to show: `task.read` (docs/inspector.md: the page a reviewer looks at)."""
     principal = project_reader(team_id, project_id, "task.read")
     stored = file_of_task(current_uow(), principal, team_id, project_id, task_id)
     if stored is None:
@@ -302,7 +302,7 @@ def page_image(team_id: str, project_id: str, task_id: str, number: int) -> Resp
     return response
 
 
-# --- acting -----------------------------------------------------------------------------------
+# --- acting -------------------------------------------------------------------------------------
 
 @blp.route(_TASK + "/<action>", methods=["POST"])
 def task_action(team_id: str, project_id: str, task_id: str, action: str) -> Any:
