@@ -26,10 +26,10 @@ import boto3  # noqa: E402
 from moto.server import ThreadedMotoServer  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from sendai_server import migrate  # noqa: E402
 from sendai_server.domain.lifecycle import TaskStatus  # noqa: E402
 from sendai_server.services import connectors, keys, projects  # noqa: E402
 from sendai_server.services.task_creation import TaskSpec, create_tasks  # noqa: E402
+from sendai_server.store import migrate  # noqa: E402
 from sendai_server.store.db import make_engine  # noqa: E402
 from sendai_server.store.uow import UnitOfWork  # noqa: E402
 from sendai_server.testing.receiver import Receiver  # noqa: E402

@@ -35,10 +35,11 @@ sys.path.insert(0, str(REPO))
 
 from sqlalchemy import text  # noqa: E402
 
-from sendai_server import create_app, migrate  # noqa: E402
+from sendai_server import create_app  # noqa: E402
 from sendai_server.config import Config  # noqa: E402
 from sendai_server.services.keys import create_key  # noqa: E402
 from sendai_server.services.projects import ProjectSettings, create_project, create_team  # noqa: E402
+from sendai_server.store import migrate  # noqa: E402
 from sendai_server.store.db import make_engine  # noqa: E402
 from sendai_server.store.uow import UnitOfWork  # noqa: E402
 

@@ -15,11 +15,11 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, MetaData, create_engine, insert, text
 
-from sendai_server import migrate
 from sendai_server.config import Config
 from sendai_server.services import snapshot_file
 from sendai_server.services.keys import create_key
 from sendai_server.services.team_state import as_dicts, read_rows
+from sendai_server.store import migrate
 from sendai_server.store.models import Base
 from sendai_server.store.uow import UnitOfWork
 from tests.support.helpers import auth

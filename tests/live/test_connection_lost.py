@@ -19,11 +19,11 @@ import pytest
 import requests
 from sqlalchemy import Engine, text
 
-from sendai_server import statement_barrier
 from sendai_server.config import Config
 from sendai_server.domain.errors import Unavailable
 from sendai_server.pipeline.worker import WorkerHooks
 from sendai_server.services import keys
+from sendai_server.store import statement_barrier
 from sendai_server.store.uow import UnitOfWork
 from tests.app.test_worker import Running, enqueue, handled, job_count, record  # noqa: F401
 from tests.support.helpers import REPO_ROOT, LiveServer, auth
