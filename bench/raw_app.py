@@ -55,7 +55,7 @@ Placeholder = Callable[[str, str | None], str]
 
 _KEY_COLUMNS = ("api_key.id, api_key.team_id, api_key.scopes, api_key.key_hash, "
                 "api_key.revoked_at, api_key.last_used_at, api_key_project.project_id, "
-                "team.fault_count, team_clock.now")
+                "team.fault_count, team_clock.now, team.profile")
 _TASK_COLUMNS = ("task.id, task.project_id, task.name, task.created_at, task.status, "
                  "task.step_type, task.upload_id, task.approved, task.exported_at, "
                  "task.export_failed_at, task.last_opened_at")

@@ -31,6 +31,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column('email_body', sa.String(length=32), nullable=True))
         batch.add_column(sa.Column('email_prepend_body', sa.Boolean(), nullable=False,
                                    server_default=sa.false()))
+    # Projects made before: any sender, as a project made now says it ([]).
+    op.execute("UPDATE project SET email_senders = '[]' WHERE email_senders IS NULL")
 
 
 def downgrade() -> None:

@@ -40,8 +40,12 @@ def parse_bearer(header: str | None) -> str:
     return match.group(1)
 
 
-def requires(scope: str) -> Callable[[F], F]:
+def requires(scope: str, *, changes_state: bool = True) -> Callable[[F], F]:
     """Authorize the request for `scope` on the path's team and project.
+
+    `changes_state=False` marks a view about the team's state as a whole (its snapshots, its
+    clock) rather than a change in it: a frozen team's request to it does not take the next
+    moment of the team's clock (docs/clock.md), so a snapshot holds the clock as it was.
 
     Place it below `@blp.response` and above `@blp.arguments`, so that a request is
     authorized before its body is read. It also marks the view for the API docs: the
@@ -74,7 +78,7 @@ def requires(scope: str) -> Callable[[F], F]:
             # A frozen team's request runs at its clock's time (docs/clock.md); one that may
             # change something, a microsecond after the team's last change (list order).
             moment, offset = principal.clock_now, timedelta(0)
-            if moment is not None and request.method not in ("GET", "HEAD"):
+            if moment is not None and changes_state and request.method not in ("GET", "HEAD"):
                 moment, offset = tick(uow, principal.team_id) or (moment, offset)
             with clock.frozen_at(moment, offset):
                 if principal.fault_count:  # the team has fault rules (docs/failures.md)

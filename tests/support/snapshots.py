@@ -4,14 +4,15 @@ a team with a row in every table of its state, and its rows compared table by ta
 from __future__ import annotations
 
 import io
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, insert, select, text
 
 from sendai_server.services.team_state import Rows, capture
+from sendai_server.store.models import Connector, ReceiverCheck, TeamClock
 from sendai_server.store.uow import UnitOfWork
 from tests.support import documents
 from tests.support.helpers import auth
@@ -93,4 +94,14 @@ def state(client: FlaskClient, engine: Engine, seed: dict[str, Any]) -> dict[str
         conn.execute(text("INSERT INTO notification_attempt (notification_seq, n, at, "
                           "status_code, error, duration_ms) VALUES (:s, 1, :at, 503, NULL, 12)"),
                      {"s": seq, "at": datetime(2026, 12, 7, 12, 0, 0)})
+        # The controls' rows no request of this fixture makes: the connector's last receiver
+        # check (docs/receiver-check.md) and a frozen clock (docs/clock.md).
+        at = datetime(2026, 12, 7, 12, 0, 0, tzinfo=UTC)
+        connector_id = conn.scalar(select(Connector.id).where(
+            Connector.project_id == seed["project_id"]).order_by(Connector.created_at))
+        conn.execute(insert(ReceiverCheck).values(
+            connector_id=connector_id, checked_at=at, passed=False, failed=["stale"],
+            report={"cases": []}))
+        conn.execute(insert(TeamClock).values(
+            team_id=seed["team_id"], now=at, frozen_at=at, advanced_seconds=0.0, ticks=0))
     return made

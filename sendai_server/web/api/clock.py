@@ -94,7 +94,7 @@ class AdvancedClockEnvelopeSchema(Schema):
 @blp.route("", methods=["POST"])
 @blp.doc(operationId="freezeTestClock")
 @blp.response(200, ClockEnvelopeSchema)
-@requires("test_helpers")
+@requires("test_helpers", changes_state=False)
 @blp.arguments(FreezeSchema)
 def freeze_clock(body: dict[str, Any], team_id: str) -> dict[str, Any]:
     """Freeze the team's clock
@@ -109,7 +109,7 @@ def freeze_clock(body: dict[str, Any], team_id: str) -> dict[str, Any]:
 @blp.route("", methods=["GET"])
 @blp.doc(operationId="getTestClock")
 @blp.response(200, ClockEnvelopeSchema)
-@requires("test_helpers")
+@requires("test_helpers", changes_state=False)
 def get_clock(team_id: str) -> dict[str, Any]:
     """Read the team's clock
 
@@ -121,7 +121,7 @@ def get_clock(team_id: str) -> dict[str, Any]:
 @blp.route("/advance", methods=["POST"])
 @blp.doc(operationId="advanceTestClock")
 @blp.response(200, AdvancedClockEnvelopeSchema)
-@requires("test_helpers")
+@requires("test_helpers", changes_state=False)
 @blp.arguments(AdvanceClockSchema)
 def advance_clock(body: dict[str, Any], team_id: str) -> dict[str, Any]:
     """Advance the team's clock
@@ -138,7 +138,7 @@ def advance_clock(body: dict[str, Any], team_id: str) -> dict[str, Any]:
 @blp.route("", methods=["DELETE"])
 @blp.doc(operationId="resumeTestClock")
 @blp.response(204)
-@requires("test_helpers")
+@requires("test_helpers", changes_state=False)
 def resume_clock(team_id: str) -> None:
     """Resume real time
 

@@ -71,7 +71,7 @@ def _storage() -> Storage:
 @blp.route("/snapshots", methods=["POST"])
 @blp.doc(operationId="createTestSnapshot")
 @blp.response(201, SnapshotEnvelopeSchema)
-@requires("test_helpers")
+@requires("test_helpers", changes_state=False)
 @blp.arguments(NewSnapshotSchema)
 def create_snapshot(body: dict[str, Any], team_id: str) -> dict[str, Any]:
     """Save the team's state
@@ -86,7 +86,7 @@ def create_snapshot(body: dict[str, Any], team_id: str) -> dict[str, Any]:
 @blp.route("/snapshots", methods=["GET"])
 @blp.doc(operationId="listTestSnapshots")
 @blp.response(200, SnapshotListSchema)
-@requires("test_helpers")
+@requires("test_helpers", changes_state=False)
 def list_snapshots(team_id: str) -> dict[str, Any]:
     """List the team's snapshots, oldest first"""
     return {"payload": snapshots.list_snapshots(current_uow(), team_id)}
@@ -95,7 +95,7 @@ def list_snapshots(team_id: str) -> dict[str, Any]:
 @blp.route("/snapshots/<snapshot:snapshot_id>", methods=["DELETE"])
 @blp.doc(operationId="deleteTestSnapshot")
 @blp.response(200, SnapshotEnvelopeSchema)
-@requires("test_helpers")
+@requires("test_helpers", changes_state=False)
 def delete_snapshot(team_id: str, snapshot_id: str) -> dict[str, Any]:
     """Delete a snapshot
 
@@ -108,7 +108,7 @@ def delete_snapshot(team_id: str, snapshot_id: str) -> dict[str, Any]:
 @blp.route("/snapshots/<snapshot:snapshot_id>/restore", methods=["POST"])
 @blp.doc(operationId="restoreTestSnapshot")
 @blp.response(200, SnapshotEnvelopeSchema)
-@requires("test_helpers")
+@requires("test_helpers", changes_state=False)
 def restore_snapshot(team_id: str, snapshot_id: str) -> dict[str, Any]:
     """Restore the team to a snapshot
 
@@ -124,7 +124,7 @@ def restore_snapshot(team_id: str, snapshot_id: str) -> dict[str, Any]:
 @blp.doc(operationId="exportTestSnapshot", responses={"200": {
     "description": "The snapshot as one file.",
     "content": {MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}}})
-@requires("test_helpers")
+@requires("test_helpers", changes_state=False)
 def export_snapshot(team_id: str, snapshot_id: str) -> Response:
     """Export a snapshot as one file
 
@@ -142,7 +142,7 @@ def export_snapshot(team_id: str, snapshot_id: str) -> Response:
 @blp.doc(operationId="importTestSnapshot", requestBody=_SNAPSHOT_BODY)
 @blp.response(201, SnapshotEnvelopeSchema)
 @large_body
-@requires("test_helpers")
+@requires("test_helpers", changes_state=False)
 def import_snapshot(team_id: str) -> dict[str, Any]:
     """Import a snapshot file
 
@@ -167,7 +167,7 @@ def import_snapshot(team_id: str) -> dict[str, Any]:
 @blp.route("/state", methods=["DELETE"])
 @blp.doc(operationId="resetTestState")
 @blp.response(204)
-@requires("test_helpers")
+@requires("test_helpers", changes_state=False)
 def reset_state(team_id: str) -> None:
     """Reset the team
 
