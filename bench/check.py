@@ -1,0 +1,98 @@
+"""`make bench-check`: the hot path's guard, a short side-by-side against the raw ceiling.
+
+For SQLite (always) and PostgreSQL (when BENCH_DATABASE_URL is set), on the same database
+`make bench` builds, this server and bench/raw_app.py (the same two routes with the raw driver)
+are served under the same gunicorn settings and loaded from wrk in 1 s rounds, alternating:
+GET a small task, then discard (every request a distinct REVIEWING task). Each ratio, the
+server's req/s over the raw app's, is compared with the one `make bench` recorded in
+bench/results.json (`<database>.load.<get|discard>.ratio.rps_vs_raw`): more than 10% under it
+fails. About a minute a database.
+
+Exit status: 0 every ratio held; 1 one fell (or a side answered errors); 2 nothing to compare
+with (no recorded figure, or wrk missing). It writes nothing into bench/results.json; its
+figures go to bench/work/check.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import results as results_file  # noqa: E402
+from bench.common import WORK_DIR, build_main_database  # noqa: E402
+from bench.load import RUNS, side_by_side, write_load_ids  # noqa: E402
+from bench.servers import app_server, raw_server  # noqa: E402
+
+TOLERANCE = 0.10  # a ratio more than this much under its recorded figure fails
+CHECKED = tuple(run for run in RUNS if run[0] in ("get", "discard"))
+
+
+def check_backend(name: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
+    print(f"[{name}] building the database...", file=sys.stderr)
+    db = build_main_database(url)
+    seed = db["seed"]
+    prefix = f"/v2/{seed['team_id']}/project/{seed['project_id']}/task/"
+    print(f"[{name}] load: {args.duration} s a side and run, in 1 s rounds", file=sys.stderr)
+    with app_server(url) as app_url, raw_server(url) as raw_url:
+        return side_by_side((("app", app_url), ("raw", raw_url)), prefix, seed["keys"]["edit"],
+                            write_load_ids(db), CHECKED, args.duration, args.connections,
+                            round_seconds=1)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=10,
+                        help="seconds of load per run and side (in 1 s rounds)")
+    parser.add_argument("--connections", type=int, default=4, help="wrk connections")
+    parser.add_argument("--tolerance", type=float, default=TOLERANCE,
+                        help="how far under the recorded ratio fails (0.10: 10%%)")
+    parser.add_argument("--sqlite-only", action="store_true", help="ignore BENCH_DATABASE_URL")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: run `apt-get install -y wrk`.", file=sys.stderr)
+        return 2
+    recorded = results_file.read()
+    WORK_DIR.mkdir(exist_ok=True)
+    backends = {"sqlite": f"sqlite:///{WORK_DIR / 'bench.db'}"}
+    if os.environ.get("BENCH_DATABASE_URL") and not args.sqlite_only:
+        backends["postgresql"] = os.environ["BENCH_DATABASE_URL"]
+    rows, failed, measured = [], False, {}
+    for name, url in backends.items():
+        if "load" not in recorded.get(name, {}):
+            print(f"bench/results.json has no {name} load figures: run `make bench` first.",
+                  file=sys.stderr)
+            return 2
+        measured[name] = load = check_backend(name, url, args)
+        for run, _method, _suffix in CHECKED:
+            was = recorded[name]["load"][run]
+            now = load[run]["ratio"]["rps_vs_raw"]
+            floor = was["ratio"]["rps_vs_raw"] * (1 - args.tolerance)
+            errors = load[run]["app"]["errors"] + load[run]["raw"]["errors"]
+            ok = now >= floor and not errors
+            failed |= not ok
+            rows.append(
+                f"{name:11}{run:9}{now:8.2f}{was['ratio']['rps_vs_raw']:10.2f}{floor:8.2f}"
+                f"{load[run]['app']['rps']:9.0f}{load[run]['raw']['rps']:8.0f}  "
+                f"{'ok' if ok else 'FELL'}{f'  [{errors} errors]' if errors else ''}\n"
+                f"{'':20}now: {results_file.describe(load[run]['taken'])}\n"
+                f"{'':20}recorded: {results_file.describe(was.get('taken'))}")
+    (WORK_DIR / "check.json").write_text(json.dumps(measured, indent=2) + "\n")
+    print(f"\n== server / raw ceiling, req/s side by side; fails under recorded x "
+          f"{1 - args.tolerance:.2f} ==")
+    print(f"{'':20}{'now':>8}{'recorded':>10}{'floor':>8}{'app r/s':>9}{'raw r/s':>8}")
+    print("\n".join(rows))
+    print("bench-check: " + ("a ratio fell more than "
+                             f"{args.tolerance:.0%} under its recorded figure" if failed
+                             else "every ratio held"))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
