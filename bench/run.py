@@ -101,6 +101,8 @@ def main() -> int:
                         help="a smoke run: 2 s of load per measurement and side, no flatness")
     parser.add_argument("--plugin-only", action="store_true",
                         help="measure only the pytest plugin's costs (bench/plugin.py)")
+    parser.add_argument("--no-plugin", action="store_true",
+                        help="skip the pytest plugin's costs")
     parser.add_argument("--plugin-runs", type=int, default=5,
                         help="rounds of the plugin's measurements (each figure: the median)")
     parser.add_argument("--section", metavar="NAME",
@@ -139,7 +141,7 @@ def main() -> int:
     with taken() as stamp:
         for name, url in backends.items():
             results[name] = bench_backend(name, url, args)
-        if not args.section:
+        if not args.section and not args.no_plugin:
             results["plugin"] = stamped(lambda: plugin_bench.measure(args.plugin_runs))
         if not args.no_proxy:
             print("[proxy] what proxy mode adds per request (SQLite)...", file=sys.stderr)
