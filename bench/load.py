@@ -27,6 +27,7 @@ from bench.servers import (
     app_server,
     bare_server,
     combine,
+    cpu_seconds,
     raw_server,
     sequential_latencies,
     write_ids,
@@ -105,11 +106,13 @@ def side_by_side(servers: tuple[tuple[str, str], ...], prefix: str, key: str,
                 for side, base in servers:
                     used = sum(r["requests"] for r in sides[side])
                     run_ids = ids[run][side] if isinstance(ids[run], dict) else ids[run]
+                    cpu = cpu_seconds(base)
                     sides[side].append(wrk(
                         base, prefix, run_ids, key, method=method, suffix=suffix,
                         duration=duration // rounds, connections=connections,
                         offset=used + 64 * len(sides[side]),
                     ))
+                    sides[side][-1]["cpu_s"] = cpu_seconds(base) - cpu
         load[run] = {side: combine(results) for side, results in sides.items()}
         load[run]["ratio"] = ratios(load[run])
         load[run]["taken"] = stamp
@@ -117,7 +120,10 @@ def side_by_side(servers: tuple[tuple[str, str], ...], prefix: str, key: str,
 
 
 def ratios(sides: dict[str, Any]) -> dict[str, float]:
-    """The server's req/s and latencies over the raw ceiling's, and over bare Flask's."""
+    """The server's req/s and latencies over the raw ceiling's, and over bare Flask's. Beside
+    them, steadier on a busy machine: `rps_paired*`, the median of the rounds' ratios (each
+    round's pair run back to back), and `cpu*`, the other side's CPU per request over the
+    server's (1.0: as cheap as the other; like the req/s ratio, lower is slower)."""
     out = {}
     for other, suffix in (("bare", ""), ("raw", "_vs_raw")):
         if other in sides:
@@ -125,6 +131,14 @@ def ratios(sides: dict[str, Any]) -> dict[str, float]:
             out[f"rps{suffix}"] = app["rps"] / them["rps"]
             out[f"p50{suffix}"] = app["p50_us"] / max(them["p50_us"], 1)
             out[f"p99{suffix}"] = app["p99_us"] / max(them["p99_us"], 1)
+    for other, suffix in (("bare", ""), ("raw", "_vs_raw")):
+        if other in sides:
+            app, them = sides["app"], sides[other]
+            out[f"rps_paired{suffix}"] = statistics.median(
+                (a["requests"] / a["duration_us"]) / max(b["requests"] / b["duration_us"], 1e-9)
+                for a, b in zip(app["rounds"], them["rounds"], strict=True))
+            if "cpu_ms_per_request" in app and "cpu_ms_per_request" in them:
+                out[f"cpu{suffix}"] = them["cpu_ms_per_request"] / app["cpu_ms_per_request"]
     return out
 
 

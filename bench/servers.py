@@ -25,6 +25,24 @@ from bench.common import (
     WORKERS,
 )
 
+# Each served base URL's process group (its server's pid: started in a session of its own).
+GROUPS: dict[str, int] = {}
+
+
+def cpu_seconds(base_url: str) -> float:
+    """User + system CPU seconds of the live processes serving `base_url`: its process group,
+    the gunicorn master and workers (and, for `sendai-server serve`, the pipeline worker)."""
+    group, total = GROUPS[base_url], 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == group:
+                total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -52,6 +70,7 @@ def server(argv: list[str], env: dict[str, str], port: int, ready_path: str) -> 
             if time.monotonic() > deadline:
                 raise RuntimeError(f"server not ready; see {log.name}")
             time.sleep(0.1)
+        GROUPS[f"http://127.0.0.1:{port}"] = process.pid
         yield f"http://127.0.0.1:{port}"
     finally:
         if process.poll() is None:
@@ -118,13 +137,16 @@ def wrk(base_url: str, prefix: str, ids_file: Path, key: str, *, method: str = "
 
 
 def combine(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """Rounds of one side: total requests over total time; the median round's percentiles."""
+    """Rounds of one side: total requests over total time; the median round's percentiles;
+    the server's CPU per request when the rounds measured it."""
     requests = sum(r["requests"] for r in results)
     seconds = sum(r["duration_us"] for r in results) / 1e6
     out: dict[str, Any] = {"requests": requests, "seconds": seconds, "rps": requests / seconds,
                            "errors": sum(r["errors"] for r in results), "rounds": results}
     for percentile in ("p50_us", "p90_us", "p99_us"):
         out[percentile] = statistics.median(r[percentile] for r in results)
+    if all("cpu_s" in r for r in results):
+        out["cpu_ms_per_request"] = 1000 * sum(r["cpu_s"] for r in results) / max(requests, 1)
     return out
 
 
