@@ -74,17 +74,17 @@ def inspector_vs_json(base_url: str, seed: dict[str, Any], task_id: str,
 RUNS = (("get", "GET", ""), ("discard", "POST", "/discard"), ("get_large", "GET", ""))
 
 
-def write_load_ids(db: dict[str, Any]) -> dict[str, Any]:
+def write_load_ids(db: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """Ids: GETs cycle over 1,000 small tasks; discards take distinct ones, never reused (the
     server and the raw app each have their half; the bare app changes nothing)."""
     discard_pool = db["small"][1000:-MEASURE_TASKS]
     random.Random(5).shuffle(discard_pool)
-    discard_ids = write_ids("discard_ids.txt", discard_pool[0::2])
+    discard_ids = write_ids(f"{prefix}discard_ids.txt", discard_pool[0::2])
     return {
-        "get": write_ids("get_ids.txt", db["small"][:1000]),
-        "get_large": write_ids("large_ids.txt", db["large"][:-2]),
+        "get": write_ids(f"{prefix}get_ids.txt", db["small"][:1000]),
+        "get_large": write_ids(f"{prefix}large_ids.txt", db["large"][:-2]),
         "discard": {"bare": discard_ids, "app": discard_ids,
-                    "raw": write_ids("discard_ids_raw.txt", discard_pool[1::2])},
+                    "raw": write_ids(f"{prefix}discard_ids_raw.txt", discard_pool[1::2])},
     }
 
 

@@ -79,7 +79,7 @@ def profile_backend(name: str, url: str, args: argparse.Namespace) -> dict[str, 
     seed = db["seed"]
     prefix = f"/v2/{seed['team_id']}/project/{seed['project_id']}/task/"
     key = seed["keys"]["edit"]
-    ids = write_load_ids(db)
+    ids = write_load_ids(db, prefix="profile-")
     out = {}
     with app_server(url) as base:
         pid = serve_pid(int(base.rsplit(":", 1)[1]))

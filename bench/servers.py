@@ -120,7 +120,7 @@ def http_get(port: int, path: str, headers: dict[str, str] | None = None,
 
 def wrk(base_url: str, prefix: str, ids_file: Path, key: str, *, method: str = "GET",
         suffix: str = "", duration: float, connections: int, offset: int = 0) -> dict[str, Any]:
-    out = WORK_DIR / "wrk.json"
+    out = WORK_DIR / f"wrk-{os.getpid()}.json"  # one per bench process
     out.unlink(missing_ok=True)
     env = {**os.environ, "BENCH_IDS": str(ids_file), "BENCH_PATH": prefix, "BENCH_KEY": key,
            "BENCH_METHOD": method, "BENCH_SUFFIX": suffix, "BENCH_OUT": str(out),
