@@ -7,10 +7,12 @@ loads them, as `make bench` does (the same database, workers and connections).
 For SQLite (always) and PostgreSQL (when BENCH_DATABASE_URL is set), for each run (GET a small
 task, discard), it records `sendai-server serve --workers 2` and its children (py-spy
 `--subprocesses`, idle threads left out) for `--seconds` of load, writes the collapsed stacks to
-bench/work/profile-<database>-<run>.txt (flamegraph.pl and speedscope read them) and prints
+bench/work/profile-<database>-<run>[-gil].txt (flamegraph.pl and speedscope read them) and prints
 the top functions by own samples and by samples below them (cumulative), as shares of the
 samples in the gunicorn workers' request threads (the pipeline worker beside them and the
-master are left out of the shares).
+master are left out of the shares). By default a sample is a thread's stack wherever it is
+(waiting on a socket, a lock or the database included); `--gil` keeps only the thread holding
+the GIL: where Python's CPU goes.
 """
 
 from __future__ import annotations
@@ -65,7 +67,8 @@ def top(stacks: Path, count: int) -> dict[str, Any]:
         total += n
         own[frames[-1]] += n
         for frame in set(frames):
-            below[frame] += n
+            if not frame.startswith(("process ", "Thread.", "_worker (", "_WorkItem.")):
+                below[frame] += n
 
     def share(counts: Counter[str]) -> list[tuple[str, float]]:
         return [(f, round(100 * n / max(total, 1), 1)) for f, n in counts.most_common(count)]
@@ -87,12 +90,12 @@ def profile_backend(name: str, url: str, args: argparse.Namespace) -> dict[str, 
         for run, method, suffix in RUNS:
             if run not in args.runs:
                 continue
-            stacks = WORK_DIR / f"profile-{name}-{run}.txt"
+            stacks = WORK_DIR / f"profile-{name}-{run}{'-gil' if args.gil else ''}.txt"
             print(f"[{name}] {run}: {args.seconds} s under py-spy", file=sys.stderr)
             spy = subprocess.Popen(
                 [args.py_spy, "record", "--pid", str(pid), "--subprocesses", "--format", "raw",
                  "--rate", str(args.rate), "--duration", str(args.seconds + 2), "--nonblocking",
-                 "--output", str(stacks)],
+                 "--output", str(stacks), *(["--gil"] if args.gil else [])],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             run_ids = ids[run]["app"] if isinstance(ids[run], dict) else ids[run]
             rate = wrk(base, prefix, run_ids, key, method=method, suffix=suffix,
@@ -110,6 +113,8 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=25, help="functions listed per table")
     parser.add_argument("--runs", nargs="+", default=["get", "discard"],
                         choices=[run for run, _, _ in RUNS])
+    parser.add_argument("--gil", action="store_true",
+                        help="only samples holding the GIL: Python's CPU, no waiting on I/O")
     parser.add_argument("--sqlite-only", action="store_true", help="ignore BENCH_DATABASE_URL")
     parser.add_argument("--py-spy", default=shutil.which("py-spy")
                         or str(Path(sys.executable).with_name("py-spy")))

@@ -6,9 +6,7 @@ from __future__ import annotations
 import http.client
 import http.server
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -17,13 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import (
-    REPO_ROOT,
     TARGETS,
-    WORK_DIR,
     fresh_database,
 )
 from bench.report import verdict
-from bench.servers import app_server, free_port, http_get
+from bench.servers import GROUPS, app_server, free_port, server
 from sendai_server.services.demo import seed_demo
 from sendai_server.store.db import make_engine
 from sendai_server.store.uow import UnitOfWork
@@ -36,33 +32,10 @@ PROXY_WARM_UP = 100
 def proxy_server(upstream: str) -> Iterator[tuple[str, int]]:
     """`sendai-server proxy` in front of `upstream`: (its URL, its gunicorn master's pid)."""
     port = free_port()
-    log = open(WORK_DIR / f"proxy-{port}.log", "w")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("sendai-server")), "proxy", "--upstream", upstream,
-         "--bind", f"127.0.0.1:{port}"],
-        cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the proxy exited; see {log.name}")
-            try:
-                if http_get(port, "/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the proxy is not ready; see {log.name}")
-            time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}", process.pid
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        log.close()
+    argv = [str(Path(sys.executable).with_name("sendai-server")), "proxy", "--upstream",
+            upstream, "--bind", f"127.0.0.1:{port}"]
+    with server(argv, {}, port, "/healthz") as url:
+        yield url, GROUPS[url]
 
 
 def _peak_rss_mib(master_pid: int) -> float:
