@@ -66,9 +66,10 @@ def top(stacks: Path, count: int) -> dict[str, Any]:
         n = int(samples)
         total += n
         own[frames[-1]] += n
-        for frame in set(frames):
-            if not frame.startswith(("process ", "Thread.", "_worker (", "_WorkItem.")):
-                below[frame] += n
+        # Cumulative by function (its file, not the line), each once per stack.
+        for function in {frame.rsplit(":", 1)[0] + ")" for frame in frames}:
+            if not function.startswith(("process ", "Thread.", "_worker (", "_WorkItem.")):
+                below[function] += n
 
     def share(counts: Counter[str]) -> list[tuple[str, float]]:
         return [(f, round(100 * n / max(total, 1), 1)) for f, n in counts.most_common(count)]
