@@ -5,11 +5,11 @@ For SQLite (always) and PostgreSQL (when BENCH_DATABASE_URL is set), on the same
 are served under the same gunicorn settings and loaded from wrk in 1 s rounds, alternating:
 GET a small task, then discard (every request a distinct REVIEWING task). Each ratio is
 compared with the one `make bench` recorded in bench/results.json
-(`<database>.load.<get|discard>.ratio`), and more than 10% under it fails: `rps_vs_raw`, the
-server's req/s over the raw app's, and `cpu_vs_raw`, the raw app's CPU per request over the
-server's (the processes' own accounting: it holds on a busy machine, where req/s swings with
-whatever else runs; it does not see time spent waiting, such as a sleep). About a minute a
-database on a quiet machine (most of it building the 40,000 tasks).
+(`<database>.load.<get|discard>.ratio`): `rps_vs_raw`, the server's req/s over the raw app's,
+more than 10% under it fails. Beside it, shown only: `cpu_vs_raw`, the raw app's CPU per
+request over the server's (the processes' own accounting: steadier on a busy machine, where
+req/s swings with whatever else runs, but blind to time spent waiting, such as a sleep).
+About a minute a database on a quiet machine (most of it building the 40,000 tasks).
 
 Exit status: 0 every ratio held; 1 one fell (or a side answered errors); 2 nothing to compare
 with (no recorded figure, or wrk missing). It writes nothing into bench/results.json; its
@@ -34,10 +34,12 @@ from bench.load import RUNS, side_by_side, write_load_ids  # noqa: E402
 from bench.servers import app_server, raw_server  # noqa: E402
 
 TOLERANCE = 0.10  # a ratio more than this much under its recorded figure fails
-# The ratios compared: req/s side by side (what `make bench` reports), and the raw app's CPU
-# per request over the server's, which holds on a busy machine where req/s swings with what
-# else runs (bench/load.py `ratios`); each fails alone.
+# The ratio that fails: req/s side by side, as `make bench` reports it. Shown beside it, not
+# failing: the raw app's CPU per request over the server's (bench/load.py `ratios`), steadier
+# on a busy machine but blind to time spent waiting (a sleep, a lock), and within about 10% of
+# itself from run to run here, too close to the threshold to fail on.
 FIGURES = ("rps_vs_raw", "cpu_vs_raw")
+GATED = ("rps_vs_raw",)
 CHECKED = tuple(run for run in RUNS if run[0] in ("get", "discard"))
 
 
@@ -87,9 +89,10 @@ def main() -> int:
                     continue
                 floor = was["ratio"][figure] * (1 - args.tolerance)
                 ok = ratio[figure] >= floor
-                failed |= not ok
+                failed |= not ok and figure in GATED
                 verdicts.append(f"{figure:11}{ratio[figure]:6.2f}{was['ratio'][figure]:10.2f}"
-                                f"{floor:7.2f}  {'ok' if ok else 'FELL'}")
+                                f"{floor:7.2f}  {'ok' if ok else 'FELL'}"
+                                f"{'' if figure in GATED else ' (shown, does not fail)'}")
             failed |= bool(errors)
             rows.append(
                 f"{name} {run}: {load[run]['app']['rps']:.0f} req/s, "
