@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
 .PHONY: help install run test test-unit test-quick test-hosts lint docs examples-test dist bench bench-plugin \
-  bench-proxy bench-snapshots chaos clean image base-image
+  bench-check bench-proxy bench-snapshots chaos clean image base-image
 
 ## This list: every target with the line of comment above it that starts with two hashes.
 help:
@@ -128,6 +128,14 @@ CHAOS_SECONDS ?= 120
 ## Two hosts under kills, cuts and faults, then the books (not in make test; root, PostgreSQL).
 chaos: install
 	$(BIN)/python bench/chaos.py $(CHAOS_SECONDS)
+
+# The hot path's guard (bench/check.py; a minute or two, twice that with BENCH_DATABASE_URL):
+# this server against the raw-driver ceiling side by side, GET and discard; exit status 1 when a
+# ratio is more than 10% under the one `make bench` recorded in bench/results.json.
+## Fail when GET or discard falls more than 10% under its recorded ratio to the raw ceiling.
+bench-check: install
+	@command -v wrk >/dev/null || { echo "make bench-check needs wrk: 'sudo apt-get install wrk'" >&2; exit 2; }
+	$(BIN)/python bench/check.py $(BENCH_CHECK_ARGS)
 
 # Only the pytest plugin's costs (bench/plugin.py; about a minute, no wrk): a plain run with
 # and without the plugin, the first `sendai` test's start, 50 tests of one discard each.

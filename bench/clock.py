@@ -15,7 +15,7 @@ the plugin by its entry point), of a suite with four kinds of test, `--tests` of
 
 Per test: its wall time from start to finish (set-up and tear-down included), the median and
 the slowest of its kind. `python bench/clock.py` measures and writes the `clock` section of
-bench/results.json, keeping the others; `bench/run.py --clock-only` does the same.
+bench/results.json, keeping the others; `make bench` measures it too (`--no-clock` skips it).
 """
 
 from __future__ import annotations
@@ -51,12 +51,11 @@ def pytest_sessionfinish(session):
 """
 
 SUITE = """
-import http.server
-import threading
 import time
 
 import pytest
 import requests
+from sendai_server.testing.receiver import Receiver
 
 from conftest import TIMES
 
@@ -99,23 +98,11 @@ def test_clock_delay2(sendai, n):
     assert [n["event"] for n in project.notifications][:1] == ["UPLOAD_IN_REVIEW"]
 
 
-class Down(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.send_response(500)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture(scope="module")
 def down():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Down)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/hook"
-    server.shutdown()
+    server = Receiver(default=500)  # a receiver that is down: 500 to every delivery
+    yield server.url
+    server.close()
 
 
 @pytest.mark.parametrize("n", TESTS)
