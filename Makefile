@@ -43,7 +43,7 @@ lint: install
 # `$(BIN)/mkdocs serve` while writing.
 ## The documentation site, built strictly into site/ (open site/index.html).
 docs: install
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 # examples/ as a user runs it: a virtual environment of its own with sendai-server installed
 # from this checkout as `pip install '.[pytest]'` does, not editable, so a module, migration or
