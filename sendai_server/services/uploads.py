@@ -215,21 +215,22 @@ def _store_email(storage: Storage, incoming: IncomingFile, stored: list[_Stored]
     with no text (only white space) is prepended to nothing."""
     documents = emails.documents_of(incoming.name, cast(BinaryIO, incoming.stream),
                                     MAX_FILE_BYTES, email_senders)
-    body_sha256 = None
-    if email_prepend_body and len(documents) > 1 and documents[0].content.strip():
-        body_sha256 = storage.save(io.BytesIO(documents[0].content),
-                                   limit=MAX_FILE_BYTES).sha256
+    body = documents[0]
+    prepends = email_prepend_body and len(documents) > 1 and bool(body.content.strip())
     if email_body == "without_attachments" and len(documents) > 1:
-        body, first, *rest = documents
+        _, first, *rest = documents
         documents = [replace(first, skipped=body.skipped), *rest]
+    start = len(stored)
     for document in documents:
         saved = storage.save(io.BytesIO(document.content), limit=MAX_FILE_BYTES)
-        is_body = document.kind == TEXT
         stored.append(_Stored(
             document.name, document.kind.file_type, document.kind.content_type,
             saved.size, saved.sha256,
-            tuple({"name": emails.SKIPPED, "value": n} for n in document.skipped),
-            None if is_body else body_sha256))
+            tuple({"name": emails.SKIPPED, "value": n} for n in document.skipped)))
+    if prepends:  # saved last: each file saved before it is in `stored`, forgotten on failure
+        body_sha256 = storage.save(io.BytesIO(body.content), limit=MAX_FILE_BYTES).sha256
+        stored[start:] = [s if s.file_type == TEXT.file_type
+                          else replace(s, body_sha256=body_sha256) for s in stored[start:]]
 
 
 def _write_upload(
