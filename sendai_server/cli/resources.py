@@ -140,6 +140,9 @@ def _project_options(command: Callable[..., Any]) -> Callable[..., Any]:
                           "several (replaces the list)."),
         click.option("--any-sender", is_flag=True, default=None,
                      help="Allow email uploads from any sender (clears the list)."),
+        click.option("--email-prepend-body/--no-email-prepend-body", default=None,
+                     help="Add an email's body text as the first page of each of its "
+                          "attachments' tasks (default off)."),
     ]):
         command = option(command)
     return command

@@ -12,12 +12,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..domain.file_types import TEXT
 from ..services.pipeline_steps import ExtractionInputs, extraction_inputs, finish_step
 from ..services.projects import ProjectSettings
 from ..store import jobs
 from ..store.storage import Storage
 from ..store.uow import UnitOfWork
-from .extraction import extract
+from .extraction import Extraction, extract
 
 Handler = Callable[[UnitOfWork, Any], None]
 
@@ -85,9 +86,17 @@ def _automated(settings: ProjectSettings, count: int, lowest: float | None) -> s
     return "to_review"
 
 
-def _extract(storage: Storage, file: Any) -> Any:
+def _extract(storage: Storage, file: Any) -> Extraction:
+    """The file's pages; an email attachment's with its email's body text extracted as a
+    first page before them (email_prepend_body, docs/project-settings.md)."""
     with storage.open(file.sha256) as stream:
-        return extract(stream, file.file_type, file.sha256)
+        extracted = extract(stream, file.file_type, file.sha256)
+    body = getattr(file, "body_sha256", None)
+    if body is None or extracted.failure is not None:
+        return extracted
+    with storage.open(body) as stream:
+        first = extract(stream, TEXT.file_type, body)
+    return Extraction(pages=[*first.pages, *extracted.pages])
 
 
 def auto_complete_task(uow: UnitOfWork, job: Any) -> None:

@@ -26,7 +26,8 @@ from .tasks import fire_on_locked_task
 @dataclass(frozen=True)
 class ExtractionInputs:
     """What an `extract` job needs before it extracts: the project's settings, the task's file
-    (sha256, file_type) if it has one, an outcome registered for those bytes (status, pages),
+    (sha256, file_type, body_sha256: an email body to prepend, docs/project-settings.md) if it
+    has one, an outcome registered for those bytes (status, pages),
     and, for a task made without a file, its annotations' count and lowest confidence."""
 
     settings: ProjectSettings
@@ -43,7 +44,8 @@ def extraction_inputs(uow: UnitOfWork, task_id: str) -> ExtractionInputs | None:
         if task is None or task.status != TaskStatus.PROCESSING:
             return None
         file = conn.execute(
-            select(UploadFile.sha256, UploadFile.file_type).where(UploadFile.task_id == task_id)
+            select(UploadFile.sha256, UploadFile.file_type, UploadFile.body_sha256)
+            .where(UploadFile.task_id == task_id)
         ).first()
         outcome = None if file is None else conn.execute(
             select(Outcome.status, Outcome.pages).where(

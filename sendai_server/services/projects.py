@@ -37,6 +37,7 @@ class ProjectSettings:
     api_import: bool = True
     email_body: str | None = None
     email_senders: tuple[str, ...] = ()  # empty: any sender
+    email_prepend_body: bool = False  # an email's body text: each attachment task's 1st page
 
     def check(self) -> None:
         bad = [why for p in self.email_senders if (why := check_sender_pattern(p)) is not None]
@@ -99,12 +100,14 @@ def update_project(uow: UnitOfWork, project_id: str, **changes: Any) -> ProjectS
 def project_settings(conn: Connection, project_id: str) -> ProjectSettings:
     row = conn.execute(
         select(Project.automation, Project.threshold, Project.pipeline, Project.delay,
-               Project.api_import, Project.email_body, Project.email_senders)
+               Project.api_import, Project.email_body, Project.email_senders,
+               Project.email_prepend_body)
         .where(Project.id == project_id)
     ).first()
     if row is None:
         raise NotFound(f"No project {project_id}.")
-    return ProjectSettings(*row[:-1], email_senders=tuple(row[-1] or ()))
+    return ProjectSettings(*row[:-2], email_senders=tuple(row[-2] or ()),
+                           email_prepend_body=bool(row[-1]))
 
 
 def _add_system_folders(conn: Connection, project_id: str) -> dict[str, str]:

@@ -66,11 +66,7 @@ def _public(row: Any) -> dict[str, Any]:
 
 
 def _hashes(rows: Rows) -> list[str]:
-    columns, values = rows.get("upload_file", ([], []))
-    if not values:
-        return []
-    at = columns.index("sha256")
-    return sorted({row[at] for row in values})
+    return sorted(_file_sizes(None, rows))
 
 
 def _pack(columns: list[str], values: list[list[Any]]) -> bytes:
@@ -117,12 +113,21 @@ def create_snapshot(uow: UnitOfWork, team_id: str, name: str | None = None) -> d
     return {k: v for k, v in stored.items() if k != "team_id"}
 
 
-def _file_sizes(conn: Connection, rows: Rows) -> dict[str, int]:
+def _file_sizes(conn: Connection | None, rows: Rows) -> dict[str, int]:
+    """The stored files the uploads refer to, and their sizes: each file's, and the email
+    bodies their tasks prepend (docs/project-settings.md), whose size is not kept (0 unless the
+    body is a file of its own too)."""
     columns, values = rows.get("upload_file", ([], []))
     if not values:
         return {}
     sha, size = columns.index("sha256"), columns.index("file_size")
-    return {row[sha]: row[size] for row in values}
+    sizes = {row[sha]: row[size] for row in values}
+    if "body_sha256" in columns:
+        body = columns.index("body_sha256")
+        for row in values:
+            if row[body] is not None:
+                sizes.setdefault(row[body], 0)
+    return sizes
 
 
 def list_snapshots(uow: UnitOfWork, team_id: str) -> list[dict[str, Any]]:

@@ -37,8 +37,9 @@ def forget_unreferenced(uow: UnitOfWork | None, storage: Storage, hashes: list[s
 
 
 def _referenced(conn: Connection, hashes: list[str]) -> set[str]:
-    """Which of the files an upload or a snapshot still refers to."""
+    """Which of the files an upload (a file's, or an email body it prepends) or a snapshot
+    still refers to."""
     found: set[str] = set()
-    for column in (UploadFile.sha256, SnapshotFile.sha256):
+    for column in (UploadFile.sha256, UploadFile.body_sha256, SnapshotFile.sha256):
         found |= set(conn.scalars(select(column).where(column.in_(hashes))))
     return found

@@ -276,7 +276,9 @@ def replace_team_state(conn: Connection, team_id: str, rows: Rows) -> list[str]:
         conn.execute(text(f"LOCK TABLE {names} IN EXCLUSIVE MODE"))
     found = membership(conn, team_id)
     upload_file = Base.metadata.tables["upload_file"]
-    old_hashes = list(conn.scalars(select(upload_file.c.sha256).where(found["upload_file"])))
+    old_hashes = [h for row in conn.execute(
+        select(upload_file.c.sha256, upload_file.c.body_sha256).where(found["upload_file"]))
+        for h in row if h is not None]
     keys = set(conn.scalars(select(ApiKey.id).where(ApiKey.team_id == team_id)))
     memberships = {(r.key_id, r.project_id) for r in conn.execute(
         select(KEY_PROJECTS.c.key_id, KEY_PROJECTS.c.project_id)

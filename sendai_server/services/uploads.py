@@ -26,7 +26,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from ..domain import clock, emails
 from ..domain.errors import Forbidden, NotFound, PayloadTooLarge, ValidationError
-from ..domain.file_types import is_email, sniff
+from ..domain.file_types import TEXT, is_email, sniff
 from ..domain.ids import is_lookup_id, new_id
 from ..domain.lifecycle import TaskStatus
 from ..domain.profiles import server_default
@@ -64,6 +64,12 @@ class _Stored:
     size: int
     sha256: str
     meta: tuple[dict[str, str], ...] = ()  # besides the upload's: an email body's skipped files
+    body_sha256: str | None = None  # an email attachment's body text to prepend (its 1st page)
+
+
+def _hashes(stored: list[_Stored]) -> list[str]:
+    """Every stored file the upload refers to: its files and the email bodies they prepend."""
+    return [h for s in stored for h in (s.sha256, s.body_sha256) if h is not None]
 
 
 # --- create -------------------------------------------------------------------------------------
@@ -91,7 +97,8 @@ def create_upload(
     return _create(uow, storage, project_id, files, name, meta or [], default_delay,
                    key_id=caller.principal.key_id, request_id=caller.request_id,
                    email_body=email_body_choice(settings, caller.principal.profile),
-                   email_senders=settings.email_senders)
+                   email_senders=settings.email_senders,
+                   email_prepend_body=settings.email_prepend_body)
 
 
 def create_upload_as_operator(
@@ -109,7 +116,8 @@ def create_upload_as_operator(
     return _create(uow, storage, project_id, files, name, [], default_delay,
                    key_id=None, request_id=None,
                    email_body=email_body_choice(settings, server_default()),
-                   email_senders=settings.email_senders)
+                   email_senders=settings.email_senders,
+                   email_prepend_body=settings.email_prepend_body)
 
 
 def email_body_choice(settings: ProjectSettings, profile: Mapping[str, str]) -> str:
@@ -122,17 +130,17 @@ def _create(
     uow: UnitOfWork, storage: Storage, project_id: str, files: list[IncomingFile],
     name: str | None, meta: list[dict[str, str]], default_delay: float, *,
     key_id: str | None, request_id: str | None, email_body: str,
-    email_senders: Sequence[str] = (),
+    email_senders: Sequence[str] = (), email_prepend_body: bool = False,
 ) -> dict[str, Any]:
     if not 1 <= len(files) <= MAX_FILES:
         raise _invalid("file", f"An upload has 1 to {MAX_FILES} files; got {len(files)}.")
-    stored = _store(uow, storage, files, email_body, email_senders)
+    stored = _store(uow, storage, files, email_body, email_senders, email_prepend_body)
     try:
         _refuse_unstorable_names(stored)
         return _write_upload(uow, project_id, stored, name, meta, default_delay,
                              key_id=key_id, request_id=request_id)
     except BaseException:
-        forget_unreferenced(uow, storage, [s.sha256 for s in stored])
+        forget_unreferenced(uow, storage, _hashes(stored))
         raise
 
 
@@ -147,16 +155,18 @@ def _refuse_unstorable_names(stored: list[_Stored]) -> None:
 
 
 def _store(uow: UnitOfWork, storage: Storage, files: list[IncomingFile],
-           email_body: str, email_senders: Sequence[str]) -> list[_Stored]:
+           email_body: str, email_senders: Sequence[str],
+           email_prepend_body: bool = False) -> list[_Stored]:
     stored: list[_Stored] = []
     try:
         for incoming in files:
             if _is_email(incoming.stream):
-                _store_email(storage, incoming, stored, email_body, email_senders)
+                _store_email(storage, incoming, stored, email_body, email_senders,
+                             email_prepend_body)
             else:
                 stored.append(_store_one(storage, incoming))
     except BaseException:
-        forget_unreferenced(uow, storage, [s.sha256 for s in stored])
+        forget_unreferenced(uow, storage, _hashes(stored))
         raise
     return stored
 
@@ -189,25 +199,38 @@ def _is_email(stream: IO[bytes]) -> bool:
 
 
 def _store_email(storage: Storage, incoming: IncomingFile, stored: list[_Stored],
-                 email_body: str, email_senders: Sequence[str]) -> None:
+                 email_body: str, email_senders: Sequence[str],
+                 email_prepend_body: bool = False) -> None:
     """An email's documents, each stored as a file of its own and added to `stored`: its
     body's text, then its attachments of accepted types (the skipped ones named in the body's
     meta). Nothing is stored before every document has been found acceptable. With
     `email_body` `without_attachments`, the body is no document when an attachment is (the
     skipped ones are then named in the first attachment's meta). A sender off the project's
     `email_senders` list: the email is kept whole as one document, whose task fails naming
-    the sender (services/emails.py), so the upload ends FAILED."""
+    the sender (services/emails.py), so the upload ends FAILED.
+
+    With `email_prepend_body` (docs/project-settings.md), the body's text is stored by its hash
+    (the same stored file as the body task's, when there is one) and each attachment's file
+    refers to it (`body_sha256`): the pipeline extracts it as the task's first page. A body
+    with no text (only white space) is prepended to nothing."""
     documents = emails.documents_of(incoming.name, cast(BinaryIO, incoming.stream),
                                     MAX_FILE_BYTES, email_senders)
+    body = documents[0]
+    prepends = email_prepend_body and len(documents) > 1 and bool(body.content.strip())
     if email_body == "without_attachments" and len(documents) > 1:
-        body, first, *rest = documents
+        _, first, *rest = documents
         documents = [replace(first, skipped=body.skipped), *rest]
+    start = len(stored)
     for document in documents:
         saved = storage.save(io.BytesIO(document.content), limit=MAX_FILE_BYTES)
         stored.append(_Stored(
             document.name, document.kind.file_type, document.kind.content_type,
             saved.size, saved.sha256,
             tuple({"name": emails.SKIPPED, "value": n} for n in document.skipped)))
+    if prepends:  # saved last: each file saved before it is in `stored`, forgotten on failure
+        body_sha256 = storage.save(io.BytesIO(body.content), limit=MAX_FILE_BYTES).sha256
+        stored[start:] = [s if s.file_type == TEXT.file_type
+                          else replace(s, body_sha256=body_sha256) for s in stored[start:]]
 
 
 def _write_upload(
@@ -241,7 +264,7 @@ def _write_upload(
         conn.execute(insert(UploadFile), [
             {"upload_id": upload_id, "position": index, "task_id": task_id, "name": s.name,
              "file_type": s.file_type, "content_type": s.content_type, "file_size": s.size,
-             "sha256": s.sha256}
+             "sha256": s.sha256, "body_sha256": s.body_sha256}
             for index, (s, task_id) in enumerate(zip(stored, task_ids, strict=True))
         ])
         delay = settings.delay if settings.delay is not None else default_delay
@@ -391,9 +414,10 @@ def delete_upload(
     then each stored file that no upload refers to any longer."""
     _visible_upload(principal, team_id, project_id, upload_id)
     with uow.write() as conn:
-        hashes = list(conn.scalars(
-            select(UploadFile.sha256).where(UploadFile.upload_id == upload_id)
-        ))
+        hashes = [h for row in conn.execute(
+            select(UploadFile.sha256, UploadFile.body_sha256)
+            .where(UploadFile.upload_id == upload_id)
+        ) for h in row if h is not None]
         gone = conn.execute(
             delete(Upload).where(Upload.id == upload_id, Upload.project_id == project_id)
         ).rowcount

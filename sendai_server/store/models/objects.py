@@ -115,6 +115,9 @@ class UploadFile(Base):
     content_type: Mapped[str] = mapped_column(String(64))
     file_size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
+    # An email attachment's, with the project's email_prepend_body on at upload: the stored
+    # text of the email's body, extracted as the task's first page (docs/project-settings.md).
+    body_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class ApiKeyProject(Base):
