@@ -23,10 +23,10 @@ from sendai_server.config import Config
 from sendai_server.pipeline import delivery_auth
 from sendai_server.store.uow import UnitOfWork
 from sendai_server.testing.receiver import Receiver
-from tests.app.test_notifications import connect, log
-from tests.app.test_pipeline import Project, drain
 from tests.support import documents
 from tests.support.helpers import auth
+from tests.support.notifications import connect, log
+from tests.support.pipeline import Project, drain
 
 
 class TokenEndpoint:

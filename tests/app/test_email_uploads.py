@@ -21,9 +21,9 @@ from sendai_server.config import Config
 from sendai_server.services.uploads import MAX_FILE_BYTES
 from sendai_server.store.uow import UnitOfWork
 from sendai_server.web.context import engine_of
-from tests.app.test_pipeline import Project, drain
 from tests.support import documents
 from tests.support.helpers import auth, count_rows
+from tests.support.pipeline import Project, drain
 
 BODY = """Hello,
 

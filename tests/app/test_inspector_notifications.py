@@ -19,10 +19,10 @@ from sendai_server.services.notifications import schedule_heads
 from sendai_server.store.uow import UnitOfWork
 from sendai_server.testing.receiver import Receiver
 from tests.app.test_inspector import _csrf, sign_in
-from tests.app.test_notifications import connect, log
-from tests.app.test_pipeline import Project, drain
 from tests.support import documents
 from tests.support.helpers import count_rows
+from tests.support.notifications import connect, log
+from tests.support.pipeline import Project, drain
 
 
 @pytest.fixture

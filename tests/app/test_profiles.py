@@ -24,10 +24,10 @@ from sendai_server.store.uow import UnitOfWork
 from sendai_server.testing.receiver import Receiver
 from tests.app.test_deliveries import STANDARD_SECRET
 from tests.app.test_email_uploads import PDFS, email_with
-from tests.app.test_notifications import connect
-from tests.app.test_pipeline import Project, drain
 from tests.support import documents
 from tests.support.helpers import auth, count_rows
+from tests.support.notifications import connect
+from tests.support.pipeline import Project, drain
 
 
 def profile_path(seed: dict[str, Any]) -> str:

@@ -13,10 +13,10 @@ from sendai_server.config import Config
 from sendai_server.services.keys import create_key
 from sendai_server.store.uow import UnitOfWork
 from sendai_server.testing.receiver import Receiver
-from tests.app.test_notifications import connect
-from tests.app.test_pipeline import Project, drain
 from tests.support import documents
 from tests.support.helpers import auth
+from tests.support.notifications import connect
+from tests.support.pipeline import Project, drain
 
 
 def upload_of(project: Project, upload_id: str) -> dict[str, Any]:

@@ -27,12 +27,12 @@ from sendai_server.store.uow import UnitOfWork
 from sendai_server.testing.receiver import Receiver
 from tests.app.test_inspector import _run_extraction
 from tests.app.test_inspector_review import statement_pdf
-from tests.app.test_notifications import connect, log
-from tests.app.test_pipeline import Project, drain
 from tests.live.test_docs_browser import browser  # noqa: F401 - the fixture
 from tests.live.test_inspector_browser import _sign_in, _wait
 from tests.support import documents
 from tests.support.helpers import REPO_ROOT, LiveServer, auth
+from tests.support.notifications import connect, log
+from tests.support.pipeline import Project, drain
 
 pytestmark = pytest.mark.slow  # live gunicorn and a browser
 
