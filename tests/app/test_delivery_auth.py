@@ -294,7 +294,7 @@ def test_the_inspector_shows_each_connectors_authentication_and_whether_it_is_di
     closing: list[Any],
 ) -> None:
     from sendai_server.services.keys import create_key
-    from tests.app.test_inspector import sign_in
+    from tests.support.inspector import sign_in
 
     gone = Receiver(default=410)
     closing.append(gone)

@@ -462,7 +462,7 @@ def test_the_inspector_shows_each_delivery_and_what_its_receiver_answered(
     receivers: list[Receiver],
 ) -> None:
     from sendai_server.services.keys import create_key
-    from tests.app.test_inspector import sign_in
+    from tests.support.inspector import sign_in
 
     receiver = Receiver([500, 200])
     receivers.append(receiver)

@@ -329,7 +329,7 @@ def test_an_email_without_attachments_keeps_its_body_task_under_without_attachme
 def test_the_inspector_shows_a_teams_profile_only_when_it_is_not_the_default(
     client: FlaskClient, seed: dict[str, Any]
 ) -> None:
-    from tests.app.test_inspector import sign_in
+    from tests.support.inspector import sign_in
 
     sign_in(client, seed["keys"]["helpers"])
     assert "profile <code>" not in client.get("/inspect/projects").get_data(as_text=True)

@@ -99,7 +99,7 @@ def test_an_unknown_upload_status_is_refused(
 def test_the_inspector_lists_and_filters_partial_and_failed_uploads(
     client: FlaskClient, uow: UnitOfWork, seed: dict[str, Any], engine: Engine, config: Config,
 ) -> None:
-    from tests.app.test_inspector import sign_in
+    from tests.support.inspector import sign_in
 
     project = Project(client, uow, seed)
     failed = project.upload((documents.damaged_pdf(), "broken-alone.pdf"))

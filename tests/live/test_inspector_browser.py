@@ -22,9 +22,9 @@ from flask.testing import FlaskClient
 from sendai_server import create_app
 from sendai_server.config import Config
 from sendai_server.web.context import engine_of
-from tests.app.test_inspector import INVOICE, _run_extraction
 from tests.live.test_docs_browser import _requested_urls, browser  # noqa: F401 - the fixture
 from tests.support.helpers import REPO_ROOT, LiveServer, auth
+from tests.support.inspector import INVOICE, run_extraction
 
 pytestmark = pytest.mark.slow  # live gunicorn and a browser
 
@@ -60,7 +60,7 @@ def invoice_task(client: FlaskClient, seed: dict[str, Any], config: Config) -> s
     from sendai_server.store.uow import UnitOfWork
 
     with UnitOfWork(engine_of(app)) as uow:
-        _run_extraction(app, uow)
+        run_extraction(app, uow)
     engine_of(app).dispose()
     moved = client.post(f"{base}/test_helpers/task/{task_id}/advance",
                         json={"event": "to_review"}, headers=helpers)

@@ -16,10 +16,10 @@ from sendai_server.services import team_clock
 from sendai_server.services.keys import create_key
 from sendai_server.services.projects import ProjectSettings, create_project
 from sendai_server.store.uow import UnitOfWork
-from tests.app.test_inspector import INVOICE
 from tests.live.test_docs_browser import browser  # noqa: F401 - the fixture
 from tests.live.test_inspector_review_browser import _screenshot
 from tests.support.helpers import LiveServer, auth
+from tests.support.inspector import INVOICE
 
 pytestmark = pytest.mark.slow  # live gunicorn and a browser
 

@@ -25,12 +25,11 @@ from sendai_server.config import Config
 from sendai_server.services.keys import create_key
 from sendai_server.store.uow import UnitOfWork
 from sendai_server.testing.receiver import Receiver
-from tests.app.test_inspector import _run_extraction
-from tests.app.test_inspector_review import statement_pdf
 from tests.live.test_docs_browser import browser  # noqa: F401 - the fixture
 from tests.live.test_inspector_browser import _sign_in, _wait
 from tests.support import documents
 from tests.support.helpers import REPO_ROOT, LiveServer, auth
+from tests.support.inspector import run_extraction, statement_pdf
 from tests.support.notifications import connect, log
 from tests.support.pipeline import Project, drain
 
@@ -70,7 +69,7 @@ def statement(client: FlaskClient, seed: dict[str, Any], app: Flask, uow: UnitOf
     answer = client.post(base + "/upload", headers=helpers,
                          data={"file": (io.BytesIO(statement_pdf()), "statement.pdf")})
     [task_id] = answer.json["taskIds"]
-    _run_extraction(app, uow)
+    run_extraction(app, uow)
     moved = client.post(f"{base}/test_helpers/task/{task_id}/advance",
                         json={"event": "to_review"}, headers=helpers)
     assert moved.status_code == 200, moved.text
