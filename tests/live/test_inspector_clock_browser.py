@@ -16,8 +16,7 @@ from sendai_server.services import team_clock
 from sendai_server.services.keys import create_key
 from sendai_server.services.projects import ProjectSettings, create_project
 from sendai_server.store.uow import UnitOfWork
-from tests.live.test_docs_browser import browser  # noqa: F401 - the fixture
-from tests.live.test_inspector_review_browser import _screenshot
+from tests.support.browser import browser, screenshot  # noqa: F401 - the fixture
 from tests.support.helpers import LiveServer, auth
 from tests.support.inspector import INVOICE
 
@@ -87,4 +86,4 @@ def test_the_advance_form_plays_out_an_upload_in_chromium(
     task = requests.get(f"{server.url}/v2/{team}/project/{project_id}/task/{task_id}",
                         headers=auth(key), timeout=WAIT).json()["payload"]
     assert task["status"] == "REVIEWING"
-    _screenshot(browser, tmp_path, "inspector-clock.png", height=700)
+    screenshot(browser, tmp_path, "inspector-clock.png", height=700)
