@@ -23,8 +23,8 @@ from sendai_server.services.upload_status import Settled, settle_upload
 from sendai_server.store.models import utcnow
 from sendai_server.store.uow import UnitOfWork
 from sendai_server.testing.receiver import DEADLINE, Receiver
-from tests.app.test_cli import run_process
 from tests.support import documents
+from tests.support.cli import run_process
 from tests.support.helpers import REPO_ROOT, auth, count_rows
 from tests.support.notifications import connect, log
 from tests.support.pipeline import Project, drain
