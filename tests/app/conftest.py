@@ -2,3 +2,4 @@
 SQLite and, with TEST_DATABASE_URL, PostgreSQL. No gunicorn, no browser: `make test-quick`."""
 
 from tests.support.fixtures import *  # noqa: F403
+from tests.support.proxy import contract, make_proxy, stub  # noqa: F401 - the proxy's fixtures
