@@ -14,9 +14,9 @@ from sendai_server.config import Config
 from sendai_server.services.keys import create_key
 from sendai_server.services.projects import ProjectSettings, create_project
 from sendai_server.store.uow import UnitOfWork
-from tests.app.test_hostile_input import HOSTILE_BODIES
 from tests.support import documents
 from tests.support.helpers import auth
+from tests.support.hostile import HOSTILE_BODIES
 from tests.support.pipeline import SCOPES, Project, drain
 
 

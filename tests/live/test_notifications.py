@@ -19,8 +19,8 @@ from sendai_server.services.keys import create_key
 from sendai_server.services.projects import ProjectSettings, create_project, create_team
 from sendai_server.store.uow import UnitOfWork
 from sendai_server.testing.receiver import DEADLINE, Receiver
-from tests.app.test_database_outage import _terminate_other_connections
 from tests.support import documents
+from tests.support.databases import terminate_other_connections
 from tests.support.helpers import REPO_ROOT, LiveServer, auth
 from tests.support.processes import wait_until
 
@@ -187,7 +187,7 @@ def test_a_database_connection_dropped_during_a_delivery_is_reconnected_and_noth
     live.worker()
     [first] = live.upload(documents.invoice_pdf(), "a.pdf")["taskIds"]
     receiver.wait_count(1)  # in flight, the worker's connections idle
-    assert _terminate_other_connections(database_url) >= 1  # the worker's, and gunicorn's
+    assert terminate_other_connections(database_url) >= 1  # the worker's, and gunicorn's
     receiver.release.set()
     [entry] = wait_until(lambda: [e for e in live.get("/notifications")["payload"]
                                   if e["status"] == "delivered"], "the attempt recorded")
