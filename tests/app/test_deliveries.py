@@ -20,10 +20,8 @@ from sendai_server.store.uow import UnitOfWork
 from sendai_server.testing.receiver import Receiver
 from tests.support import documents
 from tests.support.helpers import auth, count_rows
-from tests.support.notifications import connect, log
+from tests.support.notifications import STANDARD_SECRET, connect, log
 from tests.support.pipeline import Project, drain
-
-STANDARD_SECRET = "whsec_" + base64.b64encode(b"a key of thirty-two bytes, random").decode()
 
 
 def test_a_standard_webhooks_secret_signs_for_standardwebhooks_and_for_stripe(

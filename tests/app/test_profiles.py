@@ -22,11 +22,10 @@ from sendai_server.services.keys import create_key
 from sendai_server.services.projects import create_project
 from sendai_server.store.uow import UnitOfWork
 from sendai_server.testing.receiver import Receiver
-from tests.app.test_deliveries import STANDARD_SECRET
-from tests.app.test_email_uploads import PDFS, email_with
 from tests.support import documents
+from tests.support.emails import PDFS, email_with
 from tests.support.helpers import auth, count_rows
-from tests.support.notifications import connect
+from tests.support.notifications import STANDARD_SECRET, connect
 from tests.support.pipeline import Project, drain
 
 
