@@ -16,16 +16,7 @@ from sendai_server.config import Config
 from sendai_server.store.uow import UnitOfWork
 from tests.support import documents
 from tests.support.helpers import auth, count_rows
-from tests.support.pipeline import Project, drain
-
-
-def without_ids(pages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    def strip(item: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in item.items() if k != "id"}
-
-    return [{**strip(page), **{kind: [strip(i) for i in page[kind]]
-                               for kind in ("annotations", "checkboxes", "segments",
-                                            "signatures")}} for page in pages]
+from tests.support.pipeline import Project, drain, without_ids
 
 
 def test_an_invoice_becomes_a_reviewing_task_with_its_total(

@@ -1,5 +1,6 @@
 """A project to run the simulated pipeline in-process (docs/pipeline.md): `Project` makes one with
-a key and talks to its API; `drain` runs every due job with the worker's own claim and handlers."""
+a key and talks to its API; `drain` runs every due job with the worker's own claim and handlers;
+`without_ids` compares a task's pages leaving out their ids."""
 
 from __future__ import annotations
 
@@ -61,3 +62,12 @@ class Project:
 
     def post(self, rest: str, **kwargs: Any) -> Any:
         return self.client.post(self.path(rest), headers=auth(self.key), **kwargs)
+
+
+def without_ids(pages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def strip(item: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in item.items() if k != "id"}
+
+    return [{**strip(page), **{kind: [strip(i) for i in page[kind]]
+                               for kind in ("annotations", "checkboxes", "segments",
+                                            "signatures")}} for page in pages]
