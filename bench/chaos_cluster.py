@@ -33,8 +33,8 @@ from sendai_server.store import migrate  # noqa: E402
 from sendai_server.store.db import make_engine  # noqa: E402
 from sendai_server.store.uow import UnitOfWork  # noqa: E402
 from sendai_server.testing.receiver import Receiver  # noqa: E402
-from tests.live.test_hosts import BUCKET, LEASE_SECONDS, NOT_PASSED, ServerHost  # noqa: E402
 from tests.support import netns  # noqa: E402
+from tests.support.hosts import BUCKET, LEASE_SECONDS, NOT_PASSED, ServerHost  # noqa: E402
 from tests.support.tcp_proxy import TcpProxy  # noqa: E402
 
 SCOPES = ["upload.read", "upload.create", "task.read", "task.edit", "test_helpers"]

@@ -187,7 +187,7 @@ def test_a_slow_lookup_holds_no_lock_a_discard_meanwhile_is_not_slowed(
 def test_connectors_create_takes_oauth2_token_exchange_and_api_lookup_options(
     database_url: str, client: FlaskClient, seed: dict[str, Any]
 ) -> None:
-    from tests.app.test_cli import run
+    from tests.support.cli import run
 
     project = seed["project_id"]
     oauth = run(database_url, "connectors", "create", "--project", project, "--url",

@@ -10,24 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import Engine
 
-from sendai_server.cli import main
-from tests.support.helpers import REPO_ROOT, count_rows
+from tests.support.cli import run, run_process
+from tests.support.helpers import count_rows
 
 CLI = str(Path(sys.executable).parent / "sendai-server")
-
-
-def run(database_url: str, *args: str) -> Any:
-    return CliRunner().invoke(main, list(args), env={"DATABASE_URL": database_url},
-                              catch_exceptions=False)
-
-
-def run_process(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": database_url}
-    return subprocess.run([CLI, *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
 
 
 def test_seed_json_is_the_documented_document_and_nothing_else(database_url: str) -> None:

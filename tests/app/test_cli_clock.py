@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from sendai_server.cli import main
 from sendai_server.config import Config
 from sendai_server.testing.receiver import Receiver
-from tests.app.test_cli import run
+from tests.support.cli import run
 from tests.support.helpers import auth, count_rows
 
 MONDAY = "2026-01-05T09:00:00Z"

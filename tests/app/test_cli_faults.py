@@ -10,7 +10,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
-from tests.app.test_cli import run
+from tests.support.cli import run
 from tests.support.helpers import auth, count_rows, task_path
 
 

@@ -20,9 +20,9 @@ from sendai_server.services.projects import create_team
 from sendai_server.store import jobs
 from sendai_server.store.uow import UnitOfWork
 from sendai_server.testing.receiver import Receiver
-from tests.app.test_pipeline import Project, drain
 from tests.support import documents
 from tests.support.helpers import auth
+from tests.support.pipeline import Project, drain
 
 START = "2030-01-01T09:00:00Z"
 T0 = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)

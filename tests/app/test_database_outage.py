@@ -12,33 +12,19 @@ from typing import Any
 import pytest
 import requests
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 from sendai_server import create_app
 from sendai_server.config import Config
 from sendai_server.services.demo import seed_demo
 from sendai_server.store import migrate
-from sendai_server.store.db import make_engine
 from sendai_server.store.uow import UnitOfWork
 from sendai_server.web.context import engine_of
+from tests.support.databases import terminate_other_connections
 from tests.support.helpers import LiveServer, auth, free_port, task_path
 from tests.support.processes import DEADLINE, wait_until
 from tests.support.tcp_proxy import TcpProxy
-
-TERMINATE_OTHERS = (
-    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-)
-
-
-def _terminate_other_connections(database_url: str) -> int:
-    engine = make_engine(database_url)
-    try:
-        with engine.connect() as conn:
-            return int(conn.execute(text(TERMINATE_OTHERS)).scalar_one())
-    finally:
-        engine.dispose()
 
 
 def _assert_unavailable(response: Any) -> None:
@@ -59,7 +45,7 @@ def test_a_connection_terminated_between_two_requests_costs_the_next_one_nothing
     task_id = seed["tasks"]["REVIEWING"][0]
     assert client.get(task_path(seed, task_id), headers=headers).status_code == 200
     assert engine.pool.checkedin() >= 1  # the pooled connection the next request will get
-    assert _terminate_other_connections(database_url) >= 1
+    assert terminate_other_connections(database_url) >= 1
     assert client.get(task_path(seed, task_id), headers=headers).status_code == 200
     response = client.post(task_path(seed, task_id, "discard"), headers=headers)
     assert response.status_code == 200
@@ -87,7 +73,7 @@ def test_every_dead_connection_in_the_pool_is_dropped_and_the_request_answered(
     for conn in held:
         conn.close()
     assert engine.pool.checkedin() >= 4
-    assert _terminate_other_connections(database_url) >= 4
+    assert terminate_other_connections(database_url) >= 4
     for _ in range(3):
         assert client.get(task_path(seed, task_id), headers=headers).status_code == 200
 
@@ -128,10 +114,10 @@ def test_live_gunicorn_survives_its_connections_being_terminated(
         tasks = seed["tasks"]["REVIEWING"]
         for _ in range(6):  # every worker has a pooled connection
             assert http.get(base + task_path(seed, tasks[0]), timeout=10).status_code == 200
-        assert _terminate_other_connections(database_url) >= 2
+        assert terminate_other_connections(database_url) >= 2
         for _ in range(6):  # whichever worker answers, its connection was dead
             assert http.get(base + task_path(seed, tasks[0]), timeout=10).status_code == 200
-        assert _terminate_other_connections(database_url) >= 1
+        assert terminate_other_connections(database_url) >= 1
         response = http.post(base + task_path(seed, tasks[1], "discard"), timeout=10)
         assert response.status_code == 200, response.text
     finally:

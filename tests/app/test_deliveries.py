@@ -18,12 +18,10 @@ from sqlalchemy import Engine, text
 from sendai_server.config import Config
 from sendai_server.store.uow import UnitOfWork
 from sendai_server.testing.receiver import Receiver
-from tests.app.test_notifications import connect, log
-from tests.app.test_pipeline import Project, drain
 from tests.support import documents
 from tests.support.helpers import auth, count_rows
-
-STANDARD_SECRET = "whsec_" + base64.b64encode(b"a key of thirty-two bytes, random").decode()
+from tests.support.notifications import STANDARD_SECRET, connect, log
+from tests.support.pipeline import Project, drain
 
 
 def test_a_standard_webhooks_secret_signs_for_standardwebhooks_and_for_stripe(

@@ -23,10 +23,10 @@ from sendai_server.config import Config
 from sendai_server.pipeline import delivery_auth
 from sendai_server.store.uow import UnitOfWork
 from sendai_server.testing.receiver import Receiver
-from tests.app.test_notifications import connect, log
-from tests.app.test_pipeline import Project, drain
 from tests.support import documents
 from tests.support.helpers import auth
+from tests.support.notifications import connect, log
+from tests.support.pipeline import Project, drain
 
 
 class TokenEndpoint:
@@ -294,7 +294,7 @@ def test_the_inspector_shows_each_connectors_authentication_and_whether_it_is_di
     closing: list[Any],
 ) -> None:
     from sendai_server.services.keys import create_key
-    from tests.app.test_inspector import sign_in
+    from tests.support.inspector import sign_in
 
     gone = Receiver(default=410)
     closing.append(gone)

@@ -24,8 +24,8 @@ from sendai_server.config import Config
 from sendai_server.services.keys import create_key
 from sendai_server.store.uow import UnitOfWork
 from sendai_server.web.api.disposition import content_disposition
-from tests.live.test_docs_browser import chromium
 from tests.support import documents
+from tests.support.browser import chromium
 from tests.support.helpers import LiveServer, auth
 
 # (the name uploaded, the name every client that reads filename* saves, curl's ASCII name)

@@ -23,11 +23,11 @@ from sendai_server.services.keys import create_key
 from sendai_server.services.projects import project_settings
 from sendai_server.store.storage import storage_from_url
 from sendai_server.store.uow import UnitOfWork
-from tests.app.test_cli import run
-from tests.app.test_email_uploads import PDFS, email_with
-from tests.app.test_pipeline import Project, drain, without_ids
 from tests.support import documents
+from tests.support.cli import run
+from tests.support.emails import PDFS, email_with
 from tests.support.helpers import auth
+from tests.support.pipeline import Project, drain, without_ids
 
 RAW = email_with(*PDFS)
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -21,37 +20,12 @@ from sendai_server.config import Config
 from sendai_server.services.uploads import MAX_FILE_BYTES
 from sendai_server.store.uow import UnitOfWork
 from sendai_server.web.context import engine_of
-from tests.app.test_pipeline import Project, drain
 from tests.support import documents
+from tests.support.emails import PDFS, email_with
 from tests.support.helpers import auth, count_rows
+from tests.support.pipeline import Project, drain
 
-BODY = """Hello,
-
-please find our invoices attached.
-
-Invoice No. MAIL-2024-7
-Date: 03.12.2024
-Total: 99.50 EUR
-
-Questions: billing@sender.example
-"""
 DOCX = b"PK\x03\x04" + b"\x00" * 64  # a Word file's first bytes: no accepted type
-
-
-def email_with(*attachments: tuple[str, str, bytes]) -> bytes:
-    message = EmailMessage()
-    message["From"] = "billing@sender.example"
-    message["To"] = "inbox@receiver.example"
-    message["Subject"] = "Invoices for December"
-    message.set_content(BODY)
-    for filename, mime, content in attachments:
-        maintype, subtype = mime.split("/")
-        message.add_attachment(content, maintype=maintype, subtype=subtype, filename=filename)
-    return message.as_bytes()
-
-
-PDFS = [("a.pdf", "application/pdf", documents.invoice_pdf()),
-        ("b.pdf", "application/pdf", documents.two_page_pdf())]
 
 
 def file_of(project: Project, upload_id: str, index: int) -> Any:

@@ -13,10 +13,10 @@ from sqlalchemy import Engine, text
 from sendai_server.config import Config
 from sendai_server.store.uow import UnitOfWork
 from sendai_server.testing.receiver import Receiver
-from tests.app.test_notifications import connect, log
-from tests.app.test_pipeline import Project, drain
 from tests.support import documents
 from tests.support.helpers import auth, count_rows
+from tests.support.notifications import connect, log
+from tests.support.pipeline import Project, drain
 
 
 def add_fault(project: Project, **rule: Any) -> dict[str, Any]:

@@ -20,7 +20,14 @@ from sendai_server.services.keys import SCOPES, create_key
 from sendai_server.store.uow import UnitOfWork
 from tests.support.api_spec import HTTP_METHODS, Operation, operations
 from tests.support.helpers import LiveServer, auth
-from tests.support.hostile import assert_json_error, chunked, raw_request, snapshot
+from tests.support.hostile import (
+    HOSTILE_BODIES,
+    JSON,
+    assert_json_error,
+    chunked,
+    raw_request,
+    snapshot,
+)
 
 LONG = 10_000
 
@@ -38,24 +45,6 @@ HOSTILE_IDS = {
     "emoji": "task_\U0001f4a3",
 }
 
-JSON = "application/json"
-HOSTILE_BODIES: dict[str, tuple[bytes, str]] = {
-    "invalid_utf8": (b'{"name": "\xff\xfe\xfd", "issues": [{"label": "\xc0", "value": "x"}]}',
-                     JSON),
-    "lone_surrogate": (b'{"name": "\\ud800", "issues": [{"label": "\\udfff", "value": "x"}]}',
-                       JSON),
-    "nul_in_string": (b'{"name": "a\\u0000b", "issues": [{"label": "a\\u0000", "value": "x"}]}',
-                      JSON),
-    "array": (b"[1, 2, 3]", JSON),
-    "string_scalar": (b'"discard"', JSON),
-    "number_scalar": (b"42", JSON),
-    "null": (b"null", JSON),
-    "truncated": (b'{"issues": [{"label": "a"', JSON),
-    "concatenated": (b'{"issues": []}{"issues": []}', JSON),
-    "deeply_nested": (b"[" * 100_000 + b"]" * 100_000, JSON),
-    "form_body": (b"issues=a&message=b&name=c", "application/x-www-form-urlencoded"),
-    "json_sent_as_text": (b'{"message": "x"}', "text/plain"),
-}
 
 BAD_AUTHORIZATION: dict[str, Callable[[dict[str, str]], str]] = {
     "empty": lambda k: "",

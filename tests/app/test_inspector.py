@@ -17,27 +17,10 @@ from sendai_server.domain.errors import NotFound
 from sendai_server.domain.lifecycle import TRANSITIONS, TaskStatus
 from sendai_server.services.keys import revoke_key
 from sendai_server.store.uow import UnitOfWork
-from sendai_server.web.context import engine_of, storage_of
+from sendai_server.web.context import engine_of
 from sendai_server.web.inspect.diagram import lifecycle_svg
-from tests.support.helpers import REPO_ROOT, auth, count_rows, task_path
-
-INVOICE = REPO_ROOT / "sendai_server" / "samples" / "invoice.pdf"
-
-
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "no CSRF token on the page"
-    return match.group(1)
-
-
-def sign_in(client: FlaskClient, key: str) -> Any:
-    token = _csrf(client.get("/inspect/sign-in").text)
-    return client.post("/inspect/sign-in", data={"key": key, "csrf_token": token})
-
-
-def _page(seed: dict[str, Any], task_id: str, action: str = "") -> str:
-    path = f"/inspect/{seed['team_id']}/project/{seed['project_id']}/task/{task_id}"
-    return f"{path}/{action}" if action else path
+from tests.support.helpers import auth, count_rows, task_path
+from tests.support.inspector import INVOICE, csrf, run_extraction, sign_in, task_page
 
 
 def _status(engine: Engine, task_id: str) -> str:
@@ -97,7 +80,7 @@ def test_a_key_revoked_after_sign_in_is_signed_out_on_its_next_request(
 
 
 def test_sign_out_ends_the_session(edit: FlaskClient) -> None:
-    token = _csrf(edit.get("/inspect/projects").text)
+    token = csrf(edit.get("/inspect/projects").text)
     assert edit.post("/inspect/sign-out", data={"csrf_token": token}).status_code == 303
     assert edit.get("/inspect/projects").status_code == 303
 
@@ -155,7 +138,7 @@ def test_the_tasks_list_filters_by_status_and_pages(
 def test_a_task_page_shows_annotations_events_blank_sheets_and_the_lifecycle(
     edit: FlaskClient, seed: dict[str, Any]
 ) -> None:
-    html = edit.get(_page(seed, seed["tasks"]["REVIEWING"][0])).text
+    html = edit.get(task_page(seed, seed["tasks"]["REVIEWING"][0])).text
     assert '<td class="entity">total_amount</td>' in html
     assert 'class="blank" viewBox="0 0 2480 3508"' in html  # no stored file: a blank sheet
     assert "<polygon class=\"checkbox checked\"" in html and 'class="signature"' in html
@@ -171,7 +154,7 @@ def test_another_teams_task_is_the_same_404_page_as_a_missing_one(
     other = seed["other"]
     theirs = edit.get(f"/inspect/{other['team_id']}/project/{other['project_id']}"
                       f"/task/{other['task_id']}")
-    mine_missing = edit.get(_page(seed, "task_doesnotexist000"))
+    mine_missing = edit.get(task_page(seed, "task_doesnotexist000"))
     assert theirs.status_code == mine_missing.status_code == 404
     assert theirs.text == mine_missing.text
 
@@ -182,7 +165,7 @@ def test_an_unknown_inspector_path_is_the_inspectors_404_page_not_json(
     edit: FlaskClient, seed: dict[str, Any], path: str
 ) -> None:
     answer = edit.get(path)
-    missing_task = edit.get(_page(seed, "task_doesnotexist000"))
+    missing_task = edit.get(task_page(seed, "task_doesnotexist000"))
     assert answer.status_code == missing_task.status_code == 404
     assert answer.mimetype == "text/html"
 
@@ -202,25 +185,16 @@ def test_a_pdf_task_draws_its_page_from_the_stored_file(
         answer = client.post(base + "/upload", data={"file": (pdf, "invoice.pdf")},
                              headers=helpers)
     [task_id] = answer.json["taskIds"]
-    _run_extraction(app, uow)
+    run_extraction(app, uow)
     assert sign_in(client, seed["keys"]["edit"]).status_code == 303
-    html = client.get(_page(seed, task_id)).text
+    html = client.get(task_page(seed, task_id)).text
     assert 'class="page-image"' in html and '<td class="entity">total_amount</td>' in html
-    image = client.get(_page(seed, task_id, "page/0.png"))
+    image = client.get(task_page(seed, task_id, "page/0.png"))
     assert image.status_code == 200 and image.mimetype == "image/png"
     assert image.data.startswith(b"\x89PNG")
-    assert client.get(_page(seed, task_id, "page/1.png")).status_code == 404
-    assert client.get(_page(seed, seed["tasks"]["REVIEWING"][0], "page/0.png")).status_code \
+    assert client.get(task_page(seed, task_id, "page/1.png")).status_code == 404
+    assert client.get(task_page(seed, seed["tasks"]["REVIEWING"][0], "page/0.png")).status_code \
         == 404
-
-
-def _run_extraction(app: Flask, uow: UnitOfWork) -> None:
-    from sendai_server.pipeline import steps
-    from sendai_server.store import jobs
-
-    storage = storage_of(app)
-    while (job := jobs.claim(uow, "test", 60, ["extract"])) is not None:
-        steps.extract_task(uow, storage, job)
 
 
 def test_the_lifecycle_svg_draws_every_status_changing_row_of_the_table() -> None:
@@ -239,8 +213,8 @@ def test_discard_answers_the_task_page_with_the_new_state_and_event(
     edit: FlaskClient, seed: dict[str, Any], engine: Engine
 ) -> None:
     task_id = seed["tasks"]["REVIEWING"][0]
-    token = _csrf(edit.get(_page(seed, task_id)).text)
-    answer = edit.post(_page(seed, task_id, "discard"), data={"csrf_token": token},
+    token = csrf(edit.get(task_page(seed, task_id)).text)
+    answer = edit.post(task_page(seed, task_id, "discard"), data={"csrf_token": token},
                        follow_redirects=True)
     assert answer.status_code == 200
     assert 'id="task-status">DISCARDED' in answer.text
@@ -253,9 +227,9 @@ def test_a_refused_action_shows_the_apis_own_message_and_changes_nothing(
     edit: FlaskClient, client: FlaskClient, seed: dict[str, Any], engine: Engine
 ) -> None:
     task_id = seed["tasks"]["COMPLETED"][0]
-    token = _csrf(edit.get(_page(seed, task_id)).text)
+    token = csrf(edit.get(task_page(seed, task_id)).text)
     before = _events(engine, task_id)
-    answer = edit.post(_page(seed, task_id, "discard"), data={"csrf_token": token})
+    answer = edit.post(task_page(seed, task_id, "discard"), data={"csrf_token": token})
     api = client.post(task_path(seed, task_id, "discard"), headers=auth(seed["keys"]["edit"]))
     assert answer.status_code == api.status_code == 400
     assert f'id="action-error">{api.json["error"]["message"]}<' in answer.text
@@ -266,12 +240,12 @@ def test_a_report_goes_through_the_form_into_the_event(
     edit: FlaskClient, seed: dict[str, Any], engine: Engine
 ) -> None:
     task_id = seed["tasks"]["REVIEWING"][0]
-    token = _csrf(edit.get(_page(seed, task_id)).text)
-    answer = edit.post(_page(seed, task_id, "report"), follow_redirects=True, data={
+    token = csrf(edit.get(task_page(seed, task_id)).text)
+    answer = edit.post(task_page(seed, task_id, "report"), follow_redirects=True, data={
         "csrf_token": token, "label": "total_amount", "value": "wrong currency",
         "message": "EUR, not USD"})
     assert "total_amount: wrong currency" in answer.text and "EUR, not USD" in answer.text
-    empty = edit.post(_page(seed, task_id, "report"), data={"csrf_token": token, "label": "",
+    empty = edit.post(task_page(seed, task_id, "report"), data={"csrf_token": token, "label": "",
                                                              "value": "x"})
     assert empty.status_code == 400 and "issues.0.label" in empty.text
     assert _events(engine, task_id) == 2  # create, report
@@ -282,9 +256,9 @@ def test_a_read_only_key_sees_no_buttons_and_its_forged_post_is_403_and_changes_
 ) -> None:
     assert sign_in(client, seed["keys"]["read"]).status_code == 303
     task_id = seed["tasks"]["REVIEWING"][0]
-    html = client.get(_page(seed, task_id)).text
+    html = client.get(task_page(seed, task_id)).text
     assert 'id="action-' not in html and "can look, not act" in html
-    answer = client.post(_page(seed, task_id, "discard"), data={"csrf_token": _csrf(html)})
+    answer = client.post(task_page(seed, task_id, "discard"), data={"csrf_token": csrf(html)})
     assert answer.status_code == 403
     assert "lacks the &#39;task.edit&#39; scope" in answer.text
     assert _status(engine, task_id) == "REVIEWING" and _events(engine, task_id) == 1
@@ -296,7 +270,7 @@ def test_a_post_without_the_csrf_token_changes_nothing(
 ) -> None:
     task_id = seed["tasks"]["REVIEWING"][0]
     data = {} if token is None else {"csrf_token": token}
-    answer = edit.post(_page(seed, task_id, "discard"), data=data)
+    answer = edit.post(task_page(seed, task_id, "discard"), data=data)
     assert answer.status_code == 403 and "security token" in answer.text
     assert _status(engine, task_id) == "REVIEWING" and _events(engine, task_id) == 1
 
@@ -304,7 +278,7 @@ def test_a_post_without_the_csrf_token_changes_nothing(
 def test_every_inspector_page_loads_only_from_this_server(
     edit: FlaskClient, seed: dict[str, Any]
 ) -> None:
-    pages = ["/inspect/projects", _page(seed, seed["tasks"]["REVIEWING"][0]),
+    pages = ["/inspect/projects", task_page(seed, seed["tasks"]["REVIEWING"][0]),
              f"/inspect/{seed['team_id']}/project/{seed['project_id']}/tasks"]
     for path in pages:
         answer = edit.get(path)

@@ -15,8 +15,8 @@ from sendai_server.services import team_clock
 from sendai_server.services.keys import create_key
 from sendai_server.services.projects import ProjectSettings, create_project
 from sendai_server.store.uow import UnitOfWork
-from tests.app.test_inspector import _csrf, _page, sign_in
 from tests.support.helpers import REPO_ROOT, auth, count_rows
+from tests.support.inspector import csrf, sign_in, task_page
 
 MONDAY = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 INVOICE = REPO_ROOT / "sendai_server" / "samples" / "invoice.pdf"
@@ -27,7 +27,7 @@ def pages(seed: dict[str, Any]) -> list[str]:
     project = f"/inspect/{seed['team_id']}/project/{seed['project_id']}"
     return ["/inspect/projects", f"{project}/tasks", f"{project}/uploads",
             f"{project}/notifications", f"{project}/faults",
-            _page(seed, seed["tasks"]["REVIEWING"][0])]
+            task_page(seed, seed["tasks"]["REVIEWING"][0])]
 
 
 def now_of(uow: UnitOfWork, team_id: str) -> datetime:
@@ -42,7 +42,7 @@ def helpers(client: FlaskClient, seed: dict[str, Any]) -> FlaskClient:
 
 
 def advance(client: FlaskClient, seed: dict[str, Any], page: str, **form: str) -> Any:
-    token = _csrf(client.get(page).text)
+    token = csrf(client.get(page).text)
     return client.post(ADVANCE.format(team=seed["team_id"]),
                        data={"csrf_token": token, "next": page, **form})
 
@@ -148,9 +148,9 @@ def test_an_inspector_action_of_a_frozen_team_is_written_on_its_clock(
     team_clock.freeze(uow, seed["team_id"], MONDAY)
     assert sign_in(client, seed["keys"]["edit"]).status_code == 303
     task_id = seed["tasks"]["REVIEWING"][0]
-    token = _csrf(client.get(_page(seed, task_id)).text)
+    token = csrf(client.get(task_page(seed, task_id)).text)
 
-    client.post(_page(seed, task_id, "discard"), data={"csrf_token": token})
+    client.post(task_page(seed, task_id, "discard"), data={"csrf_token": token})
 
     events = client.get(f"/v2/{seed['team_id']}/project/{seed['project_id']}/task/{task_id}"
                         "/events", headers=auth(seed["keys"]["edit"])).get_json()["payload"]

@@ -9,8 +9,8 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from tests.app.test_inspector import sign_in
 from tests.support.helpers import auth, task_path
+from tests.support.inspector import sign_in
 
 
 def _page(seed: dict[str, Any]) -> str:

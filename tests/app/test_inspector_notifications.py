@@ -18,11 +18,11 @@ from sendai_server.services.keys import create_key
 from sendai_server.services.notifications import schedule_heads
 from sendai_server.store.uow import UnitOfWork
 from sendai_server.testing.receiver import Receiver
-from tests.app.test_inspector import _csrf, sign_in
-from tests.app.test_notifications import connect, log
-from tests.app.test_pipeline import Project, drain
 from tests.support import documents
 from tests.support.helpers import count_rows
+from tests.support.inspector import csrf, sign_in
+from tests.support.notifications import connect, log
+from tests.support.pipeline import Project, drain
 
 
 @pytest.fixture
@@ -82,7 +82,7 @@ def test_send_again_is_a_new_attempt_with_the_same_event_id_and_body(
     page = editor.get(_view(project)).text
     assert f'id="resend-{evt}"' in page and "one new attempt, #2, same event id" in page
 
-    answer = _resend(editor, project, evt, _csrf(page))
+    answer = _resend(editor, project, evt, csrf(page))
     assert answer.status_code == 303
     shown = editor.get(answer.location).text
     assert f"Notification {evt} will be sent again, as attempt 2" in shown
@@ -109,7 +109,7 @@ def test_a_failed_notification_sent_again_gets_one_attempt_and_can_be_delivered(
     [entry] = log(project)
     assert entry["status"] == "failed" and len(entry["attempts"]) == 2
     editor = _signed_in(client, uow, project, ["upload.read", "task.edit"])
-    token = _csrf(editor.get(_view(project)).text)
+    token = csrf(editor.get(_view(project)).text)
 
     assert _resend(editor, project, entry["id"], token).status_code == 303
     drain(engine, settings)  # 503: failed again, after this one attempt
@@ -142,7 +142,7 @@ def test_a_pending_notification_is_not_sent_twice(
     assert f'id="resend-{entry["id"]}"' not in page
     jobs = count_rows(engine, "SELECT count(*) FROM job")
     answer = editor.post(f"{_view(project)}/{entry['id']}/resend",
-                         data={"csrf_token": _csrf(page)}, follow_redirects=True)
+                         data={"csrf_token": csrf(page)}, follow_redirects=True)
     assert "is still pending: its next attempt is already queued" in answer.text
     assert count_rows(engine, "SELECT count(*) FROM job") == jobs
 
@@ -162,7 +162,7 @@ def test_send_again_without_its_scopes_or_token_changes_nothing(
     drain(engine, config)
     [entry] = log(project)
     user = _signed_in(client, uow, project, scopes)
-    real = _csrf(user.get("/inspect/projects").text)
+    real = csrf(user.get("/inspect/projects").text)
     sent = {"good": real, "forged": "x" * 43, None: None}[token]
     answer = _resend(user, project, entry["id"], sent)
     assert answer.status_code == status
@@ -182,7 +182,7 @@ def test_another_projects_notification_is_not_found(
     [entry] = log(project)
     elsewhere = Project(client, uow, seed)
     user = _signed_in(client, uow, elsewhere, ["upload.read", "task.edit"])
-    token = _csrf(user.get(_view(elsewhere)).text)
+    token = csrf(user.get(_view(elsewhere)).text)
     assert _resend(user, elsewhere, entry["id"], token).status_code == 404
     assert _resend(user, project, entry["id"], token).status_code == 404  # not its project
     assert count_rows(engine, "SELECT count(*) FROM job") == 0
@@ -206,7 +206,7 @@ def test_a_notification_of_a_connector_a_410_disabled_is_not_sent_again(
     page = editor.get(_view(project)).text
     assert "<strong>disabled</strong>" in page
     answer = editor.post(f"{_view(project)}/{entry['id']}/resend",
-                         data={"csrf_token": _csrf(page)}, follow_redirects=True)
+                         data={"csrf_token": csrf(page)}, follow_redirects=True)
     assert "was disabled by a 410 answer" in answer.text
     assert [e["status"] for e in log(project)] == ["failed"]
     assert count_rows(engine, "SELECT count(*) FROM job") == 0

@@ -14,8 +14,8 @@ from sqlalchemy import Engine, text
 
 from sendai_server.store.jobs import MAX_ATTEMPTS
 from sendai_server.store.uow import UnitOfWork
-from tests.app.test_inspector import INVOICE, _page, _run_extraction, sign_in
 from tests.support.helpers import auth
+from tests.support.inspector import INVOICE, run_extraction, sign_in, task_page
 
 
 def _refreshes(html: str) -> bool:
@@ -46,7 +46,7 @@ def test_the_seeds_processing_task_which_nothing_moves_refreshes_no_page(
     assert not _refreshes(html)
     assert "1 PROCESSING task here waits for no job of the pipeline" in html
     assert not _refreshes(helpers.get(uploads).text)
-    assert not _refreshes(helpers.get(_page(seed, resting)).text)
+    assert not _refreshes(helpers.get(task_page(seed, resting)).text)
 
 
 def test_a_task_refreshes_its_pages_while_its_extraction_is_due_and_not_after(
@@ -58,14 +58,14 @@ def test_a_task_refreshes_its_pages_while_its_extraction_is_due_and_not_after(
                               data={"file": (pdf, "invoice.pdf")},
                               headers=auth(seed["keys"]["helpers"]))
     [task_id] = answer.json["taskIds"]
-    for path in (tasks, uploads, _page(seed, task_id)):
+    for path in (tasks, uploads, task_page(seed, task_id)):
         assert _refreshes(helpers.get(path).text), path
 
-    _run_extraction(app, uow)  # the project is manual: extracted, still PROCESSING, no job
+    run_extraction(app, uow)  # the project is manual: extracted, still PROCESSING, no job
     html = helpers.get(tasks).text
     assert f'data-task-id="{task_id}" data-status="PROCESSING"' in html
     assert "2 PROCESSING tasks here wait for no job" in html
-    for path in (tasks, uploads, _page(seed, task_id)):
+    for path in (tasks, uploads, task_page(seed, task_id)):
         assert not _refreshes(helpers.get(path).text), path
 
 
@@ -83,4 +83,4 @@ def test_a_job_given_up_moves_nothing_and_refreshes_nothing(
         conn.execute(text("UPDATE job SET attempts = :n WHERE task_id = :t"),
                      {"n": MAX_ATTEMPTS, "t": task_id})
     assert not _refreshes(helpers.get(tasks).text)
-    assert not _refreshes(helpers.get(_page(seed, task_id)).text)
+    assert not _refreshes(helpers.get(task_page(seed, task_id)).text)

@@ -16,27 +16,11 @@ from PIL import Image
 from sendai_server.store.uow import UnitOfWork
 from sendai_server.web.inspect import overlay
 from sendai_server.web.inspect.pages import PageText
-from tests.app.test_inspector import _page, _run_extraction, sign_in
-from tests.support import documents
 from tests.support.helpers import auth
+from tests.support.inspector import run_extraction, sign_in, statement_pdf, task_page
 
 INK = 160  # a grey level below which a rendered pixel is ink (the page is white, text black)
 _NUMBER = r"(-?[\d.]+)"
-
-
-def statement_pdf() -> bytes:
-    """Three pages: the sample invoice; a dense statement (three fields a line, lines 13 pt
-    apart, so labels must find room elsewhere); a short page."""
-    dense = [(72.0, 800.0, 14.0, "Statement of account")]
-    y = 770.0
-    for n in range(1, 19):
-        dense.append((72.0, y, 10.0, f"Invoice No. INV-{n:04d}  dated {n:02d}.04.2024  "
-                                     f"billing{n}@shop.example"))
-        y -= 13
-    dense.append((72.0, y - 20, 12.0, "Total: 4,321.00 EUR"))
-    return documents.make_pdf([documents.INVOICE_LINES, dense,
-                               [(72, 770, 12, "Terms: 30 days"), (300, 400, 12,
-                                                                  "Date: 01.05.2024")]])
 
 
 def rects(svg: str, css_class: str) -> list[tuple[float, float, float, float]]:
@@ -60,7 +44,7 @@ def statement(client: FlaskClient, seed: dict[str, Any], app: Flask, uow: UnitOf
                          data={"file": (io.BytesIO(statement_pdf()), "statement.pdf")},
                          headers=auth(seed["keys"]["helpers"]))
     [task_id] = answer.json["taskIds"]
-    _run_extraction(app, uow)
+    run_extraction(app, uow)
     return str(task_id)
 
 
@@ -70,12 +54,12 @@ def test_no_label_covers_ink_and_every_box_holds_its_values_ink(
     assert sign_in(client, seed["keys"]["edit"]).status_code == 303
     task = client.get(f"/v2/{seed['team_id']}/project/{seed['project_id']}/task/{statement}",
                       headers=auth(seed["keys"]["edit"])).get_json()["payload"]
-    html = client.get(_page(seed, statement)).text
+    html = client.get(task_page(seed, statement)).text
     counts = [len(page["annotations"]) for page in task["pages"]]
     assert counts[1] >= 50, counts  # the dense page: 3 fields on each of 18 lines, and more
     for number, page in enumerate(task["pages"]):
         svg = sheet_of(html, number)
-        png = client.get(_page(seed, statement, f"page/{number}.png")).data
+        png = client.get(task_page(seed, statement, f"page/{number}.png")).data
         image = Image.open(io.BytesIO(png)).convert("L")
         scale = image.width / page["width"]
 
@@ -97,7 +81,7 @@ def test_marks_and_rows_name_each_other(
     client: FlaskClient, seed: dict[str, Any], statement: str
 ) -> None:
     assert sign_in(client, seed["keys"]["edit"]).status_code == 303
-    html = client.get(_page(seed, statement)).text
+    html = client.get(task_page(seed, statement)).text
     marks = re.findall(r'<g class="mark[^"]*" id="mark-([\w-]+)" data-mark="([\w-]+)"', html)
     rows = re.findall(r'<tr id="row-([\w-]+)" data-mark="([\w-]+)" data-page="(\d+)"', html)
     assert marks and all(a == b for a, b in marks) and all(a == b for a, b, _ in rows)

@@ -8,11 +8,11 @@ from typing import Any
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 
-from tests.app.test_inspector import _csrf, sign_in
 from tests.support.helpers import auth
+from tests.support.inspector import csrf, sign_in
 
 
-def _page(seed: dict[str, Any], rest: str = "") -> str:
+def task_page(seed: dict[str, Any], rest: str = "") -> str:
     return f"/inspect/{seed['team_id']}/project/{seed['project_id']}/snapshots{rest}"
 
 
@@ -35,16 +35,16 @@ def test_the_page_lists_snapshots_and_restores_one_with_its_csrf_token(
 
     assert sign_in(client, seed["keys"]["helpers"]).status_code == 303
     tasks = client.get(f"/inspect/{seed['team_id']}/project/{seed['project_id']}/tasks")
-    assert f'href="{_page(seed)}"' in tasks.text
-    page = client.get(_page(seed))
+    assert f'href="{task_page(seed)}"' in tasks.text
+    page = client.get(task_page(seed))
     assert page.status_code == 200
     assert f'data-snapshot-id="{snap["id"]}"' in page.text and "clean" in page.text
 
-    restore = _page(seed, f"/{snap['id']}/restore")
+    restore = task_page(seed, f"/{snap['id']}/restore")
     refused = client.post(restore, data={"csrf_token": "forged"})
     assert refused.status_code == 403  # the CSRF check refuses it
     assert _tasks(engine, seed) == before + 1
-    answer = client.post(restore, data={"csrf_token": _csrf(page.text)})
+    answer = client.post(restore, data={"csrf_token": csrf(page.text)})
     assert answer.status_code == 303
     assert _tasks(engine, seed) == before
 
@@ -54,4 +54,4 @@ def test_the_page_needs_the_test_helpers_scope(client: FlaskClient, seed: dict[s
     assert sign_in(client, seed["keys"]["edit"]).status_code == 303
     tasks = client.get(f"/inspect/{seed['team_id']}/project/{seed['project_id']}/tasks")
     assert "/snapshots" not in tasks.text
-    assert client.get(_page(seed)).status_code == 403
+    assert client.get(task_page(seed)).status_code == 403

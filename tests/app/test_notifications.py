@@ -23,28 +23,16 @@ from sendai_server.services.upload_status import Settled, settle_upload
 from sendai_server.store.models import utcnow
 from sendai_server.store.uow import UnitOfWork
 from sendai_server.testing.receiver import DEADLINE, Receiver
-from tests.app.test_cli import run_process
-from tests.app.test_pipeline import Project, drain
 from tests.support import documents
+from tests.support.cli import run_process
 from tests.support.helpers import REPO_ROOT, auth, count_rows
+from tests.support.notifications import connect, log
+from tests.support.pipeline import Project, drain
 from tests.support.processes import wait_until
 
 UPLOAD_FIELDS = {"id", "name", "status", "files", "meta", "folder_id", "created_at"}
 PAYLOAD_FIELDS = {"id", "event", "event_level", "team_id", "project_id", "created_at", "upload",
                   "task"}
-
-
-def connect(project: Project, url: str, **fields: Any) -> dict[str, Any]:
-    response = project.post("/test_helpers/connectors", json={"url": url, **fields})
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()["payload"]
-
-
-def log(project: Project, **query: Any) -> list[dict[str, Any]]:
-    response = project.client.get(project.path("/notifications"), query_string=query,
-                                  headers=auth(project.key))
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()["payload"]
 
 
 def readme_receiver() -> dict[str, Any]:
@@ -416,7 +404,6 @@ def test_an_unlocked_task_notifies_in_review_again_and_a_deleted_connector_stops
     assert len(receiver.received) == 2
 
 
-
 def test_a_connector_deleted_while_its_delivery_is_in_flight_ends_the_job_quietly(
     client: FlaskClient, uow: UnitOfWork, seed: dict[str, Any], engine: Engine, config: Config,
     receivers: list[Receiver], caplog: pytest.LogCaptureFixture,
@@ -475,7 +462,7 @@ def test_the_inspector_shows_each_delivery_and_what_its_receiver_answered(
     receivers: list[Receiver],
 ) -> None:
     from sendai_server.services.keys import create_key
-    from tests.app.test_inspector import sign_in
+    from tests.support.inspector import sign_in
 
     receiver = Receiver([500, 200])
     receivers.append(receiver)

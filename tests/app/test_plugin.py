@@ -18,23 +18,11 @@ import sendai_server.web.api
 import sendai_server.web.inspect
 import sendai_server.web.logs
 import sendai_server.web.ratelimit
+from tests.support.plugin import AUTH, PLUGIN
 
 pytest_plugins = ["pytester"]
 
-# The plugin by module name, whether or not this environment also has its entry point: two
-# registrations of one module would be refused. Possibly imported already (by this run's own
-# entry point), so pytest cannot rewrite its asserts (it has none to rewrite) and says so.
-PLUGIN = ("-p", "no:sendai", "-p", "sendai_server.testing.plugin", "-p", "no:cacheprovider",
-          "-W", "ignore::pytest.PytestAssertRewriteWarning")
 STATUSES = ["PROCESSING", "REVIEWING", "COMPLETED", "FAILED", "DISCARDED", "FILTERED"]
-
-AUTH = """
-import requests
-
-def get(sendai, path, key=None):
-    return requests.get(sendai.api_url + path,
-                        headers={"Authorization": f"Bearer {key or sendai.key()}"}, timeout=10)
-"""
 
 
 def test_the_server_starts_once_for_every_test_of_every_module(

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from sendai_server.testing.clock import Clock, ClockNotSettled
-from tests.app.test_plugin import PLUGIN
+from tests.support.plugin import PLUGIN
 
 pytest_plugins = ["pytester"]
 

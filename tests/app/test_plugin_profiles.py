@@ -12,7 +12,7 @@ import sendai_server.testing.server  # noqa: F401
 # Imported once here, as tests/app/test_plugin.py explains: pytester's in-process runs would
 # otherwise import a second copy of the application.
 from sendai_server.domain.profiles import every_choice
-from tests.app.test_plugin import PLUGIN
+from tests.support.plugin import PLUGIN
 
 pytest_plugins = ["pytester"]
 

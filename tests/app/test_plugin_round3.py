@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.app.test_plugin import PLUGIN
+from tests.support.plugin import PLUGIN
 
 pytest_plugins = ["pytester"]
 

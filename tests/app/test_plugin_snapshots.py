@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.test_plugin import AUTH, PLUGIN
+from tests.support.plugin import AUTH, PLUGIN
 
 pytest_plugins = ["pytester"]
 

@@ -22,12 +22,11 @@ from sendai_server.services.keys import create_key
 from sendai_server.services.projects import create_project
 from sendai_server.store.uow import UnitOfWork
 from sendai_server.testing.receiver import Receiver
-from tests.app.test_deliveries import STANDARD_SECRET
-from tests.app.test_email_uploads import PDFS, email_with
-from tests.app.test_notifications import connect
-from tests.app.test_pipeline import Project, drain
 from tests.support import documents
+from tests.support.emails import PDFS, email_with
 from tests.support.helpers import auth, count_rows
+from tests.support.notifications import STANDARD_SECRET, connect
+from tests.support.pipeline import Project, drain
 
 
 def profile_path(seed: dict[str, Any]) -> str:
@@ -329,7 +328,7 @@ def test_an_email_without_attachments_keeps_its_body_task_under_without_attachme
 def test_the_inspector_shows_a_teams_profile_only_when_it_is_not_the_default(
     client: FlaskClient, seed: dict[str, Any]
 ) -> None:
-    from tests.app.test_inspector import sign_in
+    from tests.support.inspector import sign_in
 
     sign_in(client, seed["keys"]["helpers"])
     assert "profile <code>" not in client.get("/inspect/projects").get_data(as_text=True)

@@ -15,11 +15,11 @@ from sendai_server.config import Config
 from sendai_server.domain.errors import ValidationError
 from sendai_server.services.projects import create_project, project_settings, update_project
 from sendai_server.store.uow import UnitOfWork
-from tests.app.test_cli import run
-from tests.app.test_email_uploads import PDFS, email_with
-from tests.app.test_pipeline import Project, drain
 from tests.support import documents
+from tests.support.cli import run
+from tests.support.emails import PDFS, email_with
 from tests.support.helpers import auth, count_rows
+from tests.support.pipeline import Project, drain
 
 
 def test_api_import_off_refuses_an_upload_with_403_and_keeps_nothing(

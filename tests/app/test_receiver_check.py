@@ -29,10 +29,10 @@ from sendai_server.services.keys import create_key
 from sendai_server.store.uow import UnitOfWork
 from sendai_server.testing.receiver import Receiver
 from sendai_server.testing.receiver_check import assert_receiver_safe
-from tests.app.test_inspector import sign_in
-from tests.app.test_pipeline import Project, drain
 from tests.support import documents
 from tests.support.helpers import auth
+from tests.support.inspector import sign_in
+from tests.support.pipeline import Project, drain
 
 SECRET = "whsec_" + base64.b64encode(b"receiver-check-secret-32-bytes!!").decode()
 FORGERIES = {"bad_signature", "no_signature", "altered_body", "stale"}

@@ -28,36 +28,11 @@ from sendai_server.store.storage import (
     Storage,
     storage_from_url,
 )
+from tests.support.storage import MIB, GeneratedStream
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-MIB = 1024 * 1024
 LIMIT = 40 * MIB  # Send AI's per-file limit
 PREFIX = "files"
-
-
-class GeneratedStream(io.RawIOBase):
-    """`size` bytes of a repeating pattern, made as they are read (never held whole)."""
-
-    PATTERN = hashlib.sha256(b"pattern").digest() * 4099  # odd length: chunks differ
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.position = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        n = min(len(buffer), self.size - self.position)
-        view = memoryview(buffer)
-        done = 0
-        while done < n:
-            offset = (self.position + done) % len(self.PATTERN)
-            part = self.PATTERN[offset : offset + n - done]
-            view[done : done + len(part)] = part
-            done += len(part)
-        self.position += n
-        return n
 
 
 class BrokenStream(GeneratedStream):
@@ -287,7 +262,7 @@ def test_only_sha256_digests_name_files(storage: Storage, name: str) -> None:
 MEMORY_PROBE = """
 import json, sys, tracemalloc
 sys.path.insert(0, sys.argv[1])
-from tests.app.test_storage import GeneratedStream, MIB
+from tests.support.storage import GeneratedStream, MIB
 from sendai_server.store.storage import storage_from_url
 storage = storage_from_url(sys.argv[2])
 size = int(sys.argv[3])

@@ -15,8 +15,8 @@ from flask.testing import FlaskClient
 from werkzeug.test import Client
 
 from sendai_server.proxy.recording import read_exchanges
-from tests.app.test_proxy import AUTH, BASE, Stub, contract, make_proxy, stub  # noqa: F401
 from tests.support.helpers import auth
+from tests.support.proxy import AUTH, BASE, Stub
 
 WARNED = '299 - "unknown query parameter \'stauts\'"'
 
@@ -76,7 +76,7 @@ def test_the_request_log_line_names_the_unknown_parameters(
 
 
 def test_the_proxy_reports_an_unknown_query_parameter_as_a_finding(
-    make_proxy: Callable[..., Client], stub: Stub, tmp_path: Path,  # noqa: F811
+    make_proxy: Callable[..., Client], stub: Stub, tmp_path: Path,
 ) -> None:
     make_proxy(record=True).get(f"{BASE}/task?stauts=REVIEWING&limit=5", headers=AUTH)
     [exchange] = read_exchanges(tmp_path / "exchanges.jsonl")

@@ -14,10 +14,10 @@ from sendai_server.config import Config
 from sendai_server.services.keys import create_key
 from sendai_server.services.projects import ProjectSettings, create_project
 from sendai_server.store.uow import UnitOfWork
-from tests.app.test_hostile_input import HOSTILE_BODIES
-from tests.app.test_pipeline import SCOPES, Project, drain
 from tests.support import documents
 from tests.support.helpers import auth
+from tests.support.hostile import HOSTILE_BODIES
+from tests.support.pipeline import SCOPES, Project, drain
 
 
 class TwoProjects:
@@ -160,7 +160,7 @@ def test_a_task_whose_upload_moved_before_its_export_was_delivered_is_exported(
 ) -> None:
     from sendai_server.pipeline import deliveries
     from sendai_server.testing.receiver import Receiver
-    from tests.app.test_notifications import connect
+    from tests.support.notifications import connect
 
     receiver = Receiver()
     try:

@@ -13,10 +13,10 @@ from sendai_server.config import Config
 from sendai_server.services.keys import create_key
 from sendai_server.store.uow import UnitOfWork
 from sendai_server.testing.receiver import Receiver
-from tests.app.test_notifications import connect
-from tests.app.test_pipeline import Project, drain
 from tests.support import documents
 from tests.support.helpers import auth
+from tests.support.notifications import connect
+from tests.support.pipeline import Project, drain
 
 
 def upload_of(project: Project, upload_id: str) -> dict[str, Any]:
@@ -99,7 +99,7 @@ def test_an_unknown_upload_status_is_refused(
 def test_the_inspector_lists_and_filters_partial_and_failed_uploads(
     client: FlaskClient, uow: UnitOfWork, seed: dict[str, Any], engine: Engine, config: Config,
 ) -> None:
-    from tests.app.test_inspector import sign_in
+    from tests.support.inspector import sign_in
 
     project = Project(client, uow, seed)
     failed = project.upload((documents.damaged_pdf(), "broken-alone.pdf"))

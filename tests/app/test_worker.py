@@ -2,8 +2,8 @@
 
 Every wait has a deadline and waits for something the worker shows (a hook called, a file
 created, a row written, a log line): no sleep that hopes. Worker processes hold a job where a
-test wants it with SENDAI_TEST_JOB_BARRIER and get this module's handlers through
-SENDAI_TEST_JOB_HANDLERS=tests.app.test_worker:TEST_HANDLERS.
+test wants it with SENDAI_TEST_JOB_BARRIER and get the handlers of tests/support/worker.py through
+SENDAI_TEST_JOB_HANDLERS=tests.support.worker:TEST_HANDLERS.
 """
 
 from __future__ import annotations
@@ -20,95 +20,20 @@ from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select
 
 from sendai_server.config import Config, ConfigError
 from sendai_server.domain.errors import Unavailable
-from sendai_server.pipeline.worker import Handler, WorkerHooks, run_worker
-from sendai_server.store import jobs
+from sendai_server.pipeline.worker import WorkerHooks
 from sendai_server.store.jobs import JOB, ClaimedJob, LeaseLost
 from sendai_server.store.models import utcnow
 from sendai_server.store.uow import UnitOfWork
 from tests.support.helpers import REPO_ROOT, count_rows, free_port
 from tests.support.processes import CLI, DEADLINE, wait_until
 from tests.support.processes import WorkerProcess as _WorkerProcess
-
-# --- handlers: the effect is a row in test_handled, committed with the job's finish ---------
-
-def record(uow: UnitOfWork, job: ClaimedJob) -> None:
-    with uow.write() as conn:
-        jobs.finish(conn, job)
-        conn.execute(text("INSERT INTO test_handled (job_id, attempts, worker) "
-                          "VALUES (:j, :a, :w)"),
-                     {"j": job.id, "a": job.attempts, "w": f"{os.getpid()}"})
-
-
-def explode(uow: UnitOfWork, job: ClaimedJob) -> None:
-    raise RuntimeError(f"boom on attempt {job.attempts}")
-
-
-def explode_once(uow: UnitOfWork, job: ClaimedJob) -> None:
-    if job.attempts == 1:
-        explode(uow, job)
-    record(uow, job)
-
-
-TEST_HANDLERS: dict[str, Handler] = {"record": record, "explode": explode,
-                                     "explode_once": explode_once}
-
-
-@pytest.fixture
-def handled(engine: Engine) -> Iterator[Callable[[], list[Any]]]:
-    """The table the test handlers write to; returns a reader of its rows."""
-    with engine.begin() as conn:
-        conn.execute(text("CREATE TABLE test_handled (job_id INTEGER, attempts INTEGER, "
-                          "worker VARCHAR(40))"))
-
-    def rows() -> list[Any]:
-        with engine.connect() as conn:
-            return list(conn.execute(text("SELECT job_id, attempts, worker FROM test_handled "
-                                          "ORDER BY job_id")))
-
-    yield rows
-    with engine.begin() as conn:
-        conn.execute(text("DROP TABLE test_handled"))
-
-
-def enqueue(uow: UnitOfWork, kind: str, count: int = 1, **fields: Any) -> list[int]:
-    with uow.write() as conn:
-        return [jobs.enqueue(conn, kind, **fields) for _ in range(count)]
-
-
-def job_count(engine: Engine) -> int:
-    return count_rows(engine, "SELECT count(*) FROM job")
-
+from tests.support.worker import Running, enqueue, job_count, record
 
 # --- in-process: run_worker in threads --------------------------------------------------------
-
-class Running:
-    """run_worker in a thread of the test; `done` collects (job, error) from the hook."""
-
-    def __init__(self, engine: Engine, config: Config, hooks: WorkerHooks | None = None,
-                 concurrency: int = 1, handlers: dict[str, Handler] | None = None) -> None:
-        self.stop = threading.Event()
-        self.done: list[tuple[ClaimedJob, BaseException | None]] = []
-        hooks = hooks or WorkerHooks()
-        outer_done = hooks.done
-
-        def done(job: ClaimedJob, error: BaseException | None) -> None:
-            outer_done(job, error)
-            self.done.append((job, error))
-
-        self.thread = threading.Thread(target=run_worker, args=(engine, config), kwargs={
-            "concurrency": concurrency, "stop": self.stop,
-            "handlers": TEST_HANDLERS if handlers is None else handlers,
-            "hooks": WorkerHooks(claimed=hooks.claimed, done=done)})
-        self.thread.start()
-
-    def finish(self) -> None:
-        self.stop.set()
-        self.thread.join(timeout=DEADLINE)
-        assert not self.thread.is_alive(), "the worker did not stop"
 
 
 @pytest.fixture
@@ -246,7 +171,7 @@ def WorkerProcess(database_url: str, tmp_path: Path, name: str, *args: str,  # n
                   barrier: Path | None = None, lease: float = 60.0) -> _WorkerProcess:
     """A worker process whose handlers are this module's test handlers."""
     env = {"DATABASE_URL": database_url,
-           "SENDAI_TEST_JOB_HANDLERS": "tests.app.test_worker:TEST_HANDLERS"}
+           "SENDAI_TEST_JOB_HANDLERS": "tests.support.worker:TEST_HANDLERS"}
     return _WorkerProcess(env, tmp_path / f"{name}.log", barrier=barrier, lease=lease,
                           args=args)
 
@@ -353,7 +278,7 @@ def test_serve_runs_a_worker_beside_gunicorn_and_stops_both_on_sigterm(
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "SENDAI_ENV": "test",
            "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
-           "SENDAI_TEST_JOB_HANDLERS": "tests.app.test_worker:TEST_HANDLERS",
+           "SENDAI_TEST_JOB_HANDLERS": "tests.support.worker:TEST_HANDLERS",
            "SENDAI_WORKER_POLL_SECONDS": "0.05", "SENDAI_LOG_LEVEL": "WARNING"}
     log_path = tmp_path / "serve.log"
     with open(log_path, "w") as log:
@@ -393,11 +318,11 @@ def test_the_pipeline_settings_come_from_the_environment() -> None:
     config = Config.from_env({"SENDAI_PIPELINE_DELAY": "0", "SENDAI_JOB_LEASE_SECONDS": "2",
                               "SENDAI_WORKER_POLL_SECONDS": "0.25",
                               "SENDAI_TEST_JOB_BARRIER": "/tmp/barrier",
-                              "SENDAI_TEST_JOB_HANDLERS": "tests.app.test_worker:TEST_HANDLERS"})
+                              "SENDAI_TEST_JOB_HANDLERS": "tests.support.worker:TEST_HANDLERS"})
     assert (config.pipeline_delay, config.job_lease_seconds, config.worker_poll_seconds) == (
         0.0, 2.0, 0.25)
     assert config.test_job_barrier == "/tmp/barrier"
-    assert config.test_job_handlers == "tests.app.test_worker:TEST_HANDLERS"
+    assert config.test_job_handlers == "tests.support.worker:TEST_HANDLERS"
     defaults = Config.from_env({})
     assert (defaults.pipeline_delay, defaults.job_lease_seconds,
             defaults.worker_poll_seconds) == (1.0, 60.0, 1.0)
@@ -407,7 +332,7 @@ def test_the_pipeline_settings_come_from_the_environment() -> None:
 def test_production_ignores_the_worker_test_hooks() -> None:
     config = Config.from_env({"SENDAI_ENV": "production", "DATABASE_URL": "sqlite:///x.db",
                               "SENDAI_TEST_JOB_BARRIER": "/tmp/barrier",
-                              "SENDAI_TEST_JOB_HANDLERS": "tests.app.test_worker:TEST_HANDLERS"})
+                              "SENDAI_TEST_JOB_HANDLERS": "tests.support.worker:TEST_HANDLERS"})
     assert config.test_job_barrier is None and config.test_job_handlers is None
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.fixtures import *  # noqa: F403
+from tests.support.live_pipeline import setting_factory  # noqa: F401 - live server and workers
 
 _HERE = Path(__file__).parent
 

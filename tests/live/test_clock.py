@@ -16,9 +16,9 @@ from sendai_server.services.keys import create_key
 from sendai_server.services.projects import ProjectSettings, create_project, create_team
 from sendai_server.store.uow import UnitOfWork
 from sendai_server.testing.receiver import DEADLINE, Receiver
-from tests.live.test_notifications import SCOPES, Setting, setting_factory  # noqa: F401
 from tests.support import documents
 from tests.support.helpers import auth
+from tests.support.live_pipeline import SCOPES, Setting
 from tests.support.processes import wait_until
 
 pytestmark = pytest.mark.slow
@@ -54,7 +54,7 @@ def other_team_upload_processed(live: Setting, engine: Engine) -> None:
 
 
 def test_a_worker_never_moves_a_frozen_upload_and_an_advance_does(
-    setting_factory: Any, receivers: list[Receiver], engine: Engine,  # noqa: F811
+    setting_factory: Any, receivers: list[Receiver], engine: Engine,
 ) -> None:
     receiver = Receiver()
     receivers.append(receiver)
@@ -82,7 +82,7 @@ def test_a_worker_never_moves_a_frozen_upload_and_an_advance_does(
 
 
 def test_two_advances_at_once_run_each_job_once(
-    setting_factory: Any, receivers: list[Receiver],  # noqa: F811
+    setting_factory: Any, receivers: list[Receiver],
 ) -> None:
     receiver = Receiver()
     receivers.append(receiver)

@@ -25,9 +25,9 @@ from sendai_server.pipeline.worker import WorkerHooks
 from sendai_server.services import keys
 from sendai_server.store import statement_barrier
 from sendai_server.store.uow import UnitOfWork
-from tests.app.test_worker import Running, enqueue, handled, job_count, record  # noqa: F401
 from tests.support.helpers import REPO_ROOT, LiveServer, auth
 from tests.support.processes import DEADLINE, wait_until
+from tests.support.worker import Running, enqueue, handled, job_count, record  # noqa: F401
 
 SAMPLE = (REPO_ROOT / "sendai_server" / "samples" / "invoice.pdf").read_bytes()
 TERMINATE = "SELECT pg_terminate_backend(:pid, 10000)"  # waits until the backend is gone

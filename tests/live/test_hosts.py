@@ -18,11 +18,9 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
-import subprocess
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import suppress
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -41,8 +39,9 @@ from sendai_server.store.db import make_engine
 from sendai_server.store.uow import UnitOfWork
 from sendai_server.testing.receiver import Receiver
 from tests.support import netns
-from tests.support.helpers import REPO_ROOT, auth
-from tests.support.processes import CLI, DEADLINE, wait_until
+from tests.support.helpers import REPO_ROOT
+from tests.support.hosts import BUCKET, LEASE_SECONDS, NOT_PASSED, ServerHost
+from tests.support.processes import DEADLINE, wait_until
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.slow
@@ -50,75 +49,7 @@ pytestmark = pytest.mark.slow
 REQUIRE_NETNS = os.environ.get("SENDAI_REQUIRE_NETNS") == "1"
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
 SAMPLE = (REPO_ROOT / "sendai_server" / "samples" / "invoice.pdf").read_bytes()
-LEASE_SECONDS = 3.0
-BUCKET = "sendai-hosts"
 SCOPES = ["upload.read", "upload.create", "task.read", "task.edit"]
-START_DEADLINE = 90.0
-# Variables of this machine or of other tests that must not reach the hosts.
-NOT_PASSED = ("SENDAI_TEST_JOB_BARRIER", "SENDAI_TEST_JOB_HANDLERS", "SENDAI_SECRET_KEY",
-              "SENDAI_PUBLIC_URL", "SENDAI_BIND", "SENDAI_STORAGE_URL", "DATABASE_URL",
-              "AWS_PROFILE", "AWS_SESSION_TOKEN")
-
-
-class ServerHost:
-    """`sendai-server serve` (gunicorn and its pipeline worker) in a host's namespace."""
-
-    def __init__(self, name: str, host: netns.Host, env: dict[str, str], folder: Path) -> None:
-        self.name = name
-        self.host = host
-        self.env = env
-        self.folder = folder  # its working directory: where local files would go
-        self.folder.mkdir()
-        self.url = f"http://{host.address}:8000"
-        self.process: subprocess.Popen[str] | None = None
-        self.starts = 0
-
-    def start(self, **extra_env: str) -> None:
-        self.starts += 1
-        self.log_path = self.folder.parent / f"{self.name}-{self.starts}.log"
-        with open(self.log_path, "w") as log:
-            self.process = self.host.popen(
-                [CLI, "serve", "--bind", f"{self.host.address}:8000", "--workers", "2"],
-                env={**self.env, **extra_env}, cwd=self.folder, log=log)
-        wait_until(self._serving, f"host {self.name} to serve", START_DEADLINE)
-        wait_until(lambda: "worker started" in self.log(), f"host {self.name}'s worker",
-                   START_DEADLINE)
-
-    def _serving(self) -> bool:
-        assert self.process is not None and self.process.poll() is None, self.log()
-        try:
-            return requests.get(self.url + "/readyz", timeout=5).status_code == 200
-        except requests.RequestException:
-            return False
-
-    def log(self) -> str:
-        return self.log_path.read_text()
-
-    def worker_pid(self) -> int:
-        """The pipeline worker `serve` runs beside gunicorn (its child whose command ends with
-        `worker`)."""
-        assert self.process is not None
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        for pid in children.read_text().split():
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
-            if argv[-1] == b"worker":
-                return int(pid)
-        raise AssertionError(f"no worker among serve's children: {children.read_text()}")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            with suppress(subprocess.TimeoutExpired):  # then killed below
-                self.process.wait(timeout=DEADLINE)
-        self.host.kill_everything()
-        if self.process is not None:
-            self.process.wait()
-
-    def get(self, path: str, key: str, **kwargs: Any) -> requests.Response:
-        return requests.get(self.url + path, headers=auth(key), timeout=10, **kwargs)
-
-    def post(self, path: str, key: str, **kwargs: Any) -> requests.Response:
-        return requests.post(self.url + path, headers=auth(key), timeout=10, **kwargs)
 
 
 class Cluster:

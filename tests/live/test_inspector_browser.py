@@ -22,13 +22,12 @@ from flask.testing import FlaskClient
 from sendai_server import create_app
 from sendai_server.config import Config
 from sendai_server.web.context import engine_of
-from tests.app.test_inspector import INVOICE, _run_extraction
-from tests.live.test_docs_browser import _requested_urls, browser  # noqa: F401 - the fixture
+from tests.support.browser import browser, requested_urls, sign_in, wait  # noqa: F401 - the fixture
 from tests.support.helpers import REPO_ROOT, LiveServer, auth
+from tests.support.inspector import INVOICE, run_extraction
 
 pytestmark = pytest.mark.slow  # live gunicorn and a browser
 
-WAIT = 20  # seconds, for anything the browser waits on
 # Seconds: what "promptly" means for one API call on loopback, on a machine CI may load. A
 # starved call waits for a held worker: at least the 5 s a silent connection may hold a thread
 # (gunicorn_conf), up to the 30 s a sync worker waited on a browser's idle connection.
@@ -60,7 +59,7 @@ def invoice_task(client: FlaskClient, seed: dict[str, Any], config: Config) -> s
     from sendai_server.store.uow import UnitOfWork
 
     with UnitOfWork(engine_of(app)) as uow:
-        _run_extraction(app, uow)
+        run_extraction(app, uow)
     engine_of(app).dispose()
     moved = client.post(f"{base}/test_helpers/task/{task_id}/advance",
                         json={"event": "to_review"}, headers=helpers)
@@ -76,20 +75,6 @@ def server(database_url: str, files: Path, invoice_task: str) -> Iterator[LiveSe
     live.stop()
 
 
-def _sign_in(driver: Any, server: LiveServer, key: str) -> None:
-    from selenium.webdriver.common.by import By
-
-    driver.get(server.url + "/inspect/sign-in")
-    driver.find_element(By.ID, "key").send_keys(key)
-    driver.find_element(By.CSS_SELECTOR, "form.card button").click()
-
-
-def _wait(driver: Any, condition: Any) -> Any:
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(driver, WAIT).until(condition)
-
-
 def test_review_and_discard_in_chromium_while_the_api_answers_promptly(
     browser: Any, server: LiveServer, seed: dict[str, Any], invoice_task: str,  # noqa: F811
     tmp_path: Path,
@@ -97,10 +82,10 @@ def test_review_and_discard_in_chromium_while_the_api_answers_promptly(
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
 
-    _sign_in(browser, server, seed["keys"]["edit"])
-    _wait(browser, ec.url_contains("/inspect/projects"))
+    sign_in(browser, server, seed["keys"]["edit"])
+    wait(browser, ec.url_contains("/inspect/projects"))
     browser.find_element(By.LINK_TEXT, "Tasks").click()
-    _wait(browser, ec.presence_of_element_located((By.ID, "tasks")))
+    wait(browser, ec.presence_of_element_located((By.ID, "tasks")))
     rows = browser.find_elements(By.CSS_SELECTOR, "#tasks tbody tr[data-task-id]")
     shown = {r.get_attribute("data-task-id"): r.get_attribute("data-status") for r in rows}
     for status, ids in seed["tasks"].items():
@@ -110,8 +95,8 @@ def test_review_and_discard_in_chromium_while_the_api_answers_promptly(
     assert first_reviewing.get_attribute("data-task-id") == invoice_task
     first_reviewing.find_element(By.TAG_NAME, "a").click()
 
-    _wait(browser, ec.presence_of_element_located((By.ID, "task-status")))
-    _wait(browser, lambda d: d.find_element(By.ID, "page-0").get_attribute("data-loaded")
+    wait(browser, ec.presence_of_element_located((By.ID, "task-status")))
+    wait(browser, lambda d: d.find_element(By.ID, "page-0").get_attribute("data-loaded")
           == "1")
     entities = [c.text for c in browser.find_elements(By.CSS_SELECTOR, "#annotations .entity")]
     assert "total_amount" in entities
@@ -130,13 +115,13 @@ def test_review_and_discard_in_chromium_while_the_api_answers_promptly(
 
     events_before = len(browser.find_elements(By.CSS_SELECTOR, "#events li"))
     browser.find_element(By.ID, "action-discard").click()
-    _wait(browser, ec.element_to_be_clickable((By.ID, "discard-confirm"))).click()
-    _wait(browser, ec.text_to_be_present_in_element((By.ID, "task-status"), "DISCARDED"))
+    wait(browser, ec.element_to_be_clickable((By.ID, "discard-confirm"))).click()
+    wait(browser, ec.text_to_be_present_in_element((By.ID, "task-status"), "DISCARDED"))
     assert len(browser.find_elements(By.CSS_SELECTOR, "#events li")) == events_before + 1
     assert browser.find_elements(By.CSS_SELECTOR, '#events li[data-action="discard"]')
     assert not browser.find_elements(By.ID, "action-discard")
 
-    urls = _requested_urls(browser)
+    urls = requested_urls(browser)
     foreign = [url for url in urls if url.startswith(("http:", "https:", "ws:", "wss:"))
                and not url.startswith(server.url + "/")]
     assert foreign == []
@@ -174,10 +159,10 @@ def test_a_read_only_key_sees_no_buttons_and_its_forged_post_changes_nothing(
 
     task_id = seed["tasks"]["REVIEWING"][0]
     page = f"{server.url}/inspect/{seed['team_id']}/project/{seed['project_id']}/task/{task_id}"
-    _sign_in(browser, server, seed["keys"]["read"])
-    _wait(browser, ec.url_contains("/inspect/projects"))
+    sign_in(browser, server, seed["keys"]["read"])
+    wait(browser, ec.url_contains("/inspect/projects"))
     browser.get(page)
-    _wait(browser, ec.presence_of_element_located((By.ID, "task-status")))
+    wait(browser, ec.presence_of_element_located((By.ID, "task-status")))
     assert not browser.find_elements(By.CSS_SELECTOR, "[id^=action-]")
     # A forged form, posted by the page itself with this session's token.
     status = browser.execute_async_script("""
@@ -201,12 +186,12 @@ def test_sign_in_with_a_revoked_key_fails_and_a_key_revoked_from_the_cli_is_sign
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
 
-    _sign_in(browser, server, seed["keys"]["revoked"])
-    error = _wait(browser, ec.presence_of_element_located((By.ID, "sign-in-error")))
+    sign_in(browser, server, seed["keys"]["revoked"])
+    error = wait(browser, ec.presence_of_element_located((By.ID, "sign-in-error")))
     assert "revoked" in error.text
 
-    _sign_in(browser, server, seed["keys"]["edit"])
-    _wait(browser, ec.url_contains("/inspect/projects"))
+    sign_in(browser, server, seed["keys"]["edit"])
+    wait(browser, ec.url_contains("/inspect/projects"))
     key_id = re.search(r"key_\w+", browser.find_element(By.CSS_SELECTOR, ".who").text)
     assert key_id
     subprocess.run(
@@ -214,5 +199,5 @@ def test_sign_in_with_a_revoked_key_fails_and_a_key_revoked_from_the_cli_is_sign
         cwd=REPO_ROOT, env={**os.environ, "DATABASE_URL": database_url}, check=True,
         timeout=60, capture_output=True)
     browser.refresh()
-    _wait(browser, ec.url_contains("/inspect/sign-in"))
+    wait(browser, ec.url_contains("/inspect/sign-in"))
     assert "revoked" in browser.find_element(By.CSS_SELECTOR, ".flash.error").text

@@ -16,14 +16,12 @@ from sendai_server.services import team_clock
 from sendai_server.services.keys import create_key
 from sendai_server.services.projects import ProjectSettings, create_project
 from sendai_server.store.uow import UnitOfWork
-from tests.app.test_inspector import INVOICE
-from tests.live.test_docs_browser import browser  # noqa: F401 - the fixture
-from tests.live.test_inspector_review_browser import _screenshot
+from tests.support.browser import WAIT, browser, screenshot, wait  # noqa: F401 - the fixture
 from tests.support.helpers import LiveServer, auth
+from tests.support.inspector import INVOICE
 
 pytestmark = pytest.mark.slow  # live gunicorn and a browser
 
-WAIT = 20  # seconds, for anything the browser waits on
 MONDAY = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
@@ -37,12 +35,6 @@ def server(database_url: str, files: Path, seed: dict[str, Any]) -> Iterator[Liv
     live = LiveServer(database_url, workers=2, env={"SENDAI_STORAGE_URL": str(files)})
     yield live
     live.stop()
-
-
-def _wait(driver: Any, condition: Any) -> Any:
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(driver, WAIT).until(condition)
 
 
 def test_the_advance_form_plays_out_an_upload_in_chromium(
@@ -67,7 +59,7 @@ def test_the_advance_form_plays_out_an_upload_in_chromium(
     browser.get(server.url + "/inspect/sign-in")
     browser.find_element(By.ID, "key").send_keys(seed["keys"]["helpers"])
     browser.find_element(By.CSS_SELECTOR, "form.card button").click()
-    _wait(browser, ec.url_contains("/inspect/projects"))
+    wait(browser, ec.url_contains("/inspect/projects"))
     bar = browser.find_element(By.ID, "team-clock")
     assert "Team clock frozen at 2026-01-05 09:00:00 UTC" in bar.text
     assert "1 job(s) waiting, next due 2026-01-05 09:00:30 UTC" in bar.text
@@ -78,7 +70,7 @@ def test_the_advance_form_plays_out_an_upload_in_chromium(
     Select(bar.find_element(By.NAME, "unit")).select_by_value("seconds")
     bar.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
 
-    flash = _wait(browser, ec.presence_of_element_located((By.CSS_SELECTOR, ".flash.info")))
+    flash = wait(browser, ec.presence_of_element_located((By.CSS_SELECTOR, ".flash.info")))
     assert f"ran 1 job(s): extract {task_id} → REVIEWING" in flash.text
     bar = browser.find_element(By.ID, "team-clock")
     assert "Team clock frozen at 2026-01-05 09:00:30 UTC" in bar.text
@@ -87,4 +79,4 @@ def test_the_advance_form_plays_out_an_upload_in_chromium(
     task = requests.get(f"{server.url}/v2/{team}/project/{project_id}/task/{task_id}",
                         headers=auth(key), timeout=WAIT).json()["payload"]
     assert task["status"] == "REVIEWING"
-    _screenshot(browser, tmp_path, "inspector-clock.png", height=700)
+    screenshot(browser, tmp_path, "inspector-clock.png", height=700)

@@ -10,7 +10,6 @@ SENDAI_UPDATE_SCREENSHOT=1 writes docs/inspector-task.png and docs/inspector-not
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,14 +24,12 @@ from sendai_server.config import Config
 from sendai_server.services.keys import create_key
 from sendai_server.store.uow import UnitOfWork
 from sendai_server.testing.receiver import Receiver
-from tests.app.test_inspector import _run_extraction
-from tests.app.test_inspector_review import statement_pdf
-from tests.app.test_notifications import connect, log
-from tests.app.test_pipeline import Project, drain
-from tests.live.test_docs_browser import browser  # noqa: F401 - the fixture
-from tests.live.test_inspector_browser import _sign_in, _wait
 from tests.support import documents
-from tests.support.helpers import REPO_ROOT, LiveServer, auth
+from tests.support.browser import browser, screenshot, sign_in, wait  # noqa: F401 - the fixture
+from tests.support.helpers import LiveServer, auth
+from tests.support.inspector import run_extraction, statement_pdf
+from tests.support.notifications import connect, log
+from tests.support.pipeline import Project, drain
 
 pytestmark = pytest.mark.slow  # live gunicorn and a browser
 
@@ -70,7 +67,7 @@ def statement(client: FlaskClient, seed: dict[str, Any], app: Flask, uow: UnitOf
     answer = client.post(base + "/upload", headers=helpers,
                          data={"file": (io.BytesIO(statement_pdf()), "statement.pdf")})
     [task_id] = answer.json["taskIds"]
-    _run_extraction(app, uow)
+    run_extraction(app, uow)
     moved = client.post(f"{base}/test_helpers/task/{task_id}/advance",
                         json={"event": "to_review"}, headers=helpers)
     assert moved.status_code == 200, moved.text
@@ -88,12 +85,12 @@ def _open_task(driver: Any, server: LiveServer, seed: dict[str, Any], task_id: s
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
 
-    _sign_in(driver, server, seed["keys"]["edit"])
-    _wait(driver, ec.url_contains("/inspect/projects"))
+    sign_in(driver, server, seed["keys"]["edit"])
+    wait(driver, ec.url_contains("/inspect/projects"))
     driver.get(f"{server.url}/inspect/{seed['team_id']}/project/{seed['project_id']}"
                f"/task/{task_id}")
-    _wait(driver, ec.presence_of_element_located((By.ID, "task-status")))
-    _wait(driver, lambda d: d.find_element(By.ID, "page-0").get_attribute("data-loaded") == "1")
+    wait(driver, ec.presence_of_element_located((By.ID, "task-status")))
+    wait(driver, lambda d: d.find_element(By.ID, "page-0").get_attribute("data-loaded") == "1")
 
 
 def _api_task(server: LiveServer, seed: dict[str, Any], task_id: str) -> dict[str, Any]:
@@ -104,18 +101,6 @@ def _api_task(server: LiveServer, seed: dict[str, Any], task_id: str) -> dict[st
 
 def _meets(a: list[float], b: list[float]) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
-
-
-def _screenshot(driver: Any, tmp_path: Path, name: str, height: int = 1500) -> None:
-    from PIL import Image
-
-    image = Image.open(io.BytesIO(driver.get_screenshot_as_png())).convert("RGB")
-    image = image.crop((0, 0, image.width, min(image.height, height)))
-    image = image.resize((image.width * 3 // 4, image.height * 3 // 4))
-    target = (REPO_ROOT / "docs" / name if os.environ.get("SENDAI_UPDATE_SCREENSHOT") == "1"
-              else tmp_path / name)
-    target.parent.mkdir(exist_ok=True)
-    image.quantize(colors=160).save(target, optimize=True)
 
 
 def test_labels_meet_no_text_and_rows_and_boxes_light_each_other_up(
@@ -152,7 +137,7 @@ def test_labels_meet_no_text_and_rows_and_boxes_light_each_other_up(
     mark = browser.find_element(By.ID, "mark-p0-a3")
     ActionChains(browser).move_to_element(row).perform()
     assert "linked" in mark.get_attribute("class")
-    _screenshot(browser, tmp_path, "inspector-task.png")
+    screenshot(browser, tmp_path, "inspector-task.png")
     other = browser.find_element(By.CSS_SELECTOR, "#mark-p0-a0 .label-box")
     ActionChains(browser).move_to_element(other).perform()
     assert "linked" in browser.find_element(By.ID, "row-p0-a0").get_attribute("class")
@@ -212,19 +197,19 @@ def test_discard_asks_first_and_keeping_changes_nothing(
     events = len(browser.find_elements(By.CSS_SELECTOR, "#events li"))
     dialog = browser.find_element(By.ID, "confirm-discard")
     browser.find_element(By.ID, "action-discard").click()
-    _wait(browser, lambda d: dialog.get_attribute("open") is not None)
+    wait(browser, lambda d: dialog.get_attribute("open") is not None)
     assert "statement.pdf" in dialog.text
     browser.find_element(By.ID, "discard-cancel").click()
-    _wait(browser, lambda d: dialog.get_attribute("open") is None)
+    wait(browser, lambda d: dialog.get_attribute("open") is None)
     browser.refresh()
-    _wait(browser, ec.presence_of_element_located((By.ID, "task-status")))
+    wait(browser, ec.presence_of_element_located((By.ID, "task-status")))
     assert browser.find_element(By.ID, "task-status").text == "REVIEWING"
     assert len(browser.find_elements(By.CSS_SELECTOR, "#events li")) == events
     assert _api_task(server, seed, statement)["status"] == "REVIEWING"
 
     browser.find_element(By.ID, "action-discard").click()
-    _wait(browser, ec.element_to_be_clickable((By.ID, "discard-confirm"))).click()
-    _wait(browser, ec.text_to_be_present_in_element((By.ID, "task-status"), "DISCARDED"))
+    wait(browser, ec.element_to_be_clickable((By.ID, "discard-confirm"))).click()
+    wait(browser, ec.text_to_be_present_in_element((By.ID, "task-status"), "DISCARDED"))
     assert _api_task(server, seed, statement)["status"] == "DISCARDED"
     assert len(browser.find_elements(By.CSS_SELECTOR, "#events li")) == events + 1
 
@@ -240,7 +225,7 @@ def test_alt_a_approves(
     _open_task(browser, server, seed, statement)
     assert browser.find_element(By.ID, "task-approved").text == "no"
     ActionChains(browser).key_down(Keys.ALT).send_keys("a").key_up(Keys.ALT).perform()
-    _wait(browser, ec.text_to_be_present_in_element((By.ID, "task-approved"), "yes"))
+    wait(browser, ec.text_to_be_present_in_element((By.ID, "task-approved"), "yes"))
     assert "Task approved." in browser.find_element(By.CSS_SELECTOR, ".flash").text
     assert _api_task(server, seed, statement)["approved"] is True
     assert not browser.find_elements(By.ID, "action-approve")
@@ -268,20 +253,20 @@ def test_the_notifications_view_shows_a_payload_and_sends_it_again(
         export = next(e for e in log(project) if e["event"] == "TASK_EXPORT")
         key = create_key(uow, project.team_id, ["upload.read", "task.read", "task.edit"],
                          [project.project_id]).key
-        _sign_in(browser, server, key)
-        _wait(browser, ec.url_contains("/inspect/projects"))
+        sign_in(browser, server, key)
+        wait(browser, ec.url_contains("/inspect/projects"))
         browser.get(f"{server.url}/inspect/{project.team_id}/project/{project.project_id}"
                     "/notifications")
-        row = _wait(browser, ec.presence_of_element_located(
+        row = wait(browser, ec.presence_of_element_located(
             (By.ID, f"notification-{export['id']}")))
         row.find_element(By.CSS_SELECTOR, "details.payload summary").click()
         body = row.find_element(By.CSS_SELECTOR, "pre.payload-body")
         assert body.is_displayed() and f'"id": "{export["id"]}"' in body.text
         browser.find_element(By.ID, f"resend-{export['id']}").click()
-        _wait(browser, ec.text_to_be_present_in_element(
+        wait(browser, ec.text_to_be_present_in_element(
             (By.CSS_SELECTOR, ".flash"), "as attempt 2"))
         drain(engine, config)  # the worker's part; the page reloads itself while pending
-        _wait(browser, lambda d: d.find_elements(
+        wait(browser, lambda d: d.find_elements(
             By.CSS_SELECTOR, f'#notification-{export["id"]}[data-status="delivered"] '
                              '.attempt[data-n="2"]'))
         again = receiver.wait_count(4)[-1]
@@ -289,6 +274,6 @@ def test_the_notifications_view_shows_a_payload_and_sends_it_again(
         assert again.headers["X-Sendai-Attempt"] == "2"
         browser.find_element(By.CSS_SELECTOR,
                              f"#notification-{export['id']} details.payload summary").click()
-        _screenshot(browser, tmp_path, "inspector-notifications.png", height=1040)
+        screenshot(browser, tmp_path, "inspector-notifications.png", height=1040)
     finally:
         receiver.close()

@@ -34,6 +34,7 @@ from sendai_server.store.uow import UnitOfWork
 from tests.support import documents
 from tests.support.examples.strip_types import strip_types
 from tests.support.helpers import REPO_ROOT, LiveServer, auth, count_rows
+from tests.support.pipeline import without_ids
 from tests.support.processes import DEADLINE, WorkerProcess, wait_until
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "support" / "examples"
@@ -163,15 +164,6 @@ class Project:
         return wait_until(
             lambda: (task := self.task(task_id))["status"] != "PROCESSING" and task,
             f"task {task_id} to leave PROCESSING", timeout)
-
-
-def without_ids(pages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    def strip(item: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in item.items() if k != "id"}
-
-    return [{**strip(page), **{kind: [strip(i) for i in page[kind]]
-                               for kind in ("annotations", "checkboxes", "segments",
-                                            "signatures")}} for page in pages]
 
 
 def all_ids(pages: list[dict[str, Any]]) -> set[str]:

@@ -21,3 +21,23 @@ def truncate_postgres(url: str) -> None:
     with engine.begin() as conn:
         conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
     engine.dispose()
+
+
+TERMINATE_OTHERS = (
+    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+)
+
+
+def terminate_other_connections(database_url: str) -> int:
+    """Ends every other connection to this PostgreSQL database (as an outage would); how many."""
+    from sqlalchemy import text
+
+    from sendai_server.store.db import make_engine
+
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text(TERMINATE_OTHERS)).scalar_one())
+    finally:
+        engine.dispose()

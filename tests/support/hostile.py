@@ -1,5 +1,6 @@
 """Shared pieces of the hostile-input tests: the error-shape assertion, a snapshot of every
-task and event, and a raw HTTP client that sends exactly the bytes it is given."""
+task and event, a raw HTTP client that sends exactly the bytes it is given, and the hostile
+bodies every endpoint that reads one is sent."""
 
 from __future__ import annotations
 
@@ -97,3 +98,22 @@ def chunked(body: bytes, size: int = 512) -> bytes:
 # Text no database stores (a NUL: PostgreSQL's text cannot hold it) in the places a client
 # names things: every endpoint that takes a name, a file or a field gets each of them.
 UNSTORABLE_NAMES = {"nul": "a\x00b.pdf", "nul_at_end": "invoice.pdf\x00"}
+
+JSON = "application/json"
+HOSTILE_BODIES: dict[str, tuple[bytes, str]] = {
+    "invalid_utf8": (b'{"name": "\xff\xfe\xfd", "issues": [{"label": "\xc0", "value": "x"}]}',
+                     JSON),
+    "lone_surrogate": (b'{"name": "\\ud800", "issues": [{"label": "\\udfff", "value": "x"}]}',
+                       JSON),
+    "nul_in_string": (b'{"name": "a\\u0000b", "issues": [{"label": "a\\u0000", "value": "x"}]}',
+                      JSON),
+    "array": (b"[1, 2, 3]", JSON),
+    "string_scalar": (b'"discard"', JSON),
+    "number_scalar": (b"42", JSON),
+    "null": (b"null", JSON),
+    "truncated": (b'{"issues": [{"label": "a"', JSON),
+    "concatenated": (b'{"issues": []}{"issues": []}', JSON),
+    "deeply_nested": (b"[" * 100_000 + b"]" * 100_000, JSON),
+    "form_body": (b"issues=a&message=b&name=c", "application/x-www-form-urlencoded"),
+    "json_sent_as_text": (b'{"message": "x"}', "text/plain"),
+}
