@@ -40,7 +40,10 @@ def test_an_invoice_notifies_review_then_export_and_processed_over_live_processe
     assert len({r.headers["X-Sendai-Event-Id"] for r in receiver.received}) == 3
     task = wait_until(lambda: (t := live.get(f"/task/{task_id}")["payload"])["exported_at"]
                       and t, "exported_at")
-    assert export.json["task"] == {**task, "exported_at": None}
+    exported = dict(export.json["task"])
+    # The payload's task is the public task, plus its parsed values (docs/notifications.md).
+    assert exported.pop("extracted_data")["total_amount"] == 1234.56
+    assert exported == {**task, "exported_at": None}
     unlock = live.post(f"/task/{task_id}/unlock")
     assert (unlock.status_code, unlock.json()["error"]["code"]) == (400, "invalid_task_state")
     assert receiver.wait_count(3) and len(receiver.received) == 3  # exactly these three
