@@ -45,6 +45,14 @@ def every_scope_key(uow: UnitOfWork, seed: dict[str, Any]) -> str:
     return create_key(uow, seed["team_id"], list(SCOPES), [seed["project_id"]]).key
 
 
+# A snapshot file (docs/snapshots.md) is a ZIP: what schemathesis sends as one is arbitrary
+# bytes, some of them a ZIP's start, and every such body must get a 4xx, never a 500.
+schemathesis.openapi.media_type(
+    "application/vnd.sendai.snapshot",
+    st.one_of(st.binary(max_size=512), st.binary(max_size=512).map(lambda b: b"PK\x03\x04" + b)),
+)
+
+
 def _load_schema() -> Any:
     """The spec as the app serves it. It does not depend on the database, so it is read once
     from an app on an unused in-memory database; each test then calls its own `app`.
