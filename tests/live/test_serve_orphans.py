@@ -79,7 +79,8 @@ def ready(port: int) -> bool:
 # watches its parent instead (parent_watch.py).
 SERVE_WITH_PARENT_WATCH = [
     sys.executable, "-c",
-    "from sendai_server.cli import main, supervisor; supervisor.PARENT_DEATH_SIGNAL = False; "
+    "from sendai_server.cli import main; from sendai_server.process import supervisor; "
+    "supervisor.PARENT_DEATH_SIGNAL = False; "
     "main(prog_name='sendai-server')",
 ]
 
