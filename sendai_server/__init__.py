@@ -18,8 +18,6 @@ if TYPE_CHECKING:
 
 def create_app(config: Config | None = None) -> Flask:
     """Build the application. The only place a Flask app is made."""
-    from flask import Flask
-
     from . import cli
     from .config import Config
     from .store import db
@@ -32,7 +30,7 @@ def create_app(config: Config | None = None) -> Flask:
     from .domain.profiles import use_server_default
 
     use_server_default(config.profile)  # every team's reading unless it sets its own
-    app = Flask(__name__, static_folder=None)  # no /static; /docs serves its own assets
+    app = web.App(__name__, static_folder=None)  # no /static; /docs serves its own assets
     app.config["SENDAI"] = config
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -49,5 +47,6 @@ def create_app(config: Config | None = None) -> Flask:
     ratelimit.init_app(app)
     inspect.init_app(app)
     auth.check_scopes(app)  # every @requires names a known scope
+    web.check_sync(app)  # no async view or hook: web.App asks once, here
     cli.register(app)  # the CLI imports create_app: imported here, not at the top, for that
     return app

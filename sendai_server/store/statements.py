@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection
@@ -31,6 +32,8 @@ _Processor = Callable[[Any], Any] | None
 class _Compiled:
     sql: str
     positional: tuple[str, ...] | None  # parameter names in order, for qmark drivers
+    # The positional arguments from the parameters: a tuple, whatever the number of names.
+    arguments: Callable[[Mapping[str, Any]], tuple[Any, ...]] | None
     binds: tuple[tuple[str, Callable[[Any], Any]], ...]  # names whose values need converting
     # The values the statement carries itself (`Folder.name == "Inbox"`), converted once.
     constants: dict[str, Any]
@@ -57,7 +60,8 @@ class Statement:
                 binds.append((name, process))
         positional = tuple(compiled.positiontup) if compiled.positional else None
         return _Compiled(
-            sql=compiled.string, positional=positional, binds=tuple(binds),
+            sql=compiled.string, positional=positional, arguments=_arguments(positional),
+            binds=tuple(binds),
             constants=constants, prepare=dialect.name == "postgresql",
         )
 
@@ -85,10 +89,7 @@ class Statement:
             for name, process in compiled.binds:
                 if name in params:
                     params[name] = process(params[name])
-        args: Any = (
-            params if compiled.positional is None
-            else tuple(params[name] for name in compiled.positional)
-        )
+        args: Any = params if compiled.arguments is None else compiled.arguments(params)
         driver: Any = conn.connection.driver_connection
         if compiled.prepare:
             return driver.execute(compiled.sql, args, prepare=True)
@@ -121,6 +122,19 @@ class Statement:
     def dicts(self, conn: Connection, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         columns = self.columns
         return [dict(zip(columns, row, strict=True)) for row in self.rows(conn, params)]
+
+
+def _arguments(
+    positional: tuple[str, ...] | None,
+) -> Callable[[Mapping[str, Any]], tuple[Any, ...]] | None:
+    if positional is None:
+        return None
+    if len(positional) == 1:
+        name = positional[0]
+        return lambda params: (params[name],)
+    if not positional:
+        return lambda _params: ()
+    return itemgetter(*positional)  # a tuple for two or more
 
 
 def _columns(statement: ClauseElement) -> Any:

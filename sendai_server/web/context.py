@@ -11,6 +11,10 @@ database's schema is this version's.
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
+from typing import Any
+
 from alembic.runtime.migration import MigrationContext
 from flask import Flask, current_app, g
 from sqlalchemy import Engine
@@ -25,6 +29,30 @@ _ENGINE = "sendai_engine"
 _STORAGE = "sendai_storage"
 _SCHEMA_AT_HEAD = "sendai_schema_at_head"
 _TOKEN_SECRET = "sendai_token_secret"
+
+
+class App(Flask):
+    """The application's class: Flask, with no async views or hooks. Flask asks of every view
+    and every hook, on every request, whether it is a coroutine function (`ensure_sync`, about
+    ten times a request); none is, so the question is asked once, by `check_sync` when the app
+    is built, and `ensure_sync` returns the function as it is (Flask's documented override)."""
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        return func
+
+
+def check_sync(app: Flask) -> None:
+    """No view or request hook is a coroutine function: `App.ensure_sync` relies on it. Run by
+    create_app, after every view and hook is registered."""
+    hooks: list[Callable[..., Any]] = list(app.view_functions.values())
+    for registry in (app.before_request_funcs, app.after_request_funcs,
+                     app.teardown_request_funcs):
+        hooks.extend(f for funcs in registry.values() for f in funcs)
+    hooks.extend(app.teardown_appcontext_funcs)
+    for hook in hooks:
+        if inspect.iscoroutinefunction(hook):
+            raise TypeError(f"{hook.__qualname__} is a coroutine function; sendai-server's "
+                            "App runs views and hooks synchronously (web/context.py)")
 
 
 def init_app(app: Flask, engine: Engine, storage: Storage) -> None:
@@ -60,12 +88,14 @@ def current_storage() -> Storage:
 
 def current_uow() -> UnitOfWork:
     """The request's unit of work, made on first use; closed when the request ends."""
-    uow: UnitOfWork | None = g.get("uow")
+    request_g = g._get_current_object()  # one proxy lookup
+    uow: UnitOfWork | None = request_g.get("uow")
     if uow is None:
-        uow = g.uow = UnitOfWork(current_app.extensions[_ENGINE])
-        if not current_app.extensions[_SCHEMA_AT_HEAD]:
+        extensions = current_app.extensions
+        uow = request_g.uow = UnitOfWork(extensions[_ENGINE])
+        if not extensions[_SCHEMA_AT_HEAD]:
             _check_schema(uow)
-            current_app.extensions[_SCHEMA_AT_HEAD] = True
+            extensions[_SCHEMA_AT_HEAD] = True
     return uow
 
 

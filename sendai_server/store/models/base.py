@@ -43,6 +43,20 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
 
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        """On SQLite, the stored text ('2026-12-07 20:00:00.000123', SQLAlchemy's DateTime
+        format there) straight to an aware datetime: one call per value, where the generic
+        path takes three (a regular expression, the datetime, the replace). Every row the
+        hot path reads carries several of them. Elsewhere the driver already hands back a
+        datetime and the generic path is one call."""
+        if dialect.name == "sqlite":
+            return _sqlite_text_to_utc
+        return super().result_processor(dialect, coltype)
+
+
+def _sqlite_text_to_utc(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)

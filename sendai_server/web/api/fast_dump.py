@@ -6,7 +6,7 @@ for a task of 50 pages x 40 annotations that is ~12,000 generic field calls per 
 schemas, `many`) but decides once per schema how each field turns a value into JSON, keeping
 marshmallow's own code for every case that is not plainly the common one. The schema stays
 the single source of truth: add a field to it and the compiled dump has it too. A test checks
-that both dumps agree (tests/test_fast_dump.py).
+that both dumps agree (tests/unit/test_fast_dump.py).
 
 Fast paths, each exactly what the field's `_serialize` returns for that input:
 String with a `str`; Boolean with a `bool` (when True/False are in its truthy/falsy sets);
@@ -77,12 +77,49 @@ def _value_converter(field: fields.Field) -> Convert | None:
     return None
 
 
+def _expression(field: fields.Field, name: str, env: dict[str, Any]) -> str | None:
+    """Python source equal to `field._serialize(v, attr, obj)` for the value `v`, using names
+    it puts in `env` under `name`; or None when the field needs more than the value."""
+    cls = type(field)
+    if cls._serialize in (fields.String._serialize, fields.Boolean._serialize):
+        exact = str if cls._serialize is fields.String._serialize else bool
+        if exact is bool and (True not in field.truthy  # type: ignore[attr-defined]
+                              or False not in field.falsy):  # type: ignore[attr-defined]
+            return None
+        env[name] = _generic(field)
+        return f"v if type(v) is {exact.__name__} else {name}(v)"
+    if cls._serialize is fields.Number._serialize:
+        if field.as_string:  # type: ignore[attr-defined]
+            return None
+        as_is = getattr(field, "dump_as_is", ())
+        if as_is:
+            env[name], env[name + "_types"] = _generic(field), tuple(as_is)
+            return f"v if type(v) in {name}_types else {name}(v)"
+        env[name] = field._format_num  # type: ignore[attr-defined]
+        return f"None if v is None else {name}(v)"
+    if cls._serialize is fields.Nested._serialize:
+        schema = field.schema  # type: ignore[attr-defined]
+        env[name] = compile_dump(schema)
+        if schema.many or field.many:  # type: ignore[attr-defined]
+            return f"None if v is None else [{name}(each) for each in v]"
+        return f"None if v is None else {name}(v)"
+    convert = _value_converter(field)  # DateTime, List: one call of their converter
+    if convert is None:
+        return None
+    env[name] = convert
+    return f"{name}(v)"
+
+
 def compile_dump(schema: Schema) -> Dump:
-    """A function that dumps one object exactly as `schema.dump(obj, many=False)` does."""
+    """A function that dumps one object exactly as `schema.dump(obj, many=False)` does: its
+    source written once per schema, a few lines a field, with no loop or call per field for
+    strings, booleans and numbers (the "compiled once per shape" of issue 32)."""
     if schema._hooks[PRE_DUMP] or schema._hooks[POST_DUMP]:
         return lambda obj: Schema.dump(schema, obj, many=False)
-    plan: list[tuple[str, str, Convert | None, str, fields.Field]] = []
-    for name, field in schema.dump_fields.items():
+    env: dict[str, Any] = {"_ABSENT": _ABSENT, "missing": missing, "get_value": get_value,
+                           "accessor": schema.get_attribute}
+    lines = ["def dump(obj):", "    out = {}", "    as_dict = type(obj) is dict"]
+    for index, (name, field) in enumerate(schema.dump_fields.items()):
         key = field.data_key if field.data_key is not None else name
         source = field.attribute if field.attribute is not None else name
         plain = (
@@ -92,28 +129,25 @@ def compile_dump(schema: Schema) -> Dump:
             and field.dump_default is missing
             and "." not in source
         )
-        plan.append((key, source, _value_converter(field) if plain else None, name, field))
-    accessor = schema.get_attribute
-
-    def dump(obj: Any) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        as_dict = type(obj) is dict
-        for key, source, convert, name, field in plan:
-            if convert is None:
-                value = field.serialize(name, obj, accessor=accessor)
-                if value is not missing:
-                    out[key] = value
-                continue
-            if as_dict:
-                value = obj.get(source, _ABSENT)
-                if value is _ABSENT:
-                    value = getattr(obj, source, missing)
-            else:
-                value = get_value(obj, source, missing)
-            if value is not missing:
-                out[key] = convert(value)
-        return out
-
+        expression = _expression(field, f"c{index}", env) if plain else None
+        if expression is None:  # marshmallow's own field.serialize, as it would call it
+            env[f"f{index}"] = field
+            lines += [f"    v = f{index}.serialize({name!r}, obj, accessor=accessor)",
+                      "    if v is not missing:", f"        out[{key!r}] = v"]
+            continue
+        lines += [
+            "    if as_dict:",
+            f"        v = obj.get({source!r}, _ABSENT)",
+            "        if v is _ABSENT:",
+            f"            v = getattr(obj, {source!r}, missing)",
+            "    else:",
+            f"        v = get_value(obj, {source!r}, missing)",
+            "    if v is not missing:",
+            f"        out[{key!r}] = {expression}",
+        ]
+    lines.append("    return out")
+    exec(compile("\n".join(lines), f"<dump of {type(schema).__name__}>", "exec"), env)  # noqa: S102
+    dump: Dump = env["dump"]
     return dump
 
 
