@@ -41,7 +41,11 @@ def _value(field: fields.Field, rng: random.Random, depth: int) -> Any:
     if isinstance(field, fields.List):
         return [_value(field.inner, rng, depth + 1) for _ in range(rng.randint(0, 3))]
     if isinstance(field, fields.DateTime):
-        return datetime(2026, 12, 7, tzinfo=UTC) + timedelta(seconds=rng.randint(0, 10**8))
+        moment = datetime(2026, 12, 7, tzinfo=UTC) + timedelta(seconds=rng.randint(0, 10**8))
+        if roll < 0.3:  # the unusual ones: naive, before the year 1000, a date
+            return rng.choice([moment.replace(tzinfo=None), datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC),
+                               datetime(5, 6, 7, tzinfo=UTC), moment.date()])
+        return moment
     if isinstance(field, fields.Boolean):
         return rng.choice([True, False, 1, 0, "true"]) if roll < 0.3 else rng.random() < 0.5
     if isinstance(field, fields.Number):

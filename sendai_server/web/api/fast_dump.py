@@ -20,6 +20,7 @@ simple fields, goes to the field's `_serialize` or, for unusual fields and schem
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from marshmallow import Schema, fields
@@ -27,6 +28,7 @@ from marshmallow.decorators import POST_DUMP, PRE_DUMP
 from marshmallow.utils import get_value, missing
 
 Convert = Callable[[Any], Any]
+_ISO_SECONDS_Z = "%Y-%m-%dT%H:%M:%SZ"  # services/objects.py's Timestamp
 Dump = Callable[[Any], Any]
 _ABSENT = object()
 
@@ -62,6 +64,11 @@ def _value_converter(field: fields.Field) -> Convert | None:
         named = field.SERIALIZATION_FUNCS.get(time_format)  # type: ignore[attr-defined]
         if named is not None:
             return lambda value: None if value is None else named(value)
+        if time_format == _ISO_SECONDS_Z:  # isoformat, C all the way: a third of strftime's cost
+            return lambda value: None if value is None else (
+                value.isoformat(timespec="seconds")[:19] + "Z"
+                if type(value) is datetime and value.year >= 1000  # strftime's %Y: no padding
+                else value.strftime(time_format))
         return lambda value: None if value is None else value.strftime(time_format)
     if cls._serialize is fields.List._serialize:
         inner = _value_converter(field.inner)  # type: ignore[attr-defined]
