@@ -205,9 +205,12 @@ def reset_state(uow: UnitOfWork, storage: Storage, team_id: str) -> None:
 
 def _replace(uow: UnitOfWork, storage: Storage, team_id: str, rows: Callable[[], Rows],
              ready: Callable[[Connection], state_diff.Prepared | None] | None = None) -> None:
+    prepared = None
+    if ready is not None:  # before the write: decoding a snapshot's rows holds nothing
+        with uow.read() as conn:
+            prepared = ready(conn)
     try:
         with uow.write() as conn:
-            prepared = ready(conn) if ready is not None else None
             before = replace_team_state(conn, team_id, rows, prepared)
     except IntegrityError as exc:
         raise Conflict(
