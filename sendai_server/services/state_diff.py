@@ -64,6 +64,12 @@ class Prepared:
     tables: dict[str, PreparedTable]  # every table of the state
     around: Rows  # the snapshot's `team` row and its keys' projects, as taken
 
+    def applies(self, conn: Connection, found: dict[str, ColumnElement[bool]]) -> bool:
+        return not numbers_taken(conn, found, self.tables)
+
+    def replace(self, conn: Connection, found: dict[str, ColumnElement[bool]]) -> set[str]:
+        return replace_changed(conn, found, self.tables)
+
 
 _AROUND = (TEAM.name, KEY_PROJECTS.name)
 
