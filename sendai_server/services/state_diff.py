@@ -42,7 +42,7 @@ from .team_state import (
 
 # Prepared snapshots kept per process, at most this many rows in all (the plugin restores the
 # same few states again and again; each row costs a few hundred bytes).
-CACHE_ROWS = 400_000
+CACHE_ROWS = 200_000
 _CHUNK = 500  # ids per DELETE ... IN (...)
 
 
