@@ -1,7 +1,7 @@
 """A test's own team in one call (docs/api/test-helpers.md, `POST …/test_helpers/teams`): a
 fresh team with one project, its keys and, when asked, a connector, made in one write
-transaction. The pytest plugin (docs/plugin.md) makes each test's team with it: one request
-instead of one per part.
+transaction. The pytest plugin (docs/plugin.md) makes each test's team with `make_team`, in
+its own process: one transaction instead of one per part.
 
 A test helper: the caller's key (`test_helpers`, of the team and project in the path) makes a
 team that is not its own, which only a server with the test helpers on allows.
@@ -34,7 +34,7 @@ class HelperTeamSpec:
 
 
 def create_helper_team(uow: UnitOfWork, principal: Principal, team_id: str, project_id: str,
-                     spec: HelperTeamSpec) -> dict[str, Any]:
+                       spec: HelperTeamSpec) -> dict[str, Any]:
     """The new team's and project's ids, its keys (`id`, `key` shown once, `scopes`, in the
     order asked) and its connector (or None). Everything is checked before anything is
     written: a refusal (400, 404 for a path the key does not reach) changes nothing."""
