@@ -37,7 +37,9 @@ from typing import Any
 BENCH_DIR = Path(__file__).resolve().parent
 WORK_DIR = BENCH_DIR / "work" / "plugin"
 DISCARDS = 50
-TARGETS = {"plain_run_cost_s": 0.1, "first_test_setup_s": 1.0, "fifty_discards_s": 2.0}
+TARGETS = {"plain_run_cost_s": 0.1, "first_test_setup_s": 1.0, "fifty_discards_s": 2.0,
+           # issue 32: each further test, and the first test's set-up in CPU
+           "fifty_discards_per_test_ms": 15.0, "first_test_setup_cpu_s": 0.6}
 
 PLAIN = """
 def test_plain():
@@ -193,7 +195,7 @@ def table(r: dict[str, Any]) -> list[str]:
     t = r["targets"]
 
     def verdict(value: float, target: float) -> str:
-        return "ok" if value < target else "MISSED"
+        return "ok" if value <= target else "MISSED"
 
     return [
         f"== the pytest plugin (medians of {r['runs']} rounds; load average "
@@ -203,12 +205,16 @@ def table(r: dict[str, Any]) -> list[str]:
         f"(CPU {r['plain_run_cost_cpu_s']:+.3f} s)  target < {t['plain_run_cost_s']} s "
         f"{verdict(r['plain_run_cost_s'], t['plain_run_cost_s'])}",
         f"  first sendai test:    fixture set-up {r['first_test_setup_s']:.3f} s (CPU "
-        f"{r['first_test_setup_cpu_s']:.3f} s)  target < "
-        f"{t['first_test_setup_s']} s {verdict(r['first_test_setup_s'], t['first_test_setup_s'])}"
+        f"{r['first_test_setup_cpu_s']:.3f} s, target <= {t.get('first_test_setup_cpu_s')} s "
+        f"{verdict(r['first_test_setup_cpu_s'], t.get('first_test_setup_cpu_s', 1e9))})  "
+        f"target < {t['first_test_setup_s']} s "
+        f"{verdict(r['first_test_setup_s'], t['first_test_setup_s'])}"
         f"; from the process's start {r['to_first_test_s']:.3f} s",
         f"  {DISCARDS} discard tests:     {r['fifty_discards_s']:.3f} s "
-        f"({r['fifty_discards_per_test_ms']:.1f} ms each; CPU {r['fifty_discards_cpu_s']:.3f} s)"
-        f"  target < {t['fifty_discards_s']} s "
+        f"({r['fifty_discards_per_test_ms']:.1f} ms each, target <= "
+        f"{t.get('fifty_discards_per_test_ms')} ms "
+        f"{verdict(r['fifty_discards_per_test_ms'], t.get('fifty_discards_per_test_ms', 1e9))};"
+        f" CPU {r['fifty_discards_cpu_s']:.3f} s)  target < {t['fifty_discards_s']} s "
         f"{verdict(r['fifty_discards_s'], t['fifty_discards_s'])}",
         f"  the whole suite:      {r['suite_wall_s']:.3f} s wall, {r['suite_cpu_s']:.3f} s CPU",
     ]

@@ -65,3 +65,23 @@ def _drop_deliveries(conn: Connection, ids: list[str],
     free_ids = [job_id for job_id, is_free in deliveries if is_free]
     dropped = conn.execute(delete(Job).where(Job.id.in_(free_ids))).rowcount if free_ids else 0
     return dropped, len(free_ids) < len(deliveries)
+
+
+def still_held(uow: UnitOfWork, project_ids: Sequence[str]) -> bool:
+    """Whether the worker still holds a job of these projects (a task's, or a delivery of one
+    of their notifications): a read, for a caller waiting to call `drop_waiting_jobs` again."""
+    ids = list(project_ids)
+    with uow.read() as conn:
+        held = conn.execute(select(Job.task_id, Job.kind, Job.payload)
+                            .where(Job.leased_until > clock.real_now())).all()
+        if not held:
+            return False
+        tasks = [row.task_id for row in held if row.task_id is not None]
+        if tasks and conn.scalar(select(func.count()).select_from(Task).where(
+                Task.id.in_(tasks), Task.project_id.in_(ids))):
+            return True
+        seqs = [(row.payload or {}).get("notification") for row in held if row.kind == DELIVER]
+        seqs = [seq for seq in seqs if seq is not None]
+        return bool(seqs) and bool(conn.scalar(select(func.count()).select_from(Notification)
+                                               .where(Notification.seq.in_(seqs),
+                                                      Notification.project_id.in_(ids))))

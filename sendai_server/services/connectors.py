@@ -130,6 +130,14 @@ def public_connector(row: Mapping[str, Any]) -> dict[str, Any]:
 def create_connector(uow: UnitOfWork, project_id: str, spec: ConnectorSpec) -> dict[str, Any]:
     """The operator's `connectors create`; also the test helper's, after its visibility check."""
     spec.check()
+    with uow.write() as conn:
+        _check_project(conn, project_id)
+        return insert_connector(conn, project_id, spec)
+
+
+def insert_connector(conn: Connection, project_id: str, spec: ConnectorSpec) -> dict[str, Any]:
+    """A new connector of an existing project (`spec` already checked), inside the caller's
+    write transaction; answers it as listed."""
     row = {
         "id": new_id("conn"), "project_id": project_id,
         "name": (spec.name or urlsplit(spec.url).hostname or "connector").strip()[:200],
@@ -139,9 +147,7 @@ def create_connector(uow: UnitOfWork, project_id: str, spec: ConnectorSpec) -> d
         "created_at": clock.now(), "kind": spec.kind,
         "entity_ids": list(dict.fromkeys(spec.entity_ids)) or None,
     }
-    with uow.write() as conn:
-        _check_project(conn, project_id)
-        conn.execute(insert(Connector), row)
+    conn.execute(insert(Connector), row)
     return public_connector(row)
 
 

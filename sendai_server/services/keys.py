@@ -89,12 +89,8 @@ def create_key(
     uow: UnitOfWork, team_id: str, scopes: list[str], project_ids: list[str], name: str = ""
 ) -> CreatedKey:
     """A new key for `team_id`, added to `project_ids` (each must belong to that team)."""
-    canonical = sorted({canonical_scope(s) for s in scopes})
-    if not canonical:
-        raise ValidationError("A key needs at least one scope.")
+    canonical = canonical_scopes(scopes)
     projects = list(dict.fromkeys(project_ids))
-    plain = KEY_PREFIX + secrets.token_urlsafe(32)
-    key_id = new_id("key")
     with uow.write() as conn:
         if conn.scalar(select(Team.id).where(Team.id == team_id)) is None:
             raise NotFound(f"No team {team_id}.")
@@ -104,15 +100,33 @@ def create_key(
         missing = [p for p in projects if p not in owned]
         if missing:
             raise NotFound(f"Team {team_id} has no project {', '.join(missing)}.")
-        conn.execute(insert(ApiKey), {
-            "id": key_id, "team_id": team_id, "name": name, "scopes": canonical,
-            "key_hash": hash_key(plain), "created_at": clock.now(),
-        })
-        if projects:
-            conn.execute(
-                insert(ApiKeyProject), [{"key_id": key_id, "project_id": p} for p in projects]
-            )
-    return CreatedKey(key_id, plain, canonical, projects)
+        return insert_key(conn, team_id, canonical, projects, name)
+
+
+def canonical_scopes(scopes: list[str]) -> list[str]:
+    """The scopes' canonical names, sorted, each once; ValidationError for an unknown one or
+    for none."""
+    canonical = sorted({canonical_scope(s) for s in scopes})
+    if not canonical:
+        raise ValidationError("A key needs at least one scope.")
+    return canonical
+
+
+def insert_key(conn: Connection, team_id: str, scopes: list[str], project_ids: list[str],
+               name: str = "") -> CreatedKey:
+    """A new key, inside the caller's write transaction: `scopes` canonical (canonical_scopes),
+    `project_ids` the team's own, both checked by the caller."""
+    plain = KEY_PREFIX + secrets.token_urlsafe(32)
+    key_id = new_id("key")
+    conn.execute(insert(ApiKey), {
+        "id": key_id, "team_id": team_id, "name": name, "scopes": scopes,
+        "key_hash": hash_key(plain), "created_at": clock.now(),
+    })
+    if project_ids:
+        conn.execute(
+            insert(ApiKeyProject), [{"key_id": key_id, "project_id": p} for p in project_ids]
+        )
+    return CreatedKey(key_id, plain, scopes, project_ids)
 
 
 def revoke_key(uow: UnitOfWork, key_id: str) -> None:

@@ -58,11 +58,20 @@ class ProjectSettings:
 
 
 def create_team(uow: UnitOfWork, name: str) -> str:
+    check_team_name(name)
+    with uow.write() as conn:
+        return insert_team(conn, name)
+
+
+def check_team_name(name: str) -> None:
     if not name.strip() or len(name) > 200:
         raise ValidationError("A team's name is 1 to 200 characters.")
+
+
+def insert_team(conn: Connection, name: str) -> str:
+    """A new team (its name already checked), inside the caller's write transaction."""
     team_id = new_id("team")
-    with uow.write() as conn:
-        conn.execute(insert(Team), {"id": team_id, "name": name, "created_at": _now()})
+    conn.execute(insert(Team), {"id": team_id, "name": name, "created_at": _now()})
     return team_id
 
 
@@ -71,19 +80,29 @@ def create_project(
 ) -> tuple[str, dict[str, str]]:
     """A new project with its four system folders; its id and {folder name: folder id}."""
     settings = settings or ProjectSettings()
-    settings.check()
-    if not name.strip() or len(name) > 200:
-        raise ValidationError("A project's name is 1 to 200 characters.")
-    project_id = new_id("proj")
+    check_project(name, settings)
     with uow.write() as conn:
         if conn.scalar(select(Team.id).where(Team.id == team_id)) is None:
             raise NotFound(f"No team {team_id}.")
-        conn.execute(insert(Project), {
-            "id": project_id, "team_id": team_id, "name": name, "created_at": _now(),
-            **asdict(settings),
-        })
-        folders = _add_system_folders(conn, project_id)
-    return project_id, folders
+        return insert_project(conn, team_id, name, settings)
+
+
+def check_project(name: str, settings: ProjectSettings) -> None:
+    settings.check()
+    if not name.strip() or len(name) > 200:
+        raise ValidationError("A project's name is 1 to 200 characters.")
+
+
+def insert_project(conn: Connection, team_id: str, name: str, settings: ProjectSettings
+                   ) -> tuple[str, dict[str, str]]:
+    """A new project of an existing team (its name and settings already checked) with its
+    system folders, inside the caller's write transaction."""
+    project_id = new_id("proj")
+    conn.execute(insert(Project), {
+        "id": project_id, "team_id": team_id, "name": name, "created_at": _now(),
+        **asdict(settings),
+    })
+    return project_id, _add_system_folders(conn, project_id)
 
 
 def update_project(uow: UnitOfWork, project_id: str, **changes: Any) -> ProjectSettings:

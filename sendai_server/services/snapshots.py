@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import zlib
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, BinaryIO
 
@@ -34,7 +35,7 @@ from ..store import migrate
 from ..store.models import Snapshot, SnapshotFile, SnapshotTable
 from ..store.storage import Storage
 from ..store.uow import UnitOfWork
-from . import snapshot_file
+from . import snapshot_file, state_diff
 from .stored_files import forget_unreferenced
 from .team_state import (
     KEY_PROJECTS,
@@ -165,35 +166,52 @@ def delete_snapshot(uow: UnitOfWork, storage: Storage, team_id: str, snapshot_id
 
 # --- restore and reset ----------------------------------------------------------------------
 
-def _load(uow: UnitOfWork, team_id: str, snapshot_id: str) -> tuple[dict[str, Any], Rows]:
-    with uow.read() as conn:
-        found = _find(conn, team_id, snapshot_id)
-        parts = conn.execute(select(SnapshotTable.table_name, SnapshotTable.data)
-                             .where(SnapshotTable.snapshot_id == snapshot_id)).all()
+def _load(conn: Connection, found: Any) -> Rows:
+    parts = conn.execute(select(SnapshotTable.table_name, SnapshotTable.data)
+                         .where(SnapshotTable.snapshot_id == found.id)).all()
     rows = {part.table_name: _unpack(part.data) for part in parts}
-    return _public(found), snapshot_file.rows_at_head(found.schema_revision, rows)
+    return snapshot_file.rows_at_head(found.schema_revision, rows)
 
 
 def restore_snapshot(uow: UnitOfWork, storage: Storage, team_id: str, snapshot_id: str
                      ) -> dict[str, Any]:
     """The team again exactly as the snapshot saw it, ids included, in one write transaction;
     its keys stay as they are. 409 when another team holds ids the snapshot has (a file
-    imported into two teams of one server)."""
-    found, rows = _load(uow, team_id, snapshot_id)
-    _replace(uow, storage, team_id, rows)
-    return found
+    imported into two teams of one server). Only the rows that differ from the snapshot's are
+    written where that applies (state_diff.py): its rows are read and decoded once per
+    process."""
+    with uow.read() as conn:
+        found = _find(conn, team_id, snapshot_id)
+    loaded: list[Rows] = []
+
+    def rows() -> Rows:  # read at most once, and only when the prepared rows are not cached
+        if not loaded:
+            with uow.read() as conn:
+                loaded.append(_load(conn, found))
+        return loaded[0]
+
+    def ready(conn: Connection) -> state_diff.Prepared | None:
+        return state_diff.prepared(conn, found.id, team_id, rows)
+
+    _replace(uow, storage, team_id, rows, ready)
+    return _public(found)
 
 
 def reset_state(uow: UnitOfWork, storage: Storage, team_id: str) -> None:
     """The team empty: no projects, uploads, tasks, connectors, notifications, jobs, faults or
     clock. Its keys and snapshots stay."""
-    _replace(uow, storage, team_id, {})
+    _replace(uow, storage, team_id, lambda: {})
 
 
-def _replace(uow: UnitOfWork, storage: Storage, team_id: str, rows: Rows) -> None:
+def _replace(uow: UnitOfWork, storage: Storage, team_id: str, rows: Callable[[], Rows],
+             ready: Callable[[Connection], state_diff.Prepared | None] | None = None) -> None:
+    prepared = None
+    if ready is not None:  # before the write: decoding a snapshot's rows holds nothing
+        with uow.read() as conn:
+            prepared = ready(conn)
     try:
         with uow.write() as conn:
-            before = replace_team_state(conn, team_id, rows)
+            before = replace_team_state(conn, team_id, rows, prepared)
     except IntegrityError as exc:
         raise Conflict(
             "Another team holds ids that this snapshot has; nothing was changed.",

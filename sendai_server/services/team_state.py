@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     Column,
@@ -262,12 +262,30 @@ def as_dicts(table: Table, columns: list[str], rows: Iterable[list[Any]]) -> lis
 
 # --- putting rows back ----------------------------------------------------------------------
 
-def replace_team_state(conn: Connection, team_id: str, rows: Rows) -> list[str]:
-    """Make the team's rows exactly `rows` (at head), inside the caller's write transaction.
-    Keys stay. A key reaches, of the projects after: those it reaches now, those it reached
-    at the snapshot, and all of them when it reached all the team's projects now. Answers the
-    hashes of the files the team's uploads referred to before, for the caller to forget when
-    unused."""
+class Differences(Protocol):
+    """A snapshot's rows prepared for a restore that writes only what differs
+    (state_diff.Prepared)."""
+
+    @property
+    def around(self) -> Rows:
+        """The `team` row and the keys' projects, as taken."""
+
+    def applies(self, conn: Connection, found: dict[str, ColumnElement[bool]]) -> bool:
+        """Whether it may run here (no other team holds the rows' numbers)."""
+
+    def replace(self, conn: Connection, found: dict[str, ColumnElement[bool]]) -> set[str]:
+        """Write what differs; the projects' ids after."""
+
+
+def replace_team_state(conn: Connection, team_id: str, rows: Rows | Callable[[], Rows],
+                       prepared: Differences | None = None) -> list[str]:
+    """Make the team's rows exactly `rows` (at head; or what `rows()` answers, asked only
+    when needed), inside the caller's write transaction. Keys stay. A key reaches, of the
+    projects after: those it reaches now, those it reached at the snapshot, and all of them
+    when it reached all the team's projects now. Answers the hashes of the files the team's
+    uploads referred to before, for the caller to forget when unused. `prepared`, when given,
+    is the same rows prepared for comparing (state_diff.py): only the rows that differ are
+    then written, unless another team holds numbers they have."""
     tables = team_tables()
     if conn.dialect.name == "postgresql":
         # Writes of these tables wait for the restore: what races it lands before or after it,
@@ -291,23 +309,33 @@ def replace_team_state(conn: Connection, team_id: str, rows: Rows) -> list[str]:
     for key_id, project_id in memberships:
         reached.setdefault(key_id, set()).add(project_id)
     team_wide = [k for k, p in reached.items() if projects_before and p >= projects_before]
-    if KEY_PROJECTS.name in rows:
-        columns, values = rows[KEY_PROJECTS.name]
+    diff = prepared if prepared is not None and prepared.applies(conn, found) else None
+    if diff is not None:
+        given: Rows = diff.around  # the team's row and its keys' projects; the rest is
+    else:                              # compared, table by table
+        given = rows() if callable(rows) else rows
+    if KEY_PROJECTS.name in given:
+        columns, values = given[KEY_PROJECTS.name]
         memberships |= {(r["key_id"], r["project_id"])
                         for r in as_dicts(KEY_PROJECTS, columns, values) if r["key_id"] in keys}
-    for t in reversed(tables):
-        conn.execute(delete(t.table).where(found[t.name]))
-    loaded = {t.name: _loaded(t, team_id, rows) for t in tables}
-    _renumber(conn, tables, loaded)
-    for t in tables:
-        if loaded[t.name]:
-            insert_many(conn, t.table, loaded[t.name])
-    projects = {r["id"] for r in loaded.get("project", [])}
+    if diff is not None:
+        projects = diff.replace(conn, found)
+        # The kept projects kept their keys' rows: all of them are written again below.
+        conn.execute(delete(KEY_PROJECTS).where(KEY_PROJECTS.c.key_id.in_(keys)))
+    else:
+        for t in reversed(tables):
+            conn.execute(delete(t.table).where(found[t.name]))
+        loaded = {t.name: _loaded(t, team_id, given) for t in tables}
+        _renumber(conn, tables, loaded)
+        for t in tables:
+            if loaded[t.name]:
+                insert_many(conn, t.table, loaded[t.name])
+        projects = {r["id"] for r in loaded.get("project", [])}
     memberships |= {(key_id, project_id) for key_id in team_wide for project_id in projects}
     kept = [{"key_id": k, "project_id": p} for k, p in sorted(memberships) if p in projects]
     if kept:
         conn.execute(insert(KEY_PROJECTS), kept)
-    conn.execute(update(TEAM).where(TEAM.c.id == team_id).values(**_team_values(rows)))
+    conn.execute(update(TEAM).where(TEAM.c.id == team_id).values(**_team_values(given)))
     _advance_sequences(conn, tables)
     return old_hashes
 

@@ -77,6 +77,8 @@ class SendAIProject:
     made: list[str] = field(default_factory=list, repr=False)
     # The connector to the session's receiver (`notifications`): not the test's own.
     receiver_connector_id: str | None = field(default=None, repr=False)
+    # The path of the session's receiver that connector sends to (None: the project's id).
+    mailbox: str | None = field(default=None, repr=False)
     _keys: dict[frozenset[str], str] = field(default_factory=dict, repr=False)
 
     @property
@@ -90,7 +92,7 @@ class SendAIProject:
         notification payloads (docs/notifications.md: `event` UPLOAD_IN_REVIEW or UPLOAD_PROCESSED,
         `upload`, ...). Deliveries are asynchronous: wait for them with
         `wait_for_notifications`."""
-        return self.server.notifications_of(self.project_id)
+        return self.server.notifications_of(self.mailbox or self.project_id)
 
     def wait_for_notifications(
         self, count: int = 1, event: str | None = None, timeout: float = 5.0
@@ -128,6 +130,10 @@ class SendAIProject:
                                      "pytest " + " ".join(sorted(wanted)))
             self._keys[wanted] = created.key
         return self._keys[wanted]
+
+    def keep_key(self, scopes: Iterable[str], key: str) -> None:
+        """`key` (made for this project elsewhere) is what `key(*scopes)` answers from now on."""
+        self._keys[frozenset(canonical_scope(scope) for scope in scopes)] = key
 
     @property
     def keys(self) -> dict[str, str]:
@@ -340,7 +346,7 @@ class SendAIProject:
         restored: dict[str, Any] = json.loads(self.server.client.call_bytes(
             "POST", f"{self.team_url}/test_helpers/snapshots/{snapshot_id}/restore",
             self.key(*ROLES["helpers"]), timeout=STATE_TIMEOUT))["payload"]
-        self.server.receiver.forget(self.project_id)
+        self.server.receiver.forget(self.mailbox or self.project_id)
         return restored
 
     def export(self, snapshot: dict[str, Any] | str) -> bytes:

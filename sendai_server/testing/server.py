@@ -4,6 +4,7 @@ in background threads of the test process. One per pytest session (`sendai_app_s
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Iterable
@@ -16,20 +17,21 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from .. import create_app
 from ..config import Config
 from ..pipeline.worker import run_worker
-from ..services.cleanup import drop_waiting_jobs
-from ..services.connectors import ConnectorSpec, create_connector
-from ..services.projects import ProjectSettings, create_project, create_team
+from ..services.cleanup import drop_waiting_jobs, still_held
+from ..services.connectors import ConnectorSpec
+from ..services.projects import ProjectSettings
+from ..services.team_helpers import HelperTeamSpec, make_team
 from ..store import migrate
 from ..store.uow import UnitOfWork
 from ..web.context import engine_of
 from .client import HelperClient
-from .project import SendAIProject
+from .project import ROLES, SendAIProject
 from .receiver import NotificationReceiver
 
 # How often the session's idle worker looks for jobs (a new upload waits at most this long).
 WORKER_POLL_SECONDS = 0.05
-# How often a test's tear-down looks again while the worker holds one of its jobs.
-HELD_JOB_POLL_SECONDS = 0.01
+# How often a test's tear-down looks again (a read) while the worker holds one of its jobs.
+HELD_JOB_POLL_SECONDS = 0.002
 # How often the serving threads look for `close()`'s shutdown (the session's last wait).
 SHUTDOWN_POLL_SECONDS = 0.05
 # The events every project's connector subscribes to. Not `task.export`: an export would make
@@ -77,6 +79,7 @@ class SendAIServer:
         self._thread.start()
         self.receiver = NotificationReceiver()
         self.client = HelperClient(self.base_url)
+        self._mailboxes = itertools.count(1)
 
     def notifications_of(self, project_id: str) -> list[dict[str, Any]]:
         return self.receiver.notifications_of(project_id)
@@ -85,20 +88,28 @@ class SendAIServer:
         self, name: str = "pytest", settings: ProjectSettings | None = None,
         made: list[str] | None = None,
     ) -> SendAIProject:
-        """A fresh team with one project (`settings`; by default the `manual` pipeline) and no
-        tasks; its keys are made when first asked. Its id is added to `made`, the list of
+        """A fresh team with one project (`settings`; by default the `manual` pipeline), its
+        helpers' and edit keys and a connector to the session's receiver, and no tasks: made
+        by the server's own call for it (`POST …/test_helpers/teams`'s, services/team_helpers.py)
+        in one transaction. In process, not over HTTP: the server is in this process, and a
+        request would cost about four times the CPU. Its id is added to `made`, the list of
         projects whose jobs `drop_jobs` drops when the test ends."""
+        settings = settings or ProjectSettings(pipeline="manual")
+        mailbox = f"pytest-{next(self._mailboxes)}"
         with UnitOfWork(self.engine) as uow:
-            team_id = create_team(uow, name[:150])
-            project_id, _ = create_project(uow, team_id, name[:150],
-                                           settings or ProjectSettings(pipeline="manual"))
-            receiver = create_connector(uow, project_id, ConnectorSpec(
-                url=self.receiver.url_for(project_id), name="pytest receiver",
-                events=RECEIVER_EVENTS))
+            made_now = make_team(uow, HelperTeamSpec(
+                name=name[:150], settings=settings,
+                keys=[ROLES["helpers"], ROLES["edit"]],
+                connector=ConnectorSpec(url=self.receiver.url_for(mailbox),
+                                        name="pytest receiver", events=RECEIVER_EVENTS)))
         made = [] if made is None else made
-        made.append(project_id)
-        return SendAIProject(self, team_id, project_id, name, made,
-                             receiver_connector_id=receiver["id"])
+        made.append(made_now["project_id"])
+        project = SendAIProject(self, made_now["team_id"], made_now["project_id"], name, made,
+                                receiver_connector_id=made_now["connector"]["id"],
+                                mailbox=mailbox)
+        for key in made_now["keys"]:
+            project.keep_key(key["scopes"], key["key"])
+        return project
 
     def drop_jobs(self, project_ids: Iterable[str], timeout: float = 30.0) -> int:
         """Delete the jobs of these projects, their tasks' and their notifications' deliveries
@@ -113,9 +124,17 @@ class SendAIServer:
             with UnitOfWork(self.engine) as uow:
                 leftovers = drop_waiting_jobs(uow, ids)
             dropped += leftovers.dropped
-            if not leftovers.held or time.monotonic() >= deadline:
+            if not leftovers.held:
                 return dropped
-            time.sleep(HELD_JOB_POLL_SECONDS)
+            # Wait for the held job with reads (no write lock taken while the worker works),
+            # then drop again: what it queued goes too.
+            while time.monotonic() < deadline:
+                with UnitOfWork(self.engine) as uow:
+                    if not still_held(uow, ids):
+                        break
+                time.sleep(HELD_JOB_POLL_SECONDS)
+            else:
+                return dropped
 
     def close(self) -> None:
         """Stop serving, then stop the worker (the job it is running runs to its end)."""

@@ -7,10 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, g
+from marshmallow import Schema, fields, validate
 
 from ...pipeline.connection_test import send_test_notification
 from ...pipeline.deliveries import make_client
-from ...services import connectors, helper_tasks
+from ...services import connectors, helper_tasks, team_helpers
+from ...services.keys import SCOPE_ALIASES, SCOPES
+from ...services.objects import Text
+from ...services.projects import AUTOMATIONS, MAX_DELAY_SECONDS, PIPELINES, ProjectSettings
 from ...services.tasks import Caller
 from ..auth import requires
 from ..context import current_uow
@@ -147,3 +151,69 @@ def test_connector(team_id: str, project_id: str, connector_id: str) -> dict[str
         result = send_test_notification(current_uow(), g.principal, team_id, project_id,
                                  connector_id, client, config.delivery_timeout_seconds)
     return {"payload": result}
+
+
+# --- a test's own team in one call (services/team_helpers.py) --------------------------------
+
+class HelperProjectSchema(Schema):
+    """The new project's settings (docs/project-settings.md); its pipeline `manual` unless
+    said."""
+
+    automation = fields.String(validate=validate.OneOf(AUTOMATIONS))
+    pipeline = fields.String(validate=validate.OneOf(PIPELINES))
+    threshold = fields.Float(validate=validate.Range(0, 1))
+    delay = fields.Float(allow_none=True, validate=validate.Range(0, MAX_DELAY_SECONDS))
+
+
+class HelperTeamSchema(Schema):
+    name = Text(200, min_length=1, load_default="Test team",
+                metadata={"description": "The team's and its project's name."})
+    project = fields.Nested(HelperProjectSchema, load_default=dict)
+    keys = fields.List(
+        fields.List(fields.String(validate=validate.OneOf([*SCOPES, *SCOPE_ALIASES])),
+                    validate=validate.Length(min=1)),
+        load_default=list, validate=validate.Length(max=team_helpers.MAX_KEYS),
+        metadata={"description": "One list of scopes per key to make; each key is added to "
+                                 "the new project."})
+    connector = fields.Nested(ConnectorSchema, allow_none=True, metadata={
+        "description": "A connector of the new project, as `POST …/test_helpers/connectors` "
+                       "takes it."})
+
+
+class HelperTeamKeySchema(Schema):
+    id = fields.String(required=True)
+    key = fields.String(required=True, metadata={"description": "The plain key: shown once."})
+    scopes = fields.List(fields.String(), required=True)
+
+
+class HelperTeamMadeSchema(Schema):
+    team_id = fields.String(required=True)
+    project_id = fields.String(required=True)
+    keys = fields.List(fields.Nested(HelperTeamKeySchema), required=True)
+    connector = fields.Nested(ConnectorSchema, required=True, allow_none=True)
+
+
+class HelperTeamEnvelopeSchema(Schema):
+    payload = fields.Nested(HelperTeamMadeSchema, required=True)
+
+
+@blp.route("/teams", methods=["POST"])
+@blp.doc(operationId="createTestTeam")
+@blp.response(201, HelperTeamEnvelopeSchema)
+@requires("test_helpers")
+@blp.arguments(HelperTeamSchema)
+def create_team(body: dict[str, Any], team_id: str, project_id: str) -> dict[str, Any]:
+    """Make a test's own team
+
+    A fresh team with one project, keys for it and, when asked, a connector, in one
+    transaction: what the pytest plugin makes for each test (docs/plugin.md). The team is not
+    the caller's: the caller's key reaches none of it.
+    """
+    connector = body.get("connector")
+    spec = team_helpers.HelperTeamSpec(
+        name=body["name"], settings=ProjectSettings(**{"pipeline": "manual", **body["project"]}),
+        keys=body["keys"],
+        connector=connectors.ConnectorSpec(**connector) if connector is not None else None)
+    made = team_helpers.create_helper_team(current_uow(), g.principal, team_id, project_id,
+                                           spec)
+    return {"payload": made}
