@@ -43,8 +43,9 @@ def _value(field: fields.Field, rng: random.Random, depth: int) -> Any:
     if isinstance(field, fields.DateTime):
         moment = datetime(2026, 12, 7, tzinfo=UTC) + timedelta(seconds=rng.randint(0, 10**8))
         if roll < 0.3:  # the unusual ones: naive, before the year 1000, a date
-            return rng.choice([moment.replace(tzinfo=None), datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC),
-                               datetime(5, 6, 7, tzinfo=UTC), moment.date()])
+            return rng.choice([moment.replace(tzinfo=None), moment.date(),
+                               datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC),
+                               datetime(5, 6, 7, tzinfo=UTC)])
         return moment
     if isinstance(field, fields.Boolean):
         return rng.choice([True, False, 1, 0, "true"]) if roll < 0.3 else rng.random() < 0.5
