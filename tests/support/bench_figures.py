@@ -30,6 +30,10 @@ SERVER_ROWS: list[tuple[str, Callable[[str], Figure], str]] = [
     ("discard, a bare Flask app beside it", lambda db: _at(db, "load", "discard", "bare",
                                                                         "rps"),
      "{:,.0f}"),
+    ("GET: requests/s ÷ the raw driver's, same statements", lambda db: _at(
+        db, "load", "get", "ratio", "rps_vs_raw"), "{:.2f}"),
+    ("discard: requests/s ÷ the raw driver's, same statements", lambda db: _at(
+        db, "load", "discard", "ratio", "rps_vs_raw"), "{:.2f}"),
     ("database round trips: GET", lambda db: _at(db, "costs", "server", "get_small",
                                                  "round_trips"), "{}"),
     ("database round trips: discard", lambda db: _at(db, "costs", "server", "discard_small",
