@@ -23,7 +23,14 @@ from sendai_server.store.db import make_engine
 from sendai_server.store.uow import UnitOfWork
 from sendai_server.testing.receiver import Receiver
 from sendai_server.web.context import engine_of
-from tests.support.databases import BACKENDS, POSTGRES_URL, truncate_postgres
+from tests.support.databases import (
+    BACKENDS,
+    GIVEN_POSTGRES_URL,
+    POSTGRES_URL,
+    create_database,
+    drop_database,
+    truncate_postgres,
+)
 from tests.support.helpers import LiveServer
 
 # --- databases -----------------------------------------------------------------------------------
@@ -41,8 +48,16 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_database() -> str:
-    """TEST_DATABASE_URL's database, emptied and migrated once per test session."""
+def postgres_database() -> Iterator[str]:
+    """TEST_DATABASE_URL's database, emptied and migrated once per test session; under
+    pytest-xdist, the worker's own database (databases.py), made here and dropped at the end."""
+    own = POSTGRES_URL != GIVEN_POSTGRES_URL
+    try:
+        if own:
+            create_database(GIVEN_POSTGRES_URL, POSTGRES_URL)
+    except Exception as exc:  # noqa: BLE001 - any failure here means "no usable PostgreSQL"
+        pytest.fail(f"TEST_DATABASE_URL={GIVEN_POSTGRES_URL} cannot make {POSTGRES_URL}: {exc}",
+                    pytrace=False)
     engine = make_engine(POSTGRES_URL)
     try:
         with engine.begin() as conn:
@@ -53,7 +68,9 @@ def postgres_database() -> str:
     finally:
         engine.dispose()
     migrate.upgrade(POSTGRES_URL)
-    return POSTGRES_URL
+    yield POSTGRES_URL
+    if own:
+        drop_database(GIVEN_POSTGRES_URL, POSTGRES_URL)
 
 
 
