@@ -92,12 +92,12 @@ dist:
 test: lint docs examples-test
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# Without the plugins only the live layer uses (tests/live/test_schemathesis.py): hypothesis' and
-# schemathesis' take longer to import than the whole unit layer takes to run.
-UNUSED_PLUGINS := -p no:schemathesis -p no:hypothesispytest -p no:anyio
+# Without the plugins it never uses: hypothesis' and schemathesis' take longer to import than
+# the whole layer takes to run. (Not in test-quick: the app layer's pytester sessions would then
+# import them afresh each, as pytester forgets the modules a session imported.)
 ## The unit layer alone: no app, no database, no process (seconds).
 test-unit: install
-	$(BIN)/pytest tests/unit -q $(UNUSED_PLUGINS) $(PYTEST_ARGS)
+	$(BIN)/pytest tests/unit -q -p no:schemathesis -p no:hypothesispytest -p no:anyio $(PYTEST_ARGS)
 
 # Several hosts on one PostgreSQL and one S3 store (tests/live/test_hosts.py): two network
 # namespaces, each serving with its worker. Needs root and TEST_DATABASE_URL; `make test` runs
@@ -112,7 +112,7 @@ test-hosts: install
 QUICK_WORKERS ?= 2
 ## While working: lint, then the unit and app layers, tests not marked slow, on 2 processes.
 test-quick: lint
-	$(BIN)/pytest -n $(QUICK_WORKERS) tests/unit tests/app -m "not slow" $(UNUSED_PLUGINS) $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(QUICK_WORKERS) tests/unit tests/app -m "not slow" $(PYTEST_ARGS)
 
 # Load test: sendai-server against a bare Flask app, side by side (bench/run.py; about 3
 # minutes on SQLite, twice that with BENCH_DATABASE_URL). Needs wrk: installed with apt-get
