@@ -92,9 +92,10 @@ dist:
 test: lint docs examples-test
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-## The unit layer alone: no app, no database, no process (seconds).
 # Without the plugins it never uses: hypothesis' and schemathesis' take longer to import than
-# the whole layer takes to run.
+# the whole layer takes to run. (Not in test-quick: the app layer's pytester sessions would then
+# import them afresh each, as pytester forgets the modules a session imported.)
+## The unit layer alone: no app, no database, no process (seconds).
 test-unit: install
 	$(BIN)/pytest tests/unit -q -p no:schemathesis -p no:hypothesispytest -p no:anyio $(PYTEST_ARGS)
 
@@ -105,9 +106,13 @@ test-unit: install
 test-hosts: install
 	$(BIN)/pytest tests/live/test_hosts.py $(PYTEST_ARGS)
 
-## While working: lint, then the unit and app layers (in-process app on real databases).
+# pytest-xdist spreads the tests over QUICK_WORKERS processes (2: this machine's cores); each
+# has its own SQLite files and, with TEST_DATABASE_URL, its own PostgreSQL database
+# (tests/support/databases.py). QUICK_WORKERS=0 runs them in this one process.
+QUICK_WORKERS ?= 2
+## While working: lint, then the unit and app layers, tests not marked slow, on 2 processes.
 test-quick: lint
-	$(BIN)/pytest tests/unit tests/app -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(QUICK_WORKERS) tests/unit tests/app -m "not slow" $(PYTEST_ARGS)
 
 # Load test: sendai-server against a bare Flask app, side by side (bench/run.py; about 3
 # minutes on SQLite, twice that with BENCH_DATABASE_URL). Needs wrk: installed with apt-get

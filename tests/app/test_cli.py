@@ -67,11 +67,20 @@ def test_keys_create_and_revoke(database_url: str, seed: dict[str, Any]) -> None
 def test_bad_arguments_exit_non_zero_with_a_message(
     database_url: str, seed: dict[str, Any], args: list[str], message: str
 ) -> None:
+    """In-process (the same `main`; a bug's exception would escape the runner and fail here)."""
     args = [a.format(team=seed["team_id"], project=seed["project_id"]) for a in args]
-    result = run_process(database_url, *args)
-    assert result.returncode != 0
+    result = run(database_url, *args)
+    assert result.exit_code != 0
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_bad_argument_is_one_line_from_the_installed_command(database_url: str) -> None:
+    result = run_process(database_url, "keys", "create", "--team", "team_nope",
+                         "--scope", "task.read")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.startswith("Error: ") and "No team" in result.stderr
+    assert result.stderr.count("\n") == 1
 
 
 def test_tasks_create_in_bulk(database_url: str, seed: dict[str, Any], engine: Engine) -> None:

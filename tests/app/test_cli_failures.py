@@ -295,6 +295,7 @@ def _process(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
                           env=env, capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.slow  # four Python processes, each importing the whole CLI: about 10 s
 def test_as_a_new_user_sees_it_one_line_and_with_debug_the_traceback() -> None:
     url = f"postgresql://postgres:s3cret@127.0.0.1:{free_port()}/x"
     plain = _process(url, "db", "upgrade")

@@ -94,6 +94,7 @@ def roomy_app(config: Config) -> Iterator[Flask]:
     engine_of(app).dispose()
 
 
+@pytest.mark.slow  # a 40 MiB email built, sent and parsed: about 10 s
 def test_an_attachment_over_40_mib_refuses_the_email_and_keeps_nothing(
     roomy_app: Flask, uow: UnitOfWork, seed: dict[str, Any], engine: Engine, config: Config,
 ) -> None:

@@ -432,6 +432,7 @@ def test_a_connector_deleted_while_its_delivery_is_in_flight_ends_the_job_quietl
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
+@pytest.mark.slow  # five `sendai-server` processes: about 15 s
 def test_the_cli_creates_lists_and_deletes_connectors_and_never_prints_the_secrets(
     database_url: str, client: FlaskClient, uow: UnitOfWork, seed: dict[str, Any],
 ) -> None:

@@ -4,6 +4,7 @@ each operation every status it can answer, errors with the one error schema."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -12,8 +13,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 
+from sendai_server import create_app
+from sendai_server.config import Config
+from sendai_server.web.api import openapi
 from sendai_server.web.api.blueprint import Blueprint
 from sendai_server.web.api.openapi import ERROR_RESPONSES, Api
+from sendai_server.web.context import engine_of
 from tests.support.api_spec import Operation, operations, routed_operations
 
 
@@ -137,8 +142,40 @@ def test_two_operations_with_one_operation_id_fail_at_app_start() -> None:
 
     app = Flask(__name__)
     app.config.update(API_TITLE="t", API_VERSION="1", OPENAPI_VERSION="3.0.3")
+    api = Api(app)
+    api.register_blueprint(blp)
     with pytest.raises(APISpecError, match="operationId 'same'"):
-        Api(app).register_blueprint(blp)
+        api.finish_document()  # create_app's last step of the API (web/api/__init__.py)
+
+
+def test_a_blueprint_registered_after_the_document_is_finished_is_refused() -> None:
+    app = Flask(__name__)
+    app.config.update(API_TITLE="t", API_VERSION="1", OPENAPI_VERSION="3.0.3")
+    api = Api(app)
+    api.finish_document()
+    with pytest.raises(RuntimeError, match="before Api.finish_document"):
+        api.register_blueprint(Blueprint("late", __name__))
+
+
+def test_a_document_built_again_is_byte_for_byte_the_one_this_process_kept(
+    config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Apps of one process share their document when made of the same blueprints and settings
+    (openapi.py's _DOCUMENTS); one built from nothing serves the same bytes, with the test
+    helpers on and off (a document each)."""
+    for helpers in (True, False):
+        each = replace(config, test_helpers=helpers)
+        kept = create_app(each)
+        monkeypatch.setattr(openapi, "_DOCUMENTS", {})
+        fresh = create_app(each)
+        monkeypatch.undo()
+        assert fresh.extensions["flask-smorest"]["apis"][""]["ext_obj"].spec is not \
+            kept.extensions["flask-smorest"]["apis"][""]["ext_obj"].spec
+        served = [made.test_client().get("/openapi.json").data for made in (kept, fresh)]
+        assert served[0] == served[1]
+        assert (b'"/v2/{team_id}/test_helpers/faults"' in served[0]) is helpers
+        for made in (kept, fresh):
+            engine_of(made).dispose()
 
 
 def test_unavailable_is_documented_for_the_api_and_the_probe(spec: dict[str, Any]) -> None:

@@ -130,6 +130,7 @@ def test_a_predicate(sendai):
     ], consecutive=False)
 
 
+@pytest.mark.slow  # a pytester session of many tests through the pipeline: 6-8 s
 def test_a_test_that_leaves_a_task_in_any_state_does_not_affect_the_next(
     pytester: pytest.Pytester,
 ) -> None:
@@ -344,6 +345,7 @@ def test_on_a_manual_project_its_pages_apply_and_the_task_stays(sendai):
     pytester.runpytest(*PLUGIN).assert_outcomes(passed=15)
 
 
+@pytest.mark.slow  # a pytester session of many tests through the pipeline: 6-8 s
 def test_a_test_that_leaves_jobs_does_not_affect_the_next(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_leftovers=AUTH + DOCUMENTS + """
 import json, time

@@ -332,6 +332,7 @@ def statements(engine: Engine) -> Iterator[Trace]:
         yield trace
 
 
+@pytest.mark.slow  # 100 tasks of many pages each, traced: about 5 s
 def test_a_page_takes_the_same_number_of_statements_for_1_or_100_tasks_of_any_size(
     client: FlaskClient, seed: dict[str, Any], uow: UnitOfWork, statements: Trace
 ) -> None:
@@ -375,6 +376,7 @@ def test_get_task_takes_the_same_statements_for_a_small_or_a_huge_task(
 
 # --- walking while tasks are added --------------------------------------------------------------
 
+@pytest.mark.slow  # 1,000 tasks walked while more are added: about 5 s each
 @pytest.mark.parametrize("sort", ["created_at:desc", "created_at:asc"])
 def test_walk_of_1000_tasks_in_pages_of_7_has_no_duplicate_or_gap_while_tasks_are_added(
     client: FlaskClient, seed: dict[str, Any], uow: UnitOfWork, engine: Engine,

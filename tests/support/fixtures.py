@@ -5,6 +5,7 @@ unit layer does not, so it never imports the app."""
 
 from __future__ import annotations
 
+import copy
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +24,14 @@ from sendai_server.store.db import make_engine
 from sendai_server.store.uow import UnitOfWork
 from sendai_server.testing.receiver import Receiver
 from sendai_server.web.context import engine_of
-from tests.support.databases import BACKENDS, POSTGRES_URL, truncate_postgres
+from tests.support.databases import (
+    BACKENDS,
+    GIVEN_POSTGRES_URL,
+    POSTGRES_URL,
+    create_database,
+    drop_database,
+    truncate_postgres,
+)
 from tests.support.helpers import LiveServer
 
 # --- databases -----------------------------------------------------------------------------------
@@ -41,8 +49,38 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_database() -> str:
-    """TEST_DATABASE_URL's database, emptied and migrated once per test session."""
+def sqlite_seeded(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory,
+                  ) -> tuple[Path, dict[str, Any]]:
+    """The template with the `seed` fixture's demo data, made once, and its document: a test
+    that takes `seed` on SQLite gets a copy of this file instead of seeding its own (seeding is
+    a dozen transactions, about as long as the app's start)."""
+    path = tmp_path_factory.mktemp("seeded") / "seeded.db"
+    shutil.copyfile(sqlite_template, path)
+    engine = make_engine(f"sqlite:///{path}")
+    with UnitOfWork(engine) as uow:
+        document = _seed_demo(uow)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path, document
+
+
+# The demo document of each SQLite database copied from `sqlite_seeded`, by URL, until the test's
+# `seed` takes it.
+_SEEDED: dict[str, dict[str, Any]] = {}
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """TEST_DATABASE_URL's database, emptied and migrated once per test session; under
+    pytest-xdist, the worker's own database (databases.py), made here and dropped at the end."""
+    own = POSTGRES_URL != GIVEN_POSTGRES_URL
+    try:
+        if own:
+            create_database(GIVEN_POSTGRES_URL, POSTGRES_URL)
+    except Exception as exc:  # noqa: BLE001 - any failure here means "no usable PostgreSQL"
+        pytest.fail(f"TEST_DATABASE_URL={GIVEN_POSTGRES_URL} cannot make {POSTGRES_URL}: {exc}",
+                    pytrace=False)
     engine = make_engine(POSTGRES_URL)
     try:
         with engine.begin() as conn:
@@ -53,7 +91,9 @@ def postgres_database() -> str:
     finally:
         engine.dispose()
     migrate.upgrade(POSTGRES_URL)
-    return POSTGRES_URL
+    yield POSTGRES_URL
+    if own:
+        drop_database(GIVEN_POSTGRES_URL, POSTGRES_URL)
 
 
 
@@ -62,8 +102,14 @@ def postgres_database() -> str:
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         path = tmp_path / "sendai.db"
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
-        return f"sqlite:///{path}"
+        url = f"sqlite:///{path}"
+        if "seed" in request.fixturenames:  # the file comes seeded (sqlite_seeded)
+            seeded, document = request.getfixturevalue("sqlite_seeded")
+            shutil.copyfile(seeded, path)
+            _SEEDED[url] = copy.deepcopy(document)
+        else:
+            shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        return url
     url: str = request.getfixturevalue("postgres_database")
     truncate_postgres(url)
     return url
@@ -109,9 +155,16 @@ def uow(engine: Engine) -> Iterator[UnitOfWork]:
 
 
 @pytest.fixture
-def seed(uow: UnitOfWork) -> dict[str, Any]:
+def seed(database_url: str, uow: UnitOfWork) -> dict[str, Any]:
     """docs/cli.md's demo data: keys per role, tasks in every state, and another team; and, for
-    the tests, `other_upload_id`: the other team's task's upload."""
+    the tests, `other_upload_id`: the other team's task's upload. On SQLite the test's file was
+    copied with them in (`sqlite_seeded`: the same ids in every test, each in its own file);
+    on PostgreSQL they are made here, in the emptied database."""
+    document = _SEEDED.pop(database_url, None)
+    return document if document is not None else _seed_demo(uow)
+
+
+def _seed_demo(uow: UnitOfWork) -> dict[str, Any]:
     document = seed_demo(uow)
     with uow.read() as conn:
         document["other_upload_id"] = conn.execute(

@@ -57,6 +57,7 @@ def init_app(app: Flask) -> Api:
     clock_endpoints.init_app(app, api)  # a team's clock (docs/clock.md): test helpers too
     profile_endpoints.init_app(app, api)  # docs/profiles.md: test helpers too
     snapshot_endpoints.init_app(app, api)  # docs/snapshots.md: test helpers too
+    api.finish_document()  # every blueprint is registered: their /openapi.json
 
     @app.before_request
     def _begin_request() -> None:

@@ -17,10 +17,11 @@ Every one of them with the one error schema.
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
 import flask_smorest
-from apispec import BasePlugin
+from apispec import APISpec, BasePlugin
 from apispec.exceptions import APISpecError
 from flask import Flask
 
@@ -196,17 +197,66 @@ def _timestamp_properties(_converter: Any, field: Any, **_kwargs: Any) -> dict[s
     return {}
 
 
+# The documents built in this process, by what each is made of (Api.finish_document): a process
+# that makes many apps (the tests, the pytest plugin's sessions) builds each one once. Building
+# one is about half of create_app's time (apispec resolving every schema of ~240 operations).
+_DOCUMENTS: dict[tuple[Any, ...], APISpec] = {}
+_DOCUMENTS_LOCK = threading.Lock()
+# The app settings flask-smorest reads while it documents a view (title, version, spec options,
+# ETAG_DISABLED); the doc pages' OPENAPI_* paths are among them, harmlessly.
+_DOCUMENT_SETTINGS = ("API_", "OPENAPI_", "ETAG_")
+
+Registration = tuple[flask_smorest.Blueprint, str, Any, dict[str, Any]]
+"""(blueprint, its name in the app, its url_prefix parameters, its register options)."""
+
+
 class Api(flask_smorest.Api):
     """flask-smorest's Api with our error schema, our error responses and the bearer scheme,
-    each declared once."""
+    each declared once; and its document built once per process for the same blueprints and
+    settings (`finish_document`)."""
 
     ERROR_SCHEMA = ErrorSchema
     DEFAULT_ERROR_RESPONSE_NAME = None  # every status is listed; no catch-all "default"
+    spec: APISpec
 
     def __init__(self, app: Any) -> None:
+        self._registrations: list[Registration] | None = []
         super().__init__(app, spec_kwargs={
             "extra_plugins": [_PathParameterDocs(), _OperationDocs()]})
         self.ma_plugin.converter.add_attribute_function(_timestamp_properties)
+
+    def register_blueprint(self, blp: Any, *, parameters: Any = None, **options: Any) -> None:
+        """flask-smorest's (a private extension key, pinned in setup.cfg), with the document's
+        part left to `finish_document`."""
+        if self._registrations is None:
+            raise RuntimeError("register every blueprint before Api.finish_document()")
+        name = options.get("name", blp.name)
+        self._app.extensions["flask-smorest"]["blp_name_to_api"][name] = self
+        self._app.register_blueprint(blp, **options)
+        self._registrations.append((blp, name, parameters, options))
+
+    def finish_document(self) -> None:
+        """Document the registered blueprints, as flask-smorest's `register_blueprint` would
+        have one by one, or take the document this process built from the same ones.
+
+        A document is made of the API settings and, in order, the blueprints registered (their
+        names, prefix parameters and options): a blueprint's routes and docs are fixed once it
+        is registered (Flask refuses a route added later), and our plugins and schemas are
+        code. Two operations with one id fail here, at the first app's start."""
+        registrations, self._registrations = self._registrations or [], None
+        settings = sorted((key, repr(value)) for key, value in self._app.config.items()
+                          if key.startswith(_DOCUMENT_SETTINGS))
+        key = (tuple(settings), tuple((blp, name, repr(parameters), repr(sorted(options.items())))
+                                      for blp, name, parameters, options in registrations))
+        with _DOCUMENTS_LOCK:
+            built = _DOCUMENTS.get(key)
+            if built is None:
+                for blp, name, parameters, _options in registrations:
+                    blp.register_views_in_doc(self, self._app, self.spec, name=name,
+                                              parameters=parameters)
+                    self.spec.tag({"name": name, "description": blp.description})
+                built = _DOCUMENTS[key] = self.spec
+        self.spec = built
 
     def init_app(self, app: Any, *, spec_kwargs: Any = None) -> None:
         """flask-smorest's, then our components, through apispec's public
