@@ -415,7 +415,7 @@ def test_a_project_receives_its_uploads_notifications(pytester: pytest.Pytester)
             project = sendai.project(pipeline="auto")
             invoice = (files("sendai_server") / "samples" / "invoice.pdf").read_bytes()
             created = project.upload(("invoice.pdf", invoice))
-            [in_review] = project.wait_for_notifications(1, "UPLOAD_IN_REVIEW")
+            [in_review] = project.wait_for_notifications(1, "UPLOAD_IN_REVIEW", timeout=30)
             assert in_review["upload"]["id"] == created["id"]
             assert in_review["project_id"] == project.project_id
             assert sendai.notifications == []  # another project's, not this one's

@@ -106,7 +106,8 @@ def test_twice(sendai):
     project.outcome(scan, "REVIEWING")
     with project.fault(event="upload.in_review", duplicate=2):
         project.upload(scan)
-        first, second = project.wait_for_notifications(2, event="UPLOAD_IN_REVIEW")
+        first, second = project.wait_for_notifications(2, event="UPLOAD_IN_REVIEW",
+                                                           timeout=30)
     assert first["id"] == second["id"]
 
 def test_refused(sendai):

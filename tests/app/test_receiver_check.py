@@ -408,7 +408,7 @@ def test_the_plugins_check_sends_the_projects_newest_notification(
     project = sendai.project(pipeline="auto")
     [task_id] = project.upload(("invoice.pdf", documents.invoice_pdf()))["taskIds"]
     project.wait_for(task_id, "REVIEWING")
-    [real] = project.wait_for_notifications(1)
+    [real] = project.wait_for_notifications(1, timeout=30)
     receiver = _receiver(checked)
     report = project.check_receiver(receiver.url, SECRET, acted_on=receiver.acted_on)
     assert report.notification == {"source": "real", "event": real["event"]}

@@ -4,6 +4,13 @@ API with a key."""
 
 from __future__ import annotations
 
+# The application, imported by this process before any pytester session runs. An inner session
+# runs in this process, and pytester takes out the modules it imported when it ends; a module
+# the first session imported and another kept (marshmallow's classes, held by the schemas)
+# would then be imported afresh by the next one, and its schemas refused as "not a Schema".
+# Held here, they are the same in every session, as they are when app tests ran before.
+import sendai_server.web.api  # noqa: F401
+
 # The plugin by module name, whether or not this environment also has its entry point: two
 # registrations of one module would be refused. Possibly imported already (by this run's own
 # entry point), so pytest cannot rewrite its asserts (it has none to rewrite) and says so.
