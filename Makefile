@@ -88,9 +88,13 @@ dist:
 
 # The tests are a pyramid, one folder a layer (tests/unit, tests/app, tests/live; helpers and
 # fixtures in tests/support). Each target below runs one more layer than the last.
+# Two pytest runs: what test-quick runs, on QUICK_WORKERS processes (each its own PostgreSQL
+# database), then every `slow` test (the live layer, and the app layer's slow ones) in one
+# process, as the live layer's ports, processes and timings were written for.
 ## Every test, as CI runs it: lint, examples, then unit, app and live (SQLite; PostgreSQL too with TEST_DATABASE_URL).
 test: lint docs examples-test
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(QUICK_WORKERS) tests/unit tests/app -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/pytest -m slow $(PYTEST_ARGS)
 
 # Without the plugins it never uses: hypothesis' and schemathesis' take longer to import than
 # the whole layer takes to run. (Not in test-quick: the app layer's pytester sessions would then
