@@ -42,23 +42,6 @@ def _value_converter(field: fields.Field) -> Convert | None:
     """A one-argument converter equivalent to `field._serialize(value, attr, obj)`, or None
     when the field's output may depend on more than the value."""
     cls = type(field)
-    if cls._serialize is fields.String._serialize:
-        slow = _generic(field)
-        return lambda value: value if type(value) is str else slow(value)
-    if cls._serialize is fields.Boolean._serialize:
-        if True not in field.truthy or False not in field.falsy:  # type: ignore[attr-defined]
-            return None
-        slow = _generic(field)
-        return lambda value: value if type(value) is bool else slow(value)
-    if cls._serialize is fields.Number._serialize:
-        if field.as_string:  # type: ignore[attr-defined]
-            return None
-        number = field._format_num  # type: ignore[attr-defined]
-        as_is = getattr(field, "dump_as_is", ())
-        if as_is:
-            slow = _generic(field)
-            return lambda value: value if type(value) in as_is else slow(value)
-        return lambda value: None if value is None else number(value)
     if cls._serialize is fields.DateTime._serialize:
         time_format = field.format or field.DEFAULT_FORMAT  # type: ignore[attr-defined]
         named = field.SERIALIZATION_FUNCS.get(time_format)  # type: ignore[attr-defined]
@@ -75,13 +58,13 @@ def _value_converter(field: fields.Field) -> Convert | None:
         if inner is None:
             return None
         return lambda value: None if value is None else [inner(each) for each in value]
-    if cls._serialize is fields.Nested._serialize:
-        schema = field.schema  # type: ignore[attr-defined]
-        dump = compile_dump(schema)
-        if schema.many or field.many:  # type: ignore[attr-defined]
-            return lambda value: None if value is None else [dump(each) for each in value]
-        return lambda value: None if value is None else dump(value)
-    return None
+    # The rest as `_expression` writes them, made a function of their own.
+    env: dict[str, Any] = {}
+    expression = _expression(field, "c", env)
+    if expression is None:
+        return None
+    convert: Convert = eval(f"lambda v: {expression}", env)  # noqa: S307 - our own source
+    return convert
 
 
 def _expression(field: fields.Field, name: str, env: dict[str, Any]) -> str | None:
@@ -110,6 +93,8 @@ def _expression(field: fields.Field, name: str, env: dict[str, Any]) -> str | No
         if schema.many or field.many:  # type: ignore[attr-defined]
             return f"None if v is None else [{name}(each) for each in v]"
         return f"None if v is None else {name}(v)"
+    if cls._serialize not in (fields.DateTime._serialize, fields.List._serialize):
+        return None
     convert = _value_converter(field)  # DateTime, List: one call of their converter
     if convert is None:
         return None
